@@ -1,0 +1,91 @@
+# mlpflow build. `make` builds the library and the CLI, `make test` runs every
+# test, `make run` trains the built-in example. Missing Debian packages are
+# installed with apt-get when run as root (scripts/deps.sh).
+
+PREFIX   ?= /usr/local
+BUILD    ?= build
+CC       ?= gcc
+OPT      ?= -O3 -march=native
+SAN      ?=
+OBLAS    := /usr/lib/x86_64-linux-gnu/openblas-openmp
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(WARN) -fPIC -fopenmp \
+            -Iinclude -Isrc $(SAN)
+# Link OpenBLAS's OpenMP build explicitly (DT_RPATH so that LAPACKE's own
+# liblapack/libblas dependencies resolve to it too): its BLAS calls run serially
+# inside our OpenMP regions instead of fighting them with a second thread pool.
+LDLIBS   := -L$(OBLAS) -Wl,--disable-new-dtags -Wl,-rpath,$(OBLAS) \
+            -llapacke -lopenblas -lsundials_arkode -lsundials_cvode -lsundials_nvecserial \
+            -lsundials_sunmatrixdense -lsundials_sunlinsoldense -lnlopt -lcjson -lm -fopenmp $(SAN)
+
+LIB_SRC  := $(sort $(shell find src -name '*.c'))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_SRC  := $(sort $(wildcard cli/*.c))
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps lib cli tests test test-c test-python asan-test run install clean bench
+
+all: deps lib cli
+
+deps:
+	@sh scripts/deps.sh
+
+lib: $(BUILD)/libmlpflow.so $(BUILD)/libmlpflow.a
+cli: $(BUILD)/mlpflow
+
+$(BUILD)/%.o: %.c include/mlpflow.h src/internal.h $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libmlpflow.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libmlpflow.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libmlpflow.so.0 -o $@ $^ $(LDLIBS)
+
+$(BUILD)/mlpflow: $(CLI_OBJ) $(BUILD)/libmlpflow.a
+	$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libmlpflow.a $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libmlpflow.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libmlpflow.a $(LDLIBS)
+
+tests: $(TEST_BIN) $(BUILD)/mlpflow
+
+# The whole suite: C tests (each binary prints its checks), CLI tests, Python tests.
+test: all tests
+	@sh scripts/run_tests.sh $(BUILD)
+
+test-c: all tests
+	@MLPF_SKIP_PYTHON=1 sh scripts/run_tests.sh $(BUILD)
+
+# The C and CLI tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+asan-test: deps
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" lib cli tests
+	@MLPF_SKIP_PYTHON=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    sh scripts/run_tests.sh build-asan
+
+run: all
+	$(BUILD)/mlpflow example
+
+bench: all
+	sh bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/mlpflow.h $(DESTDIR)$(PREFIX)/include/
+	install -m 755 $(BUILD)/libmlpflow.so $(DESTDIR)$(PREFIX)/lib/libmlpflow.so.0
+	ln -sf libmlpflow.so.0 $(DESTDIR)$(PREFIX)/lib/libmlpflow.so
+	install -m 644 $(BUILD)/libmlpflow.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/mlpflow $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@OBLAS@|$(OBLAS)|' mlpflow.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mlpflow.pc
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,94 @@
+/* dynamics.h - internal interface between the train driver (train.c) and its
+   phases: gradient flow (ode.c), gradient descent / Adam (descent.c) and the
+   minimisers (newtontr.c, quasinewton.c, nlopt.c). */
+#ifndef MLPF_DYNAMICS_H
+#define MLPF_DYNAMICS_H
+
+#include "internal.h"
+
+/* The problem every phase sees. tauinv is a change of variables on the free
+   parameters, x[idx[i]] = scale[i] * y[i] with scale = sqrt(tauinv), frozen
+   parameters (tauinv == 0) keep their value: plain gradient flow in y,
+   dy/dt = -grad_y L, is dx/dt = -tauinv * grad_x L, and every method sees an
+   ordinary objective of the p free variables. */
+typedef struct {
+    const mlpf_objective *obj;   /* objective of y (p variables)                  */
+    size_t p, P;                 /* free variables, all parameters                */
+    const double *scale;         /* (p) sqrt(tauinv); NULL when y == x           */
+    const size_t *idx;           /* (p) parameter index of y[i]; NULL = identity  */
+    const double *xfix;          /* (P) values of the frozen parameters          */
+    const mlpf_train_options *opt;
+    double last_progress;        /* wall clock of the last progress report        */
+} dyn_problem;
+
+void dyn_y_to_x(const dyn_problem *pb, const double *y, double *x);
+void dyn_x_to_y(const dyn_problem *pb, const double *x, double *y);
+/* Inf-norm of grad_x over the free parameters, from gy = grad_y (p). This is the
+   quantity min_gnorm refers to, whatever tauinv is. */
+double dyn_gnorm(const dyn_problem *pb, const double *gy);
+int dyn_interrupted(const dyn_problem *pb);
+/* Reports when verbosity > 0 and progress_interval seconds have passed. */
+void dyn_progress(dyn_problem *pb, const char *phase, double t, double loss, double gnorm,
+                  double step, long iteration, double elapsed);
+
+/* Trajectory samples at log-spaced flow times. With finite maxT the grid is
+   0, t1 ... maxT (n points, t1 = the end of the first step); with maxT =
+   INFINITY it starts with 4 decades' worth of points after t1 and drops every
+   other one whenever the buffer fills, so it stays log-spaced. The end of the
+   phase is always the last sample. */
+typedef struct {
+    int cap, n;
+    size_t P;
+    double *t, *x, *loss;     /* (cap), (cap, P), (cap) */
+    double maxT, t1, ratio, next;
+    long j;                   /* grid index of next: next = t1 * ratio^j     */
+    long jlast;               /* last grid index (finite maxT), else -1       */
+} dyn_traj;
+
+int dyn_traj_init(dyn_traj *tr, int cap, double maxT, size_t P, mlpf_error *err);
+void dyn_traj_free(dyn_traj *tr);
+/* The next grid time when it is <= t, else NAN. The first call fixes t1 = t. */
+double dyn_traj_due(dyn_traj *tr, double t);
+/* Record y (in variables y) at time t; loss NAN means evaluate it here. */
+int dyn_traj_add(dyn_traj *tr, const dyn_problem *pb, double t, const double *y, double loss,
+                 mlpf_error *err);
+
+/* What a phase hands back. ybest is allocated by the caller (p). */
+typedef struct {
+    double *ybest;
+    double loss_best;
+    long iterations;
+    double t;                 /* flow time reached (flow / descent)          */
+    double wall;              /* wall seconds                                */
+    char stopped_by[64];
+} dyn_outcome;
+
+/* Gradient flow with SUNDIALS: "kencarp58", "bdf", "dopri5", "verner8", "rk4". */
+int dyn_flow(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr,
+             dyn_outcome *out, mlpf_error *err);
+/* Tests only: force the implicit method's BDF fallback at t = 0. */
+int dyn_flow_ex(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr,
+                dyn_outcome *out, int force_fallback, mlpf_error *err);
+
+/* "gd" and "adam", full batch or minibatches. */
+int dyn_descent(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr,
+                dyn_outcome *out, mlpf_error *err);
+/* Sample indices of batch b of an epoch whose sample order is perm (NULL: in
+   order); returns how many (batchsize, fewer for the last batch). */
+size_t dyn_batch(size_t batchsize, size_t nsamples, const size_t *perm, size_t b, size_t *idx);
+/* Fisher-Yates shuffle of perm (n) with r: the order of the next epoch. */
+void dyn_shuffle(size_t *perm, size_t n, mlpf_rng *r);
+
+/* Minimisers: loss / gnorm stops are absolute. */
+int dyn_newtontr(dyn_problem *pb, const double *y0, dyn_outcome *out, mlpf_error *err);
+int dyn_quasinewton(dyn_problem *pb, int limited, const double *y0, dyn_outcome *out,
+                    mlpf_error *err);
+int dyn_nlopt(dyn_problem *pb, const char *solver, const double *y0, dyn_outcome *out,
+              mlpf_error *err);
+
+/* Trust-region subproblem in an eigenbasis: minimise g.s + s.diag(lam).s / 2 over
+   |s| <= delta, lam ascending (n). Writes s (n), returns the predicted decrease
+   -(g.s + s.lam.s / 2) >= 0. Handles indefinite lam and the hard case. */
+double dyn_trs_eigen(const double *lam, const double *g, size_t n, double delta, double *s);
+
+#endif

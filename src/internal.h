@@ -1,0 +1,76 @@
+/* internal.h - shared by the library's sources, not installed. */
+#ifndef MLPF_INTERNAL_H
+#define MLPF_INTERNAL_H
+
+#include "mlpflow.h"
+#include <stdarg.h>
+#include <stdlib.h>
+
+#if defined(__GNUC__)
+#define MLPF_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define MLPF_PRINTF(a, b)
+/* Forward one layer on n samples: in (n, inputs), W (units, inputs + bias) ->
+   z, a, da, d2a (n, units); da / d2a may be NULL (and are unused for softmax). */
+void mlpf_layer_forward(const mlpf_layer *L, const double *W, const double *in, size_t n,
+                        double *z, double *a, double *da, double *d2a);
+
+#endif
+
+/* Fill err (may be NULL) and return status: `return mlpf_fail(err, MLPF_EINVAL, "...")`. */
+int mlpf_fail(mlpf_error *err, int status, const char *fmt, ...) MLPF_PRINTF(3, 4);
+/* Prefix an existing message: "reading X.npy: <old message>". */
+int mlpf_fail_prefix(mlpf_error *err, int status, const char *fmt, ...) MLPF_PRINTF(3, 4);
+void mlpf_error_clear(mlpf_error *err);
+
+/* malloc / calloc that report through err; NULL on failure. */
+void *mlpf_malloc(size_t bytes, mlpf_error *err);
+void *mlpf_calloc(size_t count, size_t size, mlpf_error *err);
+
+/* 0 when all n values are finite, else the index of the first bad one + 1. */
+size_t mlpf_first_nonfinite(const double *v, size_t n);
+
+/* Wall clock seconds (monotonic). */
+double mlpf_now(void);
+
+/* ---- network spec ---- */
+typedef struct {
+    int units, inputs, bias;
+    mlpf_activation *acts;  /* (units); all equal when the layer shares one */
+    int shared_act;         /* 1 when one activation serves the whole layer */
+    size_t offset;          /* first parameter index of this layer */
+} mlpf_layer;
+
+struct mlpf_net {
+    int din, nlayers, cap;
+    mlpf_layer *layers;
+    size_t nparams;
+};
+
+/* ---- objectives ---- */
+struct mlpf_objective {
+    mlpf_objective_ops ops;
+    void *ctx;
+    const mlpf_net *net;  /* borrowed view into ctx, or NULL */
+};
+
+/* ---- random numbers: xoshiro256** ---- */
+typedef struct {
+    uint64_t s[4];
+} mlpf_rng;
+void mlpf_rng_seed(mlpf_rng *r, uint64_t seed);
+uint64_t mlpf_rng_next(mlpf_rng *r);
+double mlpf_rng_uniform(mlpf_rng *r);  /* [0, 1) with 53 random bits */
+double mlpf_rng_normal(mlpf_rng *r);   /* Marsaglia polar method */
+
+/* ---- activations on arrays (the kernels' inner loop) ---- */
+/* f, df, d2f (n) at u (n) for a scalar activation; df / d2f may be NULL. */
+void mlpf_activation_eval_n(const mlpf_activation *a, const double *u, size_t n, double *f,
+                            double *df, double *d2f);
+
+/* Forward one layer on n samples: in (n, inputs), W (units, inputs + bias) ->
+   z, a, da, d2a (n, units); da / d2a may be NULL (and are unused for softmax). */
+void mlpf_layer_forward(const mlpf_layer *L, const double *W, const double *in, size_t n,
+                        double *z, double *a, double *da, double *d2a);
+
+#endif

@@ -1,0 +1,123 @@
+/* csv.c - numeric text tables: fields separated by commas or whitespace, one
+   row per line, blank lines and '#' comment lines skipped, and an optional
+   header line (the first line, when it is not all numbers). The result is
+   always two-dimensional (rows, columns). */
+#include "io/io.h"
+
+#include <ctype.h>
+#include <string.h>
+
+/* Parse one line [s, end) into vals (NULL = just count). Returns the number of
+   fields, or -1 with *bad_col (1-based) at the first field that is not a number. */
+static long parse_line(const char *s, const char *end, double *vals, long *bad_col) {
+    long n = 0;
+    const char *p = s;
+    for (;;) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
+        if (p >= end) {
+            /* a trailing comma leaves an empty last field */
+            return n;
+        }
+        char tmp[64];
+        size_t k = 0;
+        const char *q = p;
+        while (q < end && *q != ',' && !isspace((unsigned char)*q)) q++;
+        k = (size_t)(q - p);
+        if (k == 0 || k >= sizeof tmp) {
+            *bad_col = n + 1;
+            return -1;
+        }
+        memcpy(tmp, p, k);
+        tmp[k] = '\0';
+        char *e;
+        double v = strtod(tmp, &e);
+        if (*e != '\0') {
+            *bad_col = n + 1;
+            return -1;
+        }
+        if (vals) vals[n] = v;
+        n++;
+        p = q;
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
+        if (p < end && *p == ',') {
+            p++;
+            while (p < end && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
+            if (p >= end || *p == ',') {
+                *bad_col = n + 1;
+                return -1;
+            }
+        }
+    }
+}
+
+static int blank_or_comment(const char *s, const char *end) {
+    while (s < end && isspace((unsigned char)*s)) s++;
+    return s >= end || *s == '#';
+}
+
+int mlpf_csv_parse(const char *name, const char *text, size_t len, double **data,
+                   size_t shape[2], int *ndim, mlpf_error *err) {
+    *data = NULL;
+    const char *end = text + len;
+    if (memchr(text, '\0', len))
+        return mlpf_fail(err, MLPF_EFORMAT, "%s: not a text file (use .npy or CSV)", name);
+    /* pass 1: count rows and columns, find errors */
+    long cols = -1;
+    size_t rows = 0;
+    long lineno = 0, first_line = 0;
+    int header_seen = 0;
+    for (const char *s = text; s < end;) {
+        const char *e = memchr(s, '\n', (size_t)(end - s));
+        if (!e) e = end;
+        lineno++;
+        if (!blank_or_comment(s, e)) {
+            long bad = 0;
+            long n = parse_line(s, e, NULL, &bad);
+            if (n < 0) {
+                if (rows == 0 && !header_seen) {
+                    header_seen = 1;  /* a header line of column names */
+                } else {
+                    return mlpf_fail(err, MLPF_EFORMAT, "%s: line %ld, column %ld: not a number",
+                                     name, lineno, bad);
+                }
+            } else if (cols < 0) {
+                cols = n;
+                first_line = lineno;
+                rows = 1;
+            } else if (n != cols) {
+                return mlpf_fail(err, MLPF_EFORMAT,
+                                 "%s: line %ld has %ld columns, line %ld has %ld (ragged rows)",
+                                 name, lineno, n, first_line, cols);
+            } else {
+                rows++;
+            }
+        }
+        s = e < end ? e + 1 : end;
+    }
+    if (rows == 0 || cols <= 0)
+        return mlpf_fail(err, MLPF_EFORMAT, "%s: no numeric rows", name);
+    double *out = mlpf_malloc(rows * (size_t)cols * sizeof(double), err);
+    if (!out) return err ? err->status : MLPF_ENOMEM;
+    /* pass 2: the values */
+    size_t r = 0;
+    int skipped_header = 0;
+    for (const char *s = text; s < end && r < rows;) {
+        const char *e = memchr(s, '\n', (size_t)(end - s));
+        if (!e) e = end;
+        if (!blank_or_comment(s, e)) {
+            long bad = 0;
+            if (header_seen && !skipped_header) {
+                skipped_header = 1;
+            } else {
+                parse_line(s, e, out + r * (size_t)cols, &bad);
+                r++;
+            }
+        }
+        s = e < end ? e + 1 : end;
+    }
+    shape[0] = rows;
+    shape[1] = (size_t)cols;
+    *ndim = 2;
+    *data = out;
+    return MLPF_OK;
+}

@@ -1,0 +1,149 @@
+/* npz.c - numpy's .npz: a zip archive of .npy entries. We write STORED
+   (uncompressed) entries, which numpy.load reads directly: for each entry a
+   local file header, the .npy bytes; then the central directory and the
+   end-of-central-directory record. All integers are little-endian. Sizes
+   beyond 4 GiB would need zip64 and are refused. */
+#include "io/io.h"
+
+#include <string.h>
+
+/* CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), the checksum zip uses.
+   Byte-at-a-time with a table built on the stack: no shared state. */
+uint32_t mlpf_crc32(uint32_t crc, const void *data, size_t len) {
+    uint32_t table[256];
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        table[i] = c;
+    }
+    const unsigned char *p = data;
+    crc = ~crc;
+    for (size_t i = 0; i < len; i++) crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
+
+typedef struct {
+    unsigned char *buf;
+    size_t len, cap;
+    int oom;
+} bytes;
+
+static void put(bytes *b, const void *p, size_t n) {
+    if (b->oom || n == 0) return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n) cap *= 2;
+        unsigned char *nb = realloc(b->buf, cap);
+        if (!nb) {
+            b->oom = 1;
+            return;
+        }
+        b->buf = nb;
+        b->cap = cap;
+    }
+    memcpy(b->buf + b->len, p, n);
+    b->len += n;
+}
+
+static void put16(bytes *b, unsigned v) {
+    unsigned char c[2] = {(unsigned char)v, (unsigned char)(v >> 8)};
+    put(b, c, 2);
+}
+
+static void put32(bytes *b, uint32_t v) {
+    unsigned char c[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 24)};
+    put(b, c, 4);
+}
+
+/* 1980-01-01 00:00: fixed, so the same result gives the same bytes */
+#define DOS_TIME 0
+#define DOS_DATE 0x21
+
+static void put_entry_header(bytes *b, uint32_t sig, int central, uint32_t crc, uint32_t size,
+                             size_t namelen, uint32_t offset) {
+    put32(b, sig);
+    if (central) put16(b, 20);  /* version made by: 2.0, MS-DOS attributes */
+    put16(b, 20);               /* version needed to extract */
+    put16(b, 0);                /* flags */
+    put16(b, 0);                /* method: stored */
+    put16(b, DOS_TIME);
+    put16(b, DOS_DATE);
+    put32(b, crc);
+    put32(b, size);             /* compressed size */
+    put32(b, size);             /* uncompressed size */
+    put16(b, (unsigned)namelen);
+    put16(b, 0);                /* extra field length */
+    if (central) {
+        put16(b, 0);            /* comment length */
+        put16(b, 0);            /* disk number start */
+        put16(b, 0);            /* internal attributes */
+        put32(b, 0);            /* external attributes */
+        put32(b, offset);       /* offset of the local header */
+    }
+}
+
+int mlpf_write_npz(const char *path, const mlpf_npz_entry *entries, size_t n, mlpf_error *err) {
+    if (n > 0xFFFF) return mlpf_fail(err, MLPF_EINVAL, "%s: too many arrays for a .npz", path);
+    bytes out = {0}, central = {0};
+    for (size_t e = 0; e < n; e++) {
+        const mlpf_npz_entry *en = &entries[e];
+        char fname[128];
+        int fl = snprintf(fname, sizeof fname, "%s.npy", en->name);
+        if (fl < 0 || (size_t)fl >= sizeof fname) {
+            free(out.buf);
+            free(central.buf);
+            return mlpf_fail(err, MLPF_EINVAL, "%s: entry name \"%s\" too long", path, en->name);
+        }
+        char head[256];
+        size_t hl = mlpf_npy_header(head, sizeof head, en->shape, en->ndim);
+        size_t count = 1;
+        for (int i = 0; i < en->ndim; i++) count *= en->shape[i];
+        size_t size = hl + 8 * count;
+        if (!hl || size > 0xFFFFFFF0u || out.len > 0xFFFFFFF0u - size) {
+            free(out.buf);
+            free(central.buf);
+            return mlpf_fail(err, MLPF_EINVAL, "%s: entry \"%s\" too large for a zip without zip64",
+                             path, en->name);
+        }
+        /* the .npy bytes of this entry, to checksum and then copy */
+        unsigned char *npy = mlpf_malloc(size, err);
+        if (!npy) {
+            free(out.buf);
+            free(central.buf);
+            return err ? err->status : MLPF_ENOMEM;
+        }
+        memcpy(npy, head, hl);
+        for (size_t i = 0; i < count; i++) {
+            uint64_t u;
+            memcpy(&u, &en->data[i], 8);
+            for (int k = 0; k < 8; k++) npy[hl + 8 * i + k] = (unsigned char)(u >> (8 * k));
+        }
+        uint32_t crc = mlpf_crc32(0, npy, size);
+        uint32_t offset = (uint32_t)out.len;
+        put_entry_header(&out, 0x04034b50u, 0, crc, (uint32_t)size, (size_t)fl, 0);
+        put(&out, fname, (size_t)fl);
+        put(&out, npy, size);
+        free(npy);
+        put_entry_header(&central, 0x02014b50u, 1, crc, (uint32_t)size, (size_t)fl, offset);
+        put(&central, fname, (size_t)fl);
+    }
+    uint32_t cd_offset = (uint32_t)out.len, cd_size = (uint32_t)central.len;
+    put(&out, central.buf, central.len);
+    free(central.buf);
+    put32(&out, 0x06054b50u);
+    put16(&out, 0);             /* this disk */
+    put16(&out, 0);             /* disk with the central directory */
+    put16(&out, (unsigned)n);   /* entries on this disk */
+    put16(&out, (unsigned)n);   /* entries in total */
+    put32(&out, cd_size);
+    put32(&out, cd_offset);
+    put16(&out, 0);             /* comment length */
+    if (out.oom || central.oom) {
+        free(out.buf);
+        return mlpf_fail(err, MLPF_ENOMEM, "%s: out of memory building the archive", path);
+    }
+    int st = mlpf_write_file_atomic(path, out.buf, out.len, err);
+    free(out.buf);
+    return st;
+}

@@ -1,0 +1,347 @@
+/* options.c - mlpf_train_options by name. One table maps each option's name to
+   its field, so the spec's "train" object, the command-line flags and the
+   options recorded in RUN.json all use the same names (the reference system's). */
+#include "io/io.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+#include <strings.h>
+
+typedef enum { OPT_DOUBLE, OPT_LONG, OPT_INT, OPT_SIZE, OPT_BOOL, OPT_STR, OPT_U64 } opt_type;
+
+typedef struct {
+    const char *name;
+    opt_type type;
+    size_t offset;
+    double min;   /* smallest allowed value (numbers) */
+} opt_field;
+
+#define F(name, type, min) {#name, type, offsetof(mlpf_train_options, name), min}
+static const opt_field FIELDS[] = {
+    F(alg, OPT_STR, 0),
+    F(maxT, OPT_DOUBLE, 0),
+    F(abstol, OPT_DOUBLE, 0),
+    F(reltol, OPT_DOUBLE, 0),
+    F(maxtime_ode, OPT_DOUBLE, 0),
+    F(maxiterations_ode, OPT_LONG, 0),
+    F(rk4_step, OPT_DOUBLE, 0),
+    F(lr, OPT_DOUBLE, 0),
+    F(beta1, OPT_DOUBLE, 0),
+    F(beta2, OPT_DOUBLE, 0),
+    F(eps, OPT_DOUBLE, 0),
+    F(batchsize, OPT_SIZE, 0),
+    F(shuffle, OPT_BOOL, 0),
+    F(optim_solver, OPT_STR, 0),
+    F(maxtime_optim, OPT_DOUBLE, 0),
+    F(maxiterations_optim, OPT_LONG, 0),
+    F(min_gnorm, OPT_DOUBLE, 0),
+    F(minloss, OPT_DOUBLE, -INFINITY),
+    F(patience, OPT_LONG, 0),
+    F(maxnorm, OPT_DOUBLE, 0),
+    F(n_samples_trajectory, OPT_INT, 0),
+    F(verbosity, OPT_INT, 0),
+    F(progress_interval, OPT_DOUBLE, 0),
+    F(seed, OPT_U64, 0),
+};
+#undef F
+#define NFIELDS (sizeof FIELDS / sizeof FIELDS[0])
+
+void mlpf_train_config_init(mlpf_train_config *c) {
+    memset(c, 0, sizeof *c);
+    mlpf_train_options_default(&c->opt);
+}
+
+void mlpf_train_config_free(mlpf_train_config *c) {
+    if (!c) return;
+    free(c->tauinv);
+    free(c->merges);
+    c->tauinv = NULL;
+    c->merges = NULL;
+    c->opt.tauinv = NULL;
+    c->opt.ntauinv = 0;
+    c->opt.merges = NULL;
+    c->opt.nmerges = 0;
+}
+
+int mlpf_train_option_known(const char *key) {
+    if (!strcmp(key, "tauinv") || !strcmp(key, "merge")) return 1;
+    for (size_t i = 0; i < NFIELDS; i++)
+        if (!strcmp(FIELDS[i].name, key)) return 1;
+    return 0;
+}
+
+/* A JSON number, or a string spelling infinity (JSON has none). */
+static int json_double(const cJSON *v, double *out) {
+    if (cJSON_IsNumber(v)) {
+        *out = v->valuedouble;
+        return 1;
+    }
+    if (cJSON_IsString(v)) {
+        const char *s = v->valuestring;
+        if (!strcasecmp(s, "inf") || !strcasecmp(s, "infinity") || !strcasecmp(s, "+inf")) {
+            *out = INFINITY;
+            return 1;
+        }
+        if (!strcasecmp(s, "-inf") || !strcasecmp(s, "-infinity")) {
+            *out = -INFINITY;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int set_tauinv(mlpf_train_config *c, const cJSON *v, const char *dir, const char *where,
+                      mlpf_error *err) {
+    double *vals = NULL;
+    size_t n = 0;
+    double d;
+    if (json_double(v, &d)) {
+        vals = mlpf_malloc(sizeof(double), err);
+        if (!vals) return err ? err->status : MLPF_ENOMEM;
+        vals[0] = d;
+        n = 1;
+    } else if (cJSON_IsArray(v)) {
+        n = (size_t)cJSON_GetArraySize(v);
+        if (n == 0) return mlpf_fail(err, MLPF_EINVAL, "%s: empty array", where);
+        vals = mlpf_malloc(n * sizeof(double), err);
+        if (!vals) return err ? err->status : MLPF_ENOMEM;
+        size_t i = 0;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, v) {
+            if (!cJSON_IsNumber(e)) {
+                free(vals);
+                return mlpf_fail(err, MLPF_EINVAL, "%s[%zu]: not a number", where, i);
+            }
+            vals[i++] = e->valuedouble;
+        }
+    } else if (cJSON_IsString(v)) {
+        const char *p = v->valuestring;
+        char *full = NULL;
+        if (dir && *dir && p[0] != '/') {
+            size_t m = strlen(dir) + strlen(p) + 2;
+            full = mlpf_malloc(m, err);
+            if (!full) return err ? err->status : MLPF_ENOMEM;
+            snprintf(full, m, "%s/%s", dir, p);
+        }
+        size_t shape[2];
+        int ndim;
+        int st = mlpf_read_array(full ? full : p, &vals, shape, &ndim, err);
+        free(full);
+        if (st) return mlpf_fail_prefix(err, st, "%s", where);
+        n = ndim == 0 ? 1 : ndim == 1 ? shape[0] : shape[0] * shape[1];
+        if (n == 0) {
+            free(vals);
+            return mlpf_fail(err, MLPF_EINVAL, "%s: \"%s\" is empty", where, p);
+        }
+    } else {
+        return mlpf_fail(err, MLPF_EINVAL, "%s: need a number, an array or a .npy path", where);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(vals[i]) || vals[i] < 0) {
+            double bad = vals[i];
+            free(vals);
+            return mlpf_fail(err, MLPF_EINVAL, "%s: value %zu is %g (need finite and >= 0)", where,
+                             i, bad);
+        }
+    }
+    free(c->tauinv);
+    c->tauinv = vals;
+    c->opt.tauinv = vals;
+    c->opt.ntauinv = n;
+    return MLPF_OK;
+}
+
+int mlpf_train_config_set_merges(mlpf_train_config *c, const cJSON *value, const char *where,
+                                 mlpf_error *err) {
+    if (!cJSON_IsArray(value))
+        return mlpf_fail(err, MLPF_EINVAL, "%s: need a list of [layer, i, j, lambda]", where);
+    size_t n = (size_t)cJSON_GetArraySize(value);
+    mlpf_merge *m = n ? mlpf_calloc(n, sizeof *m, err) : NULL;
+    if (n && !m) return err ? err->status : MLPF_ENOMEM;
+    size_t k = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, value) {
+        double v[4];
+        int ok = cJSON_IsArray(e) && cJSON_GetArraySize(e) == 4;
+        for (int q = 0; ok && q < 4; q++) {
+            const cJSON *x = cJSON_GetArrayItem(e, q);
+            ok = cJSON_IsNumber(x);
+            if (ok) v[q] = x->valuedouble;
+            if (ok && q < 3) ok = v[q] >= 0 && v[q] == floor(v[q]) && v[q] < INT_MAX;
+        }
+        if (ok) ok = isfinite(v[3]) && v[3] >= 0;
+        if (!ok) {
+            free(m);
+            return mlpf_fail(err, MLPF_EINVAL,
+                             "%s[%zu]: need [layer, i, j, lambda] with integers >= 0 and "
+                             "lambda >= 0", where, k);
+        }
+        m[k].layer = (int)v[0];
+        m[k].i = (int)v[1];
+        m[k].j = (int)v[2];
+        m[k].lambda = v[3];
+        k++;
+    }
+    free(c->merges);
+    c->merges = m;
+    c->opt.merges = m;
+    c->opt.nmerges = n;
+    return MLPF_OK;
+}
+
+int mlpf_train_config_set(mlpf_train_config *c, const char *key, const cJSON *value,
+                          const char *dir, const char *where, mlpf_error *err) {
+    if (!strcmp(key, "tauinv")) return set_tauinv(c, value, dir, where, err);
+    if (!strcmp(key, "merge")) return mlpf_train_config_set_merges(c, value, where, err);
+    const opt_field *f = NULL;
+    for (size_t i = 0; i < NFIELDS; i++)
+        if (!strcmp(FIELDS[i].name, key)) f = &FIELDS[i];
+    if (!f) return mlpf_fail(err, MLPF_EINVAL, "%s: unknown train option \"%s\"", where, key);
+    char *base = (char *)&c->opt + f->offset;
+    if (f->type == OPT_STR) {
+        if (!cJSON_IsString(value)) return mlpf_fail(err, MLPF_EINVAL, "%s: need a string", where);
+        if (strlen(value->valuestring) >= 32)
+            return mlpf_fail(err, MLPF_EINVAL, "%s: \"%s\" is too long", where, value->valuestring);
+        strcpy(base, value->valuestring);
+        return MLPF_OK;
+    }
+    if (f->type == OPT_BOOL) {
+        int b;
+        if (cJSON_IsBool(value))
+            b = cJSON_IsTrue(value);
+        else if (cJSON_IsNumber(value) && (value->valuedouble == 0 || value->valuedouble == 1))
+            b = (int)value->valuedouble;
+        else
+            return mlpf_fail(err, MLPF_EINVAL, "%s: need true or false", where);
+        *(int *)base = b;
+        return MLPF_OK;
+    }
+    double d;
+    if (!json_double(value, &d) || isnan(d))
+        return mlpf_fail(err, MLPF_EINVAL, "%s: need a number", where);
+    if (d < f->min)
+        return mlpf_fail(err, MLPF_EINVAL, "%s: %g is negative", where, d);
+    if (f->type == OPT_DOUBLE) {
+        *(double *)base = d;
+        return MLPF_OK;
+    }
+    /* integer options: "inf" means "no limit" */
+    if (isfinite(d) && d != floor(d))
+        return mlpf_fail(err, MLPF_EINVAL, "%s: %g is not an integer", where, d);
+    switch (f->type) {
+    case OPT_LONG: *(long *)base = d >= (double)LONG_MAX ? LONG_MAX : (long)d; break;
+    case OPT_INT: *(int *)base = d >= (double)INT_MAX ? INT_MAX : (int)d; break;
+    case OPT_SIZE: *(size_t *)base = d >= 0x1p63 ? (size_t)-1 : (size_t)d; break;
+    case OPT_U64:
+        if (!isfinite(d) || d >= 0x1p64)
+            return mlpf_fail(err, MLPF_EINVAL, "%s: %g is too large", where, d);
+        *(uint64_t *)base = (uint64_t)d;
+        break;
+    default: break;
+    }
+    if (!strcmp(key, "verbosity")) c->verbosity_set = 1;
+    return MLPF_OK;
+}
+
+int mlpf_train_config_set_string(mlpf_train_config *c, const char *key, const char *value,
+                                 mlpf_error *err) {
+    char where[96];
+    snprintf(where, sizeof where, "--%s", key);
+    cJSON *v = NULL;
+    char *end;
+    double d = strtod(value, &end);
+    if (*value && *end == '\0') {
+        v = cJSON_CreateNumber(d);
+        if (v && !isfinite(d)) {
+            cJSON_Delete(v);
+            v = cJSON_CreateString(d > 0 ? "inf" : "-inf");
+        }
+    } else if (!strcmp(value, "true") || !strcmp(value, "false")) {
+        v = cJSON_CreateBool(value[0] == 't');
+    } else if (value[0] == '[') {
+        v = cJSON_Parse(value);
+        if (!v) return mlpf_fail(err, MLPF_EINVAL, "%s: malformed JSON list \"%s\"", where, value);
+    } else {
+        v = cJSON_CreateString(value);
+    }
+    if (!v) return mlpf_fail(err, MLPF_ENOMEM, "%s: out of memory", where);
+    /* seeds beyond 2^53 do not survive a double: parse them exactly */
+    int st;
+    if (!strcmp(key, "seed") && cJSON_IsNumber(v)) {
+        char *e2;
+        errno = 0;
+        unsigned long long s = strtoull(value, &e2, 10);
+        if (*e2 != '\0' || errno || value[0] == '-')
+            st = mlpf_fail(err, MLPF_EINVAL, "%s: \"%s\" is not a seed (integer >= 0)", where, value);
+        else {
+            c->opt.seed = (uint64_t)s;
+            st = MLPF_OK;
+        }
+    } else {
+        st = mlpf_train_config_set(c, key, v, NULL, where, err);
+    }
+    cJSON_Delete(v);
+    return st;
+}
+
+cJSON *mlpf_json_number(double v) {
+    if (isfinite(v)) return cJSON_CreateNumber(v);
+    return cJSON_CreateString(isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+}
+
+cJSON *mlpf_train_options_json(const mlpf_train_options *opt) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    for (size_t i = 0; i < NFIELDS; i++) {
+        const opt_field *f = &FIELDS[i];
+        const char *base = (const char *)opt + f->offset;
+        cJSON *v = NULL;
+        switch (f->type) {
+        case OPT_DOUBLE: v = mlpf_json_number(*(const double *)base); break;
+        case OPT_LONG: v = cJSON_CreateNumber((double)*(const long *)base); break;
+        case OPT_INT: v = cJSON_CreateNumber(*(const int *)base); break;
+        case OPT_SIZE: v = cJSON_CreateNumber((double)*(const size_t *)base); break;
+        case OPT_BOOL: v = cJSON_CreateBool(*(const int *)base); break;
+        case OPT_STR: v = cJSON_CreateString(base); break;
+        case OPT_U64: v = cJSON_CreateNumber((double)*(const uint64_t *)base); break;
+        }
+        if (!v || !cJSON_AddItemToObject(o, f->name, v)) {
+            cJSON_Delete(v);
+            cJSON_Delete(o);
+            return NULL;
+        }
+    }
+    cJSON *t = NULL;
+    if (!opt->tauinv || opt->ntauinv == 0)
+        t = cJSON_CreateNumber(1.0);
+    else if (opt->ntauinv == 1)
+        t = cJSON_CreateNumber(opt->tauinv[0]);
+    else if (opt->ntauinv <= INT_MAX)
+        t = cJSON_CreateDoubleArray(opt->tauinv, (int)opt->ntauinv);
+    cJSON *m = cJSON_CreateArray();
+    for (size_t k = 0; m && k < opt->nmerges; k++) {
+        double v[4] = {opt->merges[k].layer, opt->merges[k].i, opt->merges[k].j,
+                       opt->merges[k].lambda};
+        cJSON *row = cJSON_CreateDoubleArray(v, 4);
+        if (!row || !cJSON_AddItemToArray(m, row)) {
+            cJSON_Delete(row);
+            cJSON_Delete(m);
+            m = NULL;
+        }
+    }
+    if (!t || !cJSON_AddItemToObject(o, "tauinv", t)) {
+        cJSON_Delete(t);
+        cJSON_Delete(m);
+        cJSON_Delete(o);
+        return NULL;
+    }
+    if (!m || !cJSON_AddItemToObject(o, "merge", m)) {
+        cJSON_Delete(m);
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}

@@ -1,0 +1,84 @@
+/* gaussian.h - private interface of the infinite-Gaussian-data objective.
+
+   Every term of E[(student - teacher)^2] is a pair expectation
+       J(theta_i, theta_j) = E[f(u_i) g(u_j)],  u = w.x + b,  x ~ N(0, I)
+   or a single E[f(u_i)]. A pair kernel returns J, its gradient with respect to
+   theta_i = (w_i, b_i) and theta_j, and the Hessian blocks (ii, ij, jj), each of
+   size (din + 1) with the bias last. Two kernels: closed forms (gaussian_closed.c)
+   and 2-D Gauss-Hermite quadrature in x-space (gaussian_quad.c). */
+#ifndef MLPF_GAUSSIAN_H
+#define MLPF_GAUSSIAN_H
+
+#include "internal.h"
+
+/* n-point Gauss-Hermite rule for N(0, 1): sum_i w_i f(x_i) ~ E[f], sum w = 1. */
+int mlpf_gh_rule(int n, double *x, double *w, mlpf_error *err);
+/* n-point Gauss-Legendre rule on [-1, 1]. */
+int mlpf_gl_rule(int n, double *x, double *w, mlpf_error *err);
+
+/* Gauss-Hermite rules of increasing size, pruned of negligible weights. */
+#define MLPF_GQ_NRULES 10
+typedef struct {
+    int order[MLPF_GQ_NRULES];   /* nominal 1-D size */
+    int len[MLPF_GQ_NRULES];     /* nodes kept after pruning */
+    double *x[MLPF_GQ_NRULES], *w[MLPF_GQ_NRULES];
+    int min_order;               /* rules below this are never chosen (tests) */
+} mlpf_gq_rules;
+
+int mlpf_gq_rules_init(mlpf_gq_rules *r, mlpf_error *err);
+void mlpf_gq_rules_free(mlpf_gq_rules *r);
+
+/* Output of a pair / single kernel. need: 0 value, 1 + gradients, 2 + Hessians.
+   both: derivatives with respect to theta_j too (student-student pairs). The
+   arrays are the caller's: gi, gj (din + 1); hii, hij, hjj ((din + 1)^2). */
+typedef struct {
+    double val;
+    double *gi, *gj, *hii, *hij, *hjj;
+} mlpf_pair_out;
+
+/* scratch for one evaluation: sized for the largest rule */
+typedef struct {
+    double *uj, *g0, *g1, *g2;  /* (maxlen) */
+    double *e1, *e2;            /* (din) */
+} mlpf_gq_work;
+
+int mlpf_gq_pair(const mlpf_gq_rules *r, mlpf_gq_work *wk, const mlpf_activation *f,
+                 const mlpf_activation *g, int din, const double *wi, double bi,
+                 const double *wj, double bj, int need, int both, mlpf_pair_out *out);
+int mlpf_gq_single(const mlpf_gq_rules *r, mlpf_gq_work *wk, const mlpf_activation *f, int din,
+                   const double *w, double b, int need, mlpf_pair_out *out);
+
+/* Closed forms. mlpf_cf_supported: 1 when the pair (f, g) has one. */
+#define MLPF_GL_OWEN 32
+typedef struct {
+    double x[MLPF_GL_OWEN], w[MLPF_GL_OWEN];  /* Gauss-Legendre on [0, 1] */
+} mlpf_cf_ctx;
+
+int mlpf_cf_init(mlpf_cf_ctx *c, mlpf_error *err);
+int mlpf_cf_pair_supported(const mlpf_activation *f, const mlpf_activation *g);
+int mlpf_cf_single_supported(const mlpf_activation *f);
+void mlpf_cf_pair(const mlpf_cf_ctx *c, const mlpf_activation *f, const mlpf_activation *g,
+                  int din, const double *wi, double bi, const double *wj, double bj, int need,
+                  int both, mlpf_pair_out *out);
+void mlpf_cf_single(const mlpf_cf_ctx *c, const mlpf_activation *f, int din, const double *w,
+                    double b, int need, mlpf_pair_out *out);
+
+/* Owen's T(h, a) and the bivariate normal CDF P(X <= h, Y <= k), corr rho. */
+double mlpf_owen_t(const mlpf_cf_ctx *c, double h, double a);
+double mlpf_bvn_cdf(const mlpf_cf_ctx *c, double h, double k, double rho);
+
+/* Fill a (din+1)^2 block  H = c0 I + sum_ab cab u_a u_b^T  on the weights,
+   H[w][bias] = sum_a drow_a u_a,  H[bias][w] = sum_a dcol_a u_a,  H[bias][bias] = e. */
+void mlpf_gauss_fill_block(double *h, int din, const double *u1, const double *u2, double c0,
+                           const double c[2][2], const double drow[2], const double dcol[2],
+                           double e);
+/* g[w] = d1 u1 + d2 u2, g[bias] = e */
+void mlpf_gauss_fill_grad(double *g, int din, const double *u1, const double *u2, double d1,
+                          double d2, double e);
+
+/* Test hook: an exact objective whose quadrature never uses rules below min_order. */
+mlpf_objective *mlpf_objective_gaussian_opts(const mlpf_net *teacher, const double *teacher_params,
+                                             const mlpf_net *student, int min_order,
+                                             int no_closed_forms, mlpf_error *err);
+
+#endif

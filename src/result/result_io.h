@@ -1,0 +1,18 @@
+/* result_io.h - a training result on disk: RUN.json (scalars, stop reasons,
+   options, version) and RUN.npz (x, init, ode_x, trajectory_t, trajectory_x,
+   loss_curve). Not installed. */
+#ifndef MLPF_RESULT_IO_H
+#define MLPF_RESULT_IO_H
+
+#include "io/io.h"
+
+/* The result's scalars and the options as a JSON object (caller deletes). */
+cJSON *mlpf_result_json(const mlpf_result *res, const mlpf_train_options *opt);
+
+/* Write run + ".json" and run + ".npz" atomically. extra (may be NULL) is
+   merged into the JSON object (e.g. the spec's path and the seed); its items
+   are copied. */
+int mlpf_result_save(const char *run, const mlpf_result *res, const mlpf_train_options *opt,
+                     const cJSON *extra, mlpf_error *err);
+
+#endif

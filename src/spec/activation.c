@@ -1,0 +1,188 @@
+/* activation.c - the activation catalogue: every scalar activation with its
+   exact first and second derivatives. Adding an activation means adding an enum
+   value in mlpflow.h, a name below and one case in activation_point. */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+static const char *const act_names[MLPF_ACT_COUNT] = {
+    [MLPF_ACT_IDENTITY] = "identity", [MLPF_ACT_RELU] = "relu",
+    [MLPF_ACT_SIGMOID] = "sigmoid",   [MLPF_ACT_TANH] = "tanh",
+    [MLPF_ACT_SOFTPLUS] = "softplus", [MLPF_ACT_GELU] = "gelu",
+    [MLPF_ACT_SILU] = "silu",         [MLPF_ACT_SELU] = "selu",
+    [MLPF_ACT_SIGMOID2] = "sigmoid2", [MLPF_ACT_NORMAL_CDF] = "normal_cdf",
+    [MLPF_ACT_G] = "g",               [MLPF_ACT_SQUARE] = "square",
+    [MLPF_ACT_CUBE] = "cube",         [MLPF_ACT_EXP] = "exp",
+    [MLPF_ACT_POLY] = "poly",         [MLPF_ACT_SOFTMAX] = "softmax",
+};
+
+const char *mlpf_activation_name(mlpf_act_kind kind) {
+    return (kind >= 0 && kind < MLPF_ACT_COUNT) ? act_names[kind] : "unknown";
+}
+
+int mlpf_activation_parse(const char *name, mlpf_activation *out, mlpf_error *err) {
+    memset(out, 0, sizeof *out);
+    if (!name) return mlpf_fail(err, MLPF_EINVAL, "activation name is missing");
+    for (int k = 0; k < MLPF_ACT_COUNT; k++) {
+        if (strcmp(name, act_names[k]) == 0) {
+            if (k == MLPF_ACT_POLY)
+                return mlpf_fail(err, MLPF_EINVAL,
+                                 "activation \"poly\" needs coefficients: {\"poly\": [c0, c1, ...]}");
+            out->kind = (mlpf_act_kind)k;
+            return MLPF_OK;
+        }
+    }
+    /* A few common spellings, so that researchers' habits work. */
+    if (strcmp(name, "linear") == 0) { out->kind = MLPF_ACT_IDENTITY; return MLPF_OK; }
+    if (strcmp(name, "erf") == 0) { out->kind = MLPF_ACT_SIGMOID2; return MLPF_OK; }
+    if (strcmp(name, "swish") == 0) { out->kind = MLPF_ACT_SILU; return MLPF_OK; }
+    return mlpf_fail(err, MLPF_EINVAL,
+                     "unknown activation \"%s\" (known: identity, relu, sigmoid, tanh, softplus, "
+                     "gelu, silu, selu, sigmoid2, normal_cdf, g, square, cube, exp, poly, softmax)",
+                     name);
+}
+
+int mlpf_activation_poly(const double *coef, int ncoef, mlpf_activation *out, mlpf_error *err) {
+    memset(out, 0, sizeof *out);
+    if (ncoef < 1 || ncoef > MLPF_POLY_MAXCOEF)
+        return mlpf_fail(err, MLPF_EINVAL, "poly activation takes 1 to %d coefficients, got %d",
+                         MLPF_POLY_MAXCOEF, ncoef);
+    for (int i = 0; i < ncoef; i++)
+        if (!isfinite(coef[i]))
+            return mlpf_fail(err, MLPF_ENONFINITE, "poly coefficient %d is not finite", i);
+    out->kind = MLPF_ACT_POLY;
+    out->ncoef = ncoef;
+    memcpy(out->coef, coef, (size_t)ncoef * sizeof *coef);
+    return MLPF_OK;
+}
+
+#define SELU_LAMBDA 1.0507009873554804934193349852946
+#define SELU_ALPHA 1.6732632423543772848170429916717
+#define INV_SQRT2 0.70710678118654752440084436210485
+#define INV_SQRT_2PI 0.39894228040143267793994605993438
+
+static inline double sigmoid(double u) {
+    /* Both branches avoid exp overflow. */
+    if (u >= 0) return 1.0 / (1.0 + exp(-u));
+    double e = exp(u);
+    return e / (1.0 + e);
+}
+
+static inline double softplus(double u) { return fmax(u, 0.0) + log1p(exp(-fabs(u))); }
+
+static inline void activation_point(const mlpf_activation *a, double u, double *f, double *df,
+                                    double *d2f) {
+    double v, d1, d2;
+    switch (a->kind) {
+    case MLPF_ACT_IDENTITY: v = u; d1 = 1; d2 = 0; break;
+    case MLPF_ACT_RELU: v = u > 0 ? u : 0; d1 = u > 0 ? 1 : 0; d2 = 0; break;
+    case MLPF_ACT_SIGMOID: {
+        double s = sigmoid(u);
+        v = s; d1 = s * (1 - s); d2 = d1 * (1 - 2 * s);
+        break;
+    }
+    case MLPF_ACT_TANH: {
+        double t = tanh(u);
+        v = t; d1 = 1 - t * t; d2 = -2 * t * d1;
+        break;
+    }
+    case MLPF_ACT_SOFTPLUS: {
+        double s = sigmoid(u);
+        v = softplus(u); d1 = s; d2 = s * (1 - s);
+        break;
+    }
+    case MLPF_ACT_GELU: {
+        double phi = INV_SQRT_2PI * exp(-0.5 * u * u), Phi = 0.5 * erfc(-u * INV_SQRT2);
+        v = u * Phi; d1 = Phi + u * phi; d2 = phi * (2 - u * u);
+        break;
+    }
+    case MLPF_ACT_SILU: {
+        double s = sigmoid(u), ds = s * (1 - s);
+        v = u * s; d1 = s + u * ds; d2 = ds * (2 + u * (1 - 2 * s));
+        break;
+    }
+    case MLPF_ACT_SELU:
+        if (u > 0) { v = SELU_LAMBDA * u; d1 = SELU_LAMBDA; d2 = 0; }
+        else {
+            double e = exp(u);
+            v = SELU_LAMBDA * SELU_ALPHA * (e - 1); d1 = d2 = SELU_LAMBDA * SELU_ALPHA * e;
+        }
+        break;
+    case MLPF_ACT_SIGMOID2: {
+        double dens = 2 * INV_SQRT_2PI * exp(-0.5 * u * u);
+        v = erf(u * INV_SQRT2); d1 = dens; d2 = -u * dens;
+        break;
+    }
+    case MLPF_ACT_NORMAL_CDF: {
+        double phi = INV_SQRT_2PI * exp(-0.5 * u * u);
+        v = 0.5 * erfc(-u * INV_SQRT2); d1 = phi; d2 = -u * phi;
+        break;
+    }
+    case MLPF_ACT_G: {
+        double s4 = sigmoid(4 * u), s = sigmoid(u), ds4 = s4 * (1 - s4);
+        v = s4 + softplus(u); d1 = 4 * ds4 + s; d2 = 16 * ds4 * (1 - 2 * s4) + s * (1 - s);
+        break;
+    }
+    case MLPF_ACT_SQUARE: v = 0.5 * u * u; d1 = u; d2 = 1; break;
+    case MLPF_ACT_CUBE: v = u * u * u; d1 = 3 * u * u; d2 = 6 * u; break;
+    case MLPF_ACT_EXP: v = d1 = d2 = exp(u); break;
+    case MLPF_ACT_POLY: {
+        /* Horner for p, p', p'' at once. */
+        v = d1 = d2 = 0;
+        for (int i = a->ncoef - 1; i >= 0; i--) {
+            d2 = d2 * u + 2 * d1;
+            d1 = d1 * u + v;
+            v = v * u + a->coef[i];
+        }
+        break;
+    }
+    default: v = d1 = d2 = NAN; break; /* softmax is vector-valued: handled by the kernels */
+    }
+    if (f) *f = v;
+    if (df) *df = d1;
+    if (d2f) *d2f = d2;
+}
+
+void mlpf_activation_eval(const mlpf_activation *a, double u, double *f, double *df, double *d2f) {
+    activation_point(a, u, f, df, d2f);
+}
+
+void mlpf_activation_eval_n(const mlpf_activation *a, const double *u, size_t n, double *f,
+                            double *df, double *d2f) {
+    /* The cheap activations get their own loops so the compiler vectorises them. */
+    switch (a->kind) {
+    case MLPF_ACT_IDENTITY:
+        for (size_t i = 0; i < n; i++) f[i] = u[i];
+        if (df) for (size_t i = 0; i < n; i++) df[i] = 1;
+        if (d2f) for (size_t i = 0; i < n; i++) d2f[i] = 0;
+        return;
+    case MLPF_ACT_RELU:
+        for (size_t i = 0; i < n; i++) f[i] = u[i] > 0 ? u[i] : 0;
+        if (df) for (size_t i = 0; i < n; i++) df[i] = u[i] > 0 ? 1 : 0;
+        if (d2f) for (size_t i = 0; i < n; i++) d2f[i] = 0;
+        return;
+    case MLPF_ACT_SOFTPLUS:
+        /* One exp per element: e = exp(-|u|) gives softplus and the sigmoid. */
+        for (size_t i = 0; i < n; i++) {
+            double e = exp(-fabs(u[i])), r = 1.0 / (1.0 + e);
+            double s = u[i] >= 0 ? r : e * r;
+            f[i] = fmax(u[i], 0.0) + log1p(e);
+            if (df) df[i] = s;
+            if (d2f) d2f[i] = s * (1 - s);
+        }
+        return;
+    case MLPF_ACT_SIGMOID:
+        for (size_t i = 0; i < n; i++) {
+            double e = exp(-fabs(u[i])), r = 1.0 / (1.0 + e);
+            double s = u[i] >= 0 ? r : e * r;
+            f[i] = s;
+            if (df) df[i] = s * (1 - s);
+            if (d2f) d2f[i] = s * (1 - s) * (1 - 2 * s);
+        }
+        return;
+    default:
+        for (size_t i = 0; i < n; i++)
+            activation_point(a, u[i], &f[i], df ? &df[i] : NULL, d2f ? &d2f[i] : NULL);
+    }
+}

@@ -1,0 +1,409 @@
+/* test_finite.c - the finite-data objective against oracles: a plain per-sample
+   loss written independently below, central finite differences of it for the
+   gradient, and central differences of the gradient for the Hessian. */
+#include "check.h"
+#include "internal.h"
+
+#include <stdlib.h>
+
+/* Straightforward loss, one sample at a time, no BLAS: the oracle. */
+static double plain_loss(const mlpf_net *net, const double *x, size_t n, const double *X,
+                         const double *T, size_t tcols, const double *W, mlpf_loss_kind kind) {
+    double total = 0, a[64], z[64], prev[64];
+    for (size_t s = 0; s < n; s++) {
+        int width = net->din;
+        for (int k = 0; k < width; k++) prev[k] = X[s * (size_t)net->din + (size_t)k];
+        for (int l = 0; l < net->nlayers; l++) {
+            const mlpf_layer *L = &net->layers[l];
+            int cols = L->inputs + L->bias;
+            for (int i = 0; i < L->units; i++) {
+                double acc = L->bias ? x[L->offset + (size_t)(i * cols + L->inputs)] : 0.0;
+                for (int j = 0; j < L->inputs; j++) acc += x[L->offset + (size_t)(i * cols + j)] * prev[j];
+                z[i] = acc;
+            }
+            if (L->acts[0].kind == MLPF_ACT_SOFTMAX) {
+                double m = z[0], sum = 0;
+                for (int i = 1; i < L->units; i++) m = fmax(m, z[i]);
+                for (int i = 0; i < L->units; i++) sum += exp(z[i] - m);
+                for (int i = 0; i < L->units; i++) a[i] = exp(z[i] - m) / sum;
+            } else {
+                for (int i = 0; i < L->units; i++) mlpf_activation_eval(&L->acts[i], z[i], &a[i], NULL, NULL);
+            }
+            for (int i = 0; i < L->units; i++) prev[i] = a[i];
+            width = L->units;
+        }
+        double w = W ? W[s] : 1.0, ls = 0;
+        for (int o = 0; o < width; o++) {
+            double t = (tcols == 1 && width > 1) ? (o == (int)T[s]) : T[s * tcols + (size_t)o];
+            if (kind == MLPF_LOSS_MSE) ls += (prev[o] - t) * (prev[o] - t);
+            else if (t != 0) ls -= t * log(prev[o]);
+        }
+        total += w * ls;
+    }
+    return total / (double)n;
+}
+
+typedef struct {
+    size_t n, tcols;
+    double *X, *T, *W;
+    mlpf_loss_kind kind;
+} dataset;
+
+static dataset make_data(const mlpf_net *net, size_t n, int labels, int weighted, int prob,
+                         mlpf_loss_kind kind, uint64_t seed) {
+    mlpf_rng r;
+    mlpf_rng_seed(&r, seed);
+    int dout = mlpf_net_dout(net);
+    dataset d = {.n = n, .tcols = labels ? 1 : (size_t)dout, .kind = kind};
+    d.X = malloc(n * (size_t)net->din * sizeof(double));
+    d.T = malloc(n * d.tcols * sizeof(double));
+    d.W = weighted ? malloc(n * sizeof(double)) : NULL;
+    for (size_t i = 0; i < n * (size_t)net->din; i++) d.X[i] = mlpf_rng_normal(&r);
+    for (size_t s = 0; s < n; s++) {
+        if (labels) d.T[s] = (double)(mlpf_rng_next(&r) % (uint64_t)dout);
+        else if (prob) {
+            double sum = 0;
+            for (int o = 0; o < dout; o++) sum += (d.T[s * d.tcols + (size_t)o] = mlpf_rng_uniform(&r));
+            for (int o = 0; o < dout; o++) d.T[s * d.tcols + (size_t)o] /= sum;
+        } else
+            for (int o = 0; o < dout; o++) d.T[s * d.tcols + (size_t)o] = mlpf_rng_normal(&r);
+        if (weighted) d.W[s] = 0.5 + mlpf_rng_uniform(&r);
+    }
+    return d;
+}
+
+static void free_data(dataset *d) { free(d->X); free(d->T); free(d->W); }
+
+/* Loss vs the plain sum; gradient vs central differences of the plain loss;
+   Hessian vs central differences of the gradient; symmetry. */
+static void check_derivatives(const char *what, const mlpf_net *net, const dataset *d,
+                              double maxnorm, const mlpf_merge *merges, size_t nmerges,
+                              uint64_t seed, double scale) {
+    mlpf_error err = {0};
+    mlpf_finite_options fo = {.loss = d->kind, .threads = 0};
+    mlpf_objective *base = mlpf_objective_finite(net, d->n, d->X, d->T, d->tcols, d->W, &fo, &err);
+    CHECK(base != NULL, "%s: create: %s", what, err.msg);
+    if (!base) return;
+    mlpf_objective *obj = base;
+    if (isfinite(maxnorm) || nmerges) {
+        obj = mlpf_objective_regularized(base, maxnorm, merges, nmerges, &err);
+        CHECK(obj != NULL, "%s: regularized: %s", what, err.msg);
+        if (!obj) { mlpf_objective_free(base); return; }
+    }
+    size_t P = mlpf_net_nparams(net);
+    double *x = malloc(P * sizeof *x), *g = malloc(P * sizeof *g), *H = malloc(P * P * sizeof *H);
+    double *xp = malloc(P * sizeof *xp), *gp = malloc(P * sizeof *gp), *gm = malloc(P * sizeof *gm);
+    mlpf_random_params(net, seed, x, &err);
+    mlpf_rng r;
+    mlpf_rng_seed(&r, seed + 1000);
+    for (size_t i = 0; i < P; i++) x[i] = scale * (x[i] + 0.3 * mlpf_rng_normal(&r)); /* biases too */
+    double loss = 0;
+    CHECK_OK(mlpf_objective_eval(obj, x, &loss, g, H, &err), &err);
+
+    /* Oracle loss: the plain sum plus the regularisers written out again. */
+    double ref = plain_loss(net, x, d->n, d->X, d->T, d->tcols, d->W, d->kind);
+    double nrm = 0;
+    for (size_t i = 0; i < P; i++) nrm += x[i] * x[i];
+    nrm /= 2.0 * (double)P;
+    if (nrm > maxnorm) ref += pow(nrm - maxnorm, 3) / 3;
+    for (size_t m = 0; m < nmerges; m++) {
+        const mlpf_layer *L = &net->layers[merges[m].layer];
+        int cols = L->inputs + L->bias;
+        for (int c = 0; c < cols; c++) {
+            double dd = x[L->offset + (size_t)(merges[m].i * cols + c)] - x[L->offset + (size_t)(merges[m].j * cols + c)];
+            ref += 0.5 * merges[m].lambda * dd * dd;
+        }
+    }
+    CHECK_CLOSE(loss, ref, 1e-14, 1e-12, "%s: loss vs plain sum", what);
+
+    double gerr = 0, gmax = 0, herr = 0, hmax = 0, asym = 0;
+    for (size_t i = 0; i < P; i++) {
+        double h = 1e-5 * fmax(1.0, fabs(x[i]));
+        memcpy(xp, x, P * sizeof *xp);
+        xp[i] = x[i] + h;
+        double lp, lm;
+        mlpf_objective_eval(obj, xp, &lp, gp, NULL, &err);
+        xp[i] = x[i] - h;
+        mlpf_objective_eval(obj, xp, &lm, gm, NULL, &err);
+        gerr = fmax(gerr, fabs((lp - lm) / (2 * h) - g[i]));
+        gmax = fmax(gmax, fabs(g[i]));
+        for (size_t j = 0; j < P; j++) {
+            herr = fmax(herr, fabs((gp[j] - gm[j]) / (2 * h) - H[j * P + i]));
+            hmax = fmax(hmax, fabs(H[j * P + i]));
+            asym = fmax(asym, fabs(H[i * P + j] - H[j * P + i]));
+        }
+    }
+    CHECK(gerr <= 1e-7 * fmax(1.0, gmax), "%s: gradient vs finite differences: max error %.3g (max |g| %.3g)", what, gerr, gmax);
+    CHECK(herr <= 1e-6 * fmax(1.0, hmax), "%s: Hessian vs finite differences: max error %.3g (max |H| %.3g)", what, herr, hmax);
+    CHECK(asym == 0.0, "%s: Hessian not symmetric: %.3g", what, asym);
+    if (obj != base) mlpf_objective_free(obj);
+    mlpf_objective_free(base);
+    free(x); free(g); free(H); free(xp); free(gp); free(gm);
+}
+
+static mlpf_net *net_from(int din, int nl, const int *units, const mlpf_act_kind *acts, const int *bias) {
+    mlpf_net *net = mlpf_net_create(din, NULL);
+    for (int l = 0; l < nl; l++) {
+        mlpf_activation a = {.kind = acts[l]};
+        if (acts[l] == MLPF_ACT_POLY) { a.ncoef = 4; a.coef[0] = 0.1; a.coef[1] = 1.0; a.coef[2] = -0.3; a.coef[3] = 0.2; }
+        mlpf_net_add_layer_acts(net, units[l], &a, 1, bias[l], NULL);
+    }
+    return net;
+}
+
+static void test_every_activation(void) {
+    for (int k = 0; k < MLPF_ACT_COUNT; k++) {
+        if (k == MLPF_ACT_SOFTMAX) continue;
+        for (int pos = 0; pos < 2; pos++) { /* hidden and output position */
+            int units[2] = {4, 2}, bias[2] = {1, 1};
+            mlpf_act_kind acts[2] = {(mlpf_act_kind)k, MLPF_ACT_IDENTITY};
+            if (pos) { acts[0] = MLPF_ACT_TANH; acts[1] = (mlpf_act_kind)k; }
+            mlpf_net *net = net_from(3, 2, units, acts, bias);
+            dataset d = make_data(net, 23, 0, 0, 0, MLPF_LOSS_MSE, 10 + (uint64_t)k);
+            char what[96];
+            snprintf(what, sizeof what, "activation %s (%s)", mlpf_activation_name((mlpf_act_kind)k), pos ? "output" : "hidden");
+            check_derivatives(what, net, &d, INFINITY, NULL, 0, 3 + (uint64_t)k, 0.7);
+            free_data(&d);
+            mlpf_net_free(net);
+        }
+    }
+}
+
+static void test_depths_and_biases(void) {
+    const mlpf_act_kind cycle[4] = {MLPF_ACT_SOFTPLUS, MLPF_ACT_TANH, MLPF_ACT_SIGMOID, MLPF_ACT_GELU};
+    for (int depth = 1; depth <= 4; depth++) {
+        for (int mask = 0; mask < (1 << depth); mask++) {
+            int units[4], bias[4];
+            mlpf_act_kind acts[4];
+            for (int l = 0; l < depth; l++) {
+                units[l] = l == depth - 1 ? 2 : 3 + l;
+                bias[l] = (mask >> l) & 1;
+                acts[l] = l == depth - 1 ? (depth % 2 ? MLPF_ACT_IDENTITY : MLPF_ACT_SIGMOID) : cycle[l];
+            }
+            mlpf_net *net = net_from(2, depth, units, acts, bias);
+            dataset d = make_data(net, 17 + (size_t)mask, 0, mask & 1, 0, MLPF_LOSS_MSE, 100 + (uint64_t)mask);
+            char what[64];
+            snprintf(what, sizeof what, "depth %d bias mask %d", depth, mask);
+            check_derivatives(what, net, &d, INFINITY, NULL, 0, 50 + (uint64_t)(depth * 16 + mask), 0.8);
+            free_data(&d);
+            mlpf_net_free(net);
+        }
+    }
+}
+
+static void test_per_neuron_activations(void) {
+    mlpf_net *net = mlpf_net_create(2, NULL);
+    mlpf_activation acts[5];
+    mlpf_activation_parse("relu", &acts[0], NULL);
+    mlpf_activation_parse("softplus", &acts[1], NULL);
+    mlpf_activation_parse("sigmoid2", &acts[2], NULL);
+    double c[3] = {0.0, 1.0, 0.5};
+    mlpf_activation_poly(c, 3, &acts[3], NULL);
+    mlpf_activation_parse("g", &acts[4], NULL);
+    mlpf_net_add_layer_acts(net, 5, acts, 5, 1, NULL);
+    mlpf_net_add_layer_acts(net, 3, acts + 1, 3, 1, NULL);
+    mlpf_net_add_layer(net, 1, "identity", 0, NULL);
+    dataset d = make_data(net, 31, 0, 1, 0, MLPF_LOSS_MSE, 7);
+    check_derivatives("per-neuron activations", net, &d, INFINITY, NULL, 0, 8, 0.8);
+    free_data(&d);
+    mlpf_net_free(net);
+}
+
+static void test_softmax_crossentropy(void) {
+    for (int variant = 0; variant < 3; variant++) { /* labels, one-hot-like probabilities, weighted labels */
+        mlpf_net *net = mlpf_net_create(3, NULL);
+        mlpf_net_add_layer(net, 4, "tanh", 1, NULL);
+        mlpf_net_add_layer(net, 3, "softmax", variant != 1, NULL);
+        dataset d = make_data(net, 29, variant != 1, variant == 2, variant == 1, MLPF_LOSS_CROSSENTROPY, 21 + (uint64_t)variant);
+        const char *names[3] = {"softmax CE labels", "softmax CE probabilities", "softmax CE weighted labels"};
+        check_derivatives(names[variant], net, &d, INFINITY, NULL, 0, 22, 1.0);
+        free_data(&d);
+        mlpf_net_free(net);
+    }
+    /* One-hot matrix and integer labels are the same loss. */
+    mlpf_net *net = mlpf_net_create(2, NULL);
+    mlpf_net_add_layer(net, 3, "softmax", 1, NULL);
+    dataset d = make_data(net, 40, 1, 0, 0, MLPF_LOSS_CROSSENTROPY, 5);
+    double *onehot = calloc(40 * 3, sizeof(double));
+    for (size_t s = 0; s < 40; s++) onehot[s * 3 + (size_t)d.T[s]] = 1;
+    mlpf_finite_options fo = {.loss = MLPF_LOSS_CROSSENTROPY};
+    mlpf_error err = {0};
+    mlpf_objective *a = mlpf_objective_finite(net, 40, d.X, d.T, 1, NULL, &fo, &err);
+    mlpf_objective *b = mlpf_objective_finite(net, 40, d.X, onehot, 3, NULL, &fo, &err);
+    double x[9], la, lb;
+    mlpf_random_params(net, 4, x, &err);
+    mlpf_objective_eval(a, x, &la, NULL, NULL, &err);
+    mlpf_objective_eval(b, x, &lb, NULL, NULL, &err);
+    CHECK_CLOSE(la, lb, 0, 1e-15, "labels vs one-hot");
+    mlpf_objective_free(a); mlpf_objective_free(b);
+    free(onehot); free_data(&d); mlpf_net_free(net);
+}
+
+static void test_regularisers(void) {
+    int units[2] = {4, 1}, bias[2] = {1, 1};
+    mlpf_act_kind acts[2] = {MLPF_ACT_SOFTPLUS, MLPF_ACT_IDENTITY};
+    mlpf_net *net = net_from(2, 2, units, acts, bias);
+    dataset d = make_data(net, 25, 0, 0, 0, MLPF_LOSS_MSE, 9);
+    check_derivatives("maxnorm inactive", net, &d, 100.0, NULL, 0, 1, 1.0);
+    check_derivatives("maxnorm active", net, &d, 0.05, NULL, 0, 1, 1.0);
+    mlpf_merge merges[2] = {{.layer = 0, .i = 0, .j = 2, .lambda = 0.7}, {.layer = 1, .i = 0, .j = 0, .lambda = 1}};
+    check_derivatives("merge penalty", net, &d, INFINITY, merges, 1, 2, 1.0);
+    check_derivatives("merge + maxnorm", net, &d, 0.05, merges, 1, 3, 1.0);
+    mlpf_error err = {0};
+    mlpf_finite_options fo = {0};
+    mlpf_objective *base = mlpf_objective_finite(net, d.n, d.X, d.T, 1, NULL, &fo, &err);
+    mlpf_objective *bad = mlpf_objective_regularized(base, INFINITY, merges + 1, 1, &err);
+    CHECK(bad == NULL && err.status == MLPF_EINVAL && strstr(err.msg, "merge[0]"), "merging a unit with itself: %s", err.msg);
+    mlpf_objective_free(base);
+    free_data(&d);
+    mlpf_net_free(net);
+}
+
+/* The reference system once computed wrong losses for N mod 8 in {3,5,6,7}:
+   every N from 1 to 70, and a large N, against the plain sum. */
+static void test_loss_every_n(void) {
+    int units[2] = {5, 2}, bias[2] = {1, 0};
+    mlpf_act_kind acts[2] = {MLPF_ACT_SIGMOID, MLPF_ACT_IDENTITY};
+    mlpf_net *net = net_from(3, 2, units, acts, bias);
+    size_t P = mlpf_net_nparams(net);
+    double *x = malloc(P * sizeof *x), *g = malloc(P * sizeof *g);
+    mlpf_random_params(net, 77, x, NULL);
+    int bad = 0;
+    size_t sizes[72];
+    for (int i = 0; i < 70; i++) sizes[i] = (size_t)i + 1;
+    sizes[70] = 4099;
+    sizes[71] = 20011;
+    for (int i = 0; i < 72; i++) {
+        size_t n = sizes[i];
+        dataset d = make_data(net, n, 0, i % 2, 0, MLPF_LOSS_MSE, 300 + n);
+        mlpf_error err = {0};
+        mlpf_objective *obj = mlpf_objective_finite(net, n, d.X, d.T, d.tcols, d.W, NULL, &err);
+        double loss = -1, loss_only = -2;
+        mlpf_objective_eval(obj, x, &loss, g, NULL, &err);
+        mlpf_objective_eval(obj, x, &loss_only, NULL, NULL, &err);
+        double ref = plain_loss(net, x, n, d.X, d.T, d.tcols, d.W, MLPF_LOSS_MSE);
+        if (fabs(loss - ref) > 1e-13 * fabs(ref) || loss != loss_only) {
+            bad++;
+            fprintf(stderr, "N = %zu: loss %.17g, loss only %.17g, plain %.17g\n", n, loss, loss_only, ref);
+        }
+        mlpf_objective_free(obj);
+        free_data(&d);
+    }
+    CHECK(bad == 0, "%d sample counts gave a loss different from the plain sum", bad);
+    free(x); free(g);
+    mlpf_net_free(net);
+}
+
+/* Threads and subsets: results do not depend on the thread count; the mean over
+   a subset equals the objective on that subset's data. */
+static void test_threads_and_subsets(void) {
+    int units[2] = {20, 1}, bias[2] = {1, 1};
+    mlpf_act_kind acts[2] = {MLPF_ACT_SOFTPLUS, MLPF_ACT_IDENTITY};
+    mlpf_net *net = net_from(2, 2, units, acts, bias);
+    size_t n = 3000, P = mlpf_net_nparams(net);
+    dataset d = make_data(net, n, 0, 1, 0, MLPF_LOSS_MSE, 1);
+    mlpf_error err = {0};
+    mlpf_finite_options one = {.threads = 1}, two = {.threads = 2};
+    mlpf_objective *o1 = mlpf_objective_finite(net, n, d.X, d.T, 1, d.W, &one, &err);
+    mlpf_objective *o2 = mlpf_objective_finite(net, n, d.X, d.T, 1, d.W, &two, &err);
+    double *x = malloc(P * sizeof *x), *g1 = malloc(P * sizeof *g1), *g2 = malloc(P * sizeof *g2);
+    double *H1 = malloc(P * P * sizeof *H1), *H2 = malloc(P * P * sizeof *H2);
+    mlpf_random_params(net, 3, x, &err);
+    double l1, l2;
+    mlpf_objective_eval(o1, x, &l1, g1, H1, &err);
+    mlpf_objective_eval(o2, x, &l2, g2, H2, &err);
+    CHECK(l1 == l2 && memcmp(g1, g2, P * sizeof *g1) == 0 && memcmp(H1, H2, P * P * sizeof *H1) == 0,
+          "1 and 2 threads give bit-identical loss, gradient and Hessian");
+
+    size_t idx[7] = {5, 17, 2999, 0, 1234, 5, 42};
+    double Xs[14], Ts[7], Ws[7], ls, lr;
+    for (int i = 0; i < 7; i++) {
+        Xs[2 * i] = d.X[2 * idx[i]]; Xs[2 * i + 1] = d.X[2 * idx[i] + 1];
+        Ts[i] = d.T[idx[i]]; Ws[i] = d.W[idx[i]];
+    }
+    mlpf_objective *os = mlpf_objective_finite(net, 7, Xs, Ts, 1, Ws, NULL, &err);
+    mlpf_objective_eval_subset(o1, x, idx, 7, &ls, g1, H1, &err);
+    mlpf_objective_eval(os, x, &lr, g2, H2, &err);
+    double gd = 0;
+    for (size_t i = 0; i < P; i++) gd = fmax(gd, fabs(g1[i] - g2[i]));
+    CHECK_CLOSE(ls, lr, 1e-15, 1e-13, "subset loss");
+    CHECK(gd < 1e-13, "subset gradient differs by %g", gd);
+    size_t badidx = n;
+    CHECK(mlpf_objective_eval_subset(o1, x, &badidx, 1, &ls, NULL, NULL, &err) == MLPF_EINVAL &&
+              strstr(err.msg, "subset[0]"), "out-of-range subset index: %s", err.msg);
+    x[3] = NAN;
+    CHECK(mlpf_objective_eval(o1, x, &ls, NULL, NULL, &err) == MLPF_ENONFINITE && strstr(err.msg, "parameter 3"),
+          "NaN parameter: %s", err.msg);
+    mlpf_objective_free(o1); mlpf_objective_free(o2); mlpf_objective_free(os);
+    free(x); free(g1); free(g2); free(H1); free(H2); free_data(&d); mlpf_net_free(net);
+}
+
+static void test_spectrum(void) {
+    int units[2] = {6, 1}, bias[2] = {1, 1};
+    mlpf_act_kind acts[2] = {MLPF_ACT_SOFTPLUS, MLPF_ACT_IDENTITY};
+    mlpf_net *net = net_from(2, 2, units, acts, bias);
+    dataset d = make_data(net, 200, 0, 0, 0, MLPF_LOSS_MSE, 4);
+    mlpf_error err = {0};
+    mlpf_objective *obj = mlpf_objective_finite(net, d.n, d.X, d.T, 1, NULL, NULL, &err);
+    size_t P = mlpf_net_nparams(net);
+    double *x = malloc(P * sizeof *x), *H = malloc(P * P * sizeof *H), *V = malloc(P * P * sizeof *V), *e = malloc(P * sizeof *e);
+    mlpf_random_params(net, 5, x, &err);
+    mlpf_objective_eval(obj, x, NULL, NULL, H, &err);
+    CHECK_OK(mlpf_spectrum(H, P, e, V, &err), &err);
+    double rec = 0, hmax = 0;
+    int ascending = 1;
+    for (size_t i = 0; i < P; i++) {
+        if (i && e[i] < e[i - 1]) ascending = 0;
+        for (size_t j = 0; j < P; j++) {
+            double s = 0;
+            for (size_t k = 0; k < P; k++) s += V[i * P + k] * e[k] * V[j * P + k];
+            rec = fmax(rec, fabs(s - H[i * P + j]));
+            hmax = fmax(hmax, fabs(H[i * P + j]));
+        }
+    }
+    CHECK(ascending, "eigenvalues ascending");
+    CHECK(rec <= 1e-13 * hmax, "V diag(e) V^T reconstructs H: error %.3g", rec);
+    mlpf_objective_free(obj);
+    free(x); free(H); free(V); free(e); free_data(&d); mlpf_net_free(net);
+}
+
+static void test_bad_input(void) {
+    mlpf_error err = {0};
+    mlpf_activation a;
+    CHECK(mlpf_activation_parse("sigmod", &a, &err) == MLPF_EINVAL && strstr(err.msg, "sigmod"), "unknown activation: %s", err.msg);
+    mlpf_net *net = mlpf_net_create(2, NULL);
+    mlpf_net_add_layer(net, 3, "softmax", 1, NULL);
+    mlpf_net_add_layer(net, 1, "identity", 1, NULL);
+    double X[4] = {1, 2, 3, 4}, T[2] = {0, 1};
+    CHECK(mlpf_objective_finite(net, 2, X, T, 1, NULL, NULL, &err) == NULL && strstr(err.msg, "softmax"),
+          "softmax in a hidden layer: %s", err.msg);
+    mlpf_net_free(net);
+    net = mlpf_net_create(2, NULL);
+    mlpf_net_add_layer(net, 3, "tanh", 1, NULL);
+    mlpf_net_add_layer(net, 2, "identity", 1, NULL);
+    CHECK(mlpf_objective_finite(net, 2, X, T, 1, NULL, NULL, &err) == NULL && strstr(err.msg, "2 outputs"),
+          "target columns vs outputs: %s", err.msg);
+    CHECK(mlpf_objective_finite(net, 0, X, T, 2, NULL, NULL, &err) == NULL && strstr(err.msg, "empty"),
+          "empty data: %s", err.msg);
+    X[3] = INFINITY;
+    CHECK(mlpf_objective_finite(net, 2, X, X, 2, NULL, NULL, &err) == NULL && err.status == MLPF_ENONFINITE &&
+              strstr(err.msg, "row 1, column 1"), "Inf in input: %s", err.msg);
+    X[3] = 4;
+    double W[2] = {1, -1};
+    CHECK(mlpf_objective_finite(net, 2, X, X, 2, W, NULL, &err) == NULL && strstr(err.msg, "weight 1"),
+          "negative weight: %s", err.msg);
+    mlpf_net_free(net);
+}
+
+int main(void) {
+    test_every_activation();
+    test_depths_and_biases();
+    test_per_neuron_activations();
+    test_softmax_crossentropy();
+    test_regularisers();
+    test_loss_every_n();
+    test_threads_and_subsets();
+    test_spectrum();
+    test_bad_input();
+    return check_report("test_finite");
+}
