@@ -10,14 +10,14 @@ SAN      ?=
 OBLAS    := /usr/lib/x86_64-linux-gnu/openblas-openmp
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
-CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(WARN) -fPIC -fopenmp \
+CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) -fno-math-errno $(WARN) -fPIC -fopenmp \
             -Iinclude -Isrc $(SAN)
 # Link OpenBLAS's OpenMP build explicitly (DT_RPATH so that LAPACKE's own
 # liblapack/libblas dependencies resolve to it too): its BLAS calls run serially
 # inside our OpenMP regions instead of fighting them with a second thread pool.
 LDLIBS   := -L$(OBLAS) -Wl,--disable-new-dtags -Wl,-rpath,$(OBLAS) \
             -llapacke -lopenblas -lsundials_arkode -lsundials_cvode -lsundials_nvecserial \
-            -lsundials_sunmatrixdense -lsundials_sunlinsoldense -lnlopt -lcjson -lm -fopenmp $(SAN)
+            -lsundials_sunmatrixdense -lsundials_sunlinsoldense -lnlopt -lcjson -lmvec -lm -fopenmp $(SAN)
 
 LIB_SRC  := $(sort $(shell find src -name '*.c'))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)

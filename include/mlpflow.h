@@ -336,6 +336,71 @@ int mlpf_read_array(const char *path, double **data, size_t shape[2], int *ndim,
 int mlpf_write_npy(const char *path, const double *data, const size_t *shape, int ndim,
                    mlpf_error *err);
 
+/* ------------------------------------------------------------------------ */
+/* Landscape utilities                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* For each point k of traj (n, p): dist[k] = min_j ||traj_k - ref_j||_2 over the
+   points of ref (m, p), match[k] = that j (match may be NULL; ties go to the
+   smallest j). */
+int mlpf_trajectory_distance(const double *traj, size_t n, const double *ref, size_t m, size_t p,
+                             double *dist, size_t *match, mlpf_error *err);
+
+/* Cosine similarity a.b / (|a||b|); 0 when either is zero. */
+double mlpf_cosine_similarity(const double *a, const double *b, size_t n);
+
+/* The objective restricted to the affine subspace x = ref + a1 v1 + a2 v2 + Q z,
+   where the columns of Q (p, p - r) are an orthonormal basis of the orthogonal
+   complement of span(v1, v2) (r = rank, 1 or 2; v2 may be NULL). Its parameters
+   are z (p - r); loss, gradient Q^T g and Hessian Q^T H Q are exact. v1, v2 need
+   not be orthogonal or normalised; r = 1 when v2 is NULL or numerically in
+   span(v1) (its part orthogonal to v1 is <= 64 eps |v2|); v1 = 0 is MLPF_EINVAL.
+   The objective has p - r parameters (mlpf_objective_nparams). ref, v1, v2 are
+   copied; base must outlive the subspace objective. */
+mlpf_objective *mlpf_objective_subspace(const mlpf_objective *base, const double *ref,
+                                        const double *v1, const double *v2, double a1, double a2,
+                                        mlpf_error *err);
+/* x (p) of the subspace objective's parameters z (p - r). */
+int mlpf_subspace_point(const mlpf_objective *sub, const double *z, double *x, mlpf_error *err);
+/* Minimise the loss over the complement at the plane point (a1, a2), starting
+   from the projection of x0 (or of ref when x0 is NULL) and from `restarts`
+   random perturbations (seeded); training with mlpf_train and opt (NULL =
+   defaults with alg "none" and a Newton minimiser; its tauinv refers to the
+   p - r subspace parameters). Restart k starts at z0 + s * N(0, I) with
+   s = rms of the start point's x (1 when that is 0). Returns the lowest
+   (unregularised) loss and its point x (p; x may be NULL). */
+int mlpf_subspace_minloss(const mlpf_objective *base, const double *ref, const double *v1,
+                          const double *v2, double a1, double a2, const double *x0, int restarts,
+                          uint64_t seed, const mlpf_train_options *opt, double *loss, double *x,
+                          mlpf_error *err);
+/* The same on a grid: a1s (n1) x a2s (n2) -> losses (n1, n2) row-major; each
+   grid point warm-starts from its neighbour's minimiser (rows are visited in
+   boustrophedon order; the first point starts from the projection of ref).
+   a2s may be NULL only when n2 == 1 (a2 = 0); with v2 == NULL a2 has no effect. */
+int mlpf_subspace_minloss_grid(const mlpf_objective *base, const double *ref, const double *v1,
+                               const double *v2, const double *a1s, size_t n1, const double *a2s,
+                               size_t n2, int restarts, uint64_t seed,
+                               const mlpf_train_options *opt, double *losses, mlpf_error *err);
+
+/* Network surgery (networks with one hidden layer and a linear readout; layer
+   index 0 is the hidden layer). The new network and parameters are allocated
+   (*new_net with mlpf_net_create, free with mlpf_net_free; *x_new with malloc,
+   free with free). Per-neuron activations follow their neurons. */
+/* Duplicate hidden neuron i: the copy gets the same incoming weights, output
+   weights gamma * a_i and (1 - gamma) * a_i (original keeps gamma * a_i); it is
+   inserted at position j (0..k, counted in the original's indexing). The
+   network function is unchanged; a critical point maps to a critical point. */
+int mlpf_split_neuron(const mlpf_net *net, const double *x, int i, double gamma, int j,
+                      mlpf_net **new_net, double **x_new, mlpf_error *err);
+/* Add `extra` hidden neurons at the end with zero output weights and incoming
+   weights drawn Glorot-normal from seed, biases 0 (function unchanged). */
+int mlpf_grow_net(const mlpf_net *net, const double *x, int extra, uint64_t seed,
+                  mlpf_net **new_net, double **x_new, mlpf_error *err);
+/* Remove hidden neurons (indices `remove`, count nremove, distinct); returns the
+   smaller net/params. */
+int mlpf_shrink_net(const mlpf_net *net, const double *x, const int *remove, size_t nremove,
+                    mlpf_net **new_net, double **x_new, mlpf_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,6 +7,7 @@
 #include "dynamics/dynamics.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 size_t dyn_batch(size_t batchsize, size_t nsamples, const size_t *perm, size_t b, size_t *idx) {
@@ -108,7 +109,7 @@ int dyn_descent(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr
                 memcpy(out->ybest, y, p * sizeof *y);
                 since_best = 0;
             }
-            dyn_progress(pb, "ode", t, loss, gnorm, o->lr, steps, mlpf_now() - wall0);
+            dyn_progress(pb, "ode", t, loss, gnorm, o->lr, steps);
         }
         if (!isnan(dyn_traj_due(tr, t)) && (st = dyn_traj_add(tr, pb, t, y, full ? loss : NAN, err)))
             goto done;

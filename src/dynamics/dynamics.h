@@ -18,6 +18,7 @@ typedef struct {
     const size_t *idx;           /* (p) parameter index of y[i]; NULL = identity  */
     const double *xfix;          /* (P) values of the frozen parameters          */
     const mlpf_train_options *opt;
+    double wall0;                /* wall clock at the start of mlpf_train         */
     double last_progress;        /* wall clock of the last progress report        */
 } dyn_problem;
 
@@ -27,9 +28,10 @@ void dyn_x_to_y(const dyn_problem *pb, const double *x, double *y);
    quantity min_gnorm refers to, whatever tauinv is. */
 double dyn_gnorm(const dyn_problem *pb, const double *gy);
 int dyn_interrupted(const dyn_problem *pb);
-/* Reports when verbosity > 0 and progress_interval seconds have passed. */
+/* Reports when verbosity > 0 and progress_interval seconds have passed;
+   elapsed is counted from the start of mlpf_train. */
 void dyn_progress(dyn_problem *pb, const char *phase, double t, double loss, double gnorm,
-                  double step, long iteration, double elapsed);
+                  double step, long iteration);
 
 /* Trajectory samples at log-spaced flow times. With finite maxT the grid is
    0, t1 ... maxT (n points, t1 = the end of the first step); with maxT =

@@ -284,7 +284,9 @@ int dyn_flow_ex(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr
     solver *cur = &main;
     int fallbacks = 0, bdf_left = 0;
     long steps = 0, since_best = 0, steps_since_start = 0;
-    double t = 0, tout = isfinite(o->maxT) ? o->maxT : 1e300;
+    /* In ONE_STEP mode tout only sets the scale of the first step estimate,
+       whose lower bound is 100 eps |tout|: an open-ended flow uses 1e4. */
+    double t = 0, tout = isfinite(o->maxT) ? o->maxT : 1e4;
     const char *why = NULL;
 
     if (u.closs <= o->minloss) why = "minloss";
@@ -297,7 +299,7 @@ int dyn_flow_ex(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr
         double tprev = t;
         int flag = (force_fallback && implicit && steps == 0 && cur == &main)
                        ? -1 /* pretend the implicit method could not leave t = 0 */
-                       : solver_step(cur, tout, y, &t);
+                       : solver_step(cur, isfinite(o->maxT) ? tout : fmax(tout, 2 * t), y, &t);
         if (u.cb_status) {
             st = mlpf_fail(err, u.cb_status, "gradient flow: %s", u.cb_err.msg);
             goto done;
@@ -350,7 +352,7 @@ int dyn_flow_ex(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr
         } else {
             since_best++;
         }
-        dyn_progress(pb, "ode", t, u.closs, gnorm, solver_lasth(cur), steps, mlpf_now() - wall0);
+        dyn_progress(pb, "ode", t, u.closs, gnorm, solver_lasth(cur), steps);
 
         if (u.closs <= o->minloss) why = "minloss";
         else if (gnorm <= o->min_gnorm) why = "min_gnorm";
@@ -361,6 +363,8 @@ int dyn_flow_ex(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr
             /* resume the requested method where BDF got to */
             int f = ARKStepReset(main.mem, t, y);
             if (f < 0) { why = "solver_failure"; break; }
+            /* a reset forgets the stop time */
+            if (isfinite(o->maxT)) ARKStepSetStopTime(main.mem, o->maxT);
             cur = &main;
         }
     }

@@ -2,6 +2,7 @@
    flow phase then the minimiser phase, the result, and many starts at once. */
 #include "dynamics/dynamics.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -77,10 +78,10 @@ int dyn_interrupted(const dyn_problem *pb) {
 }
 
 void dyn_progress(dyn_problem *pb, const char *phase, double t, double loss, double gnorm,
-                  double step, long iteration, double elapsed) {
+                  double step, long iteration) {
     const mlpf_train_options *o = pb->opt;
     if (o->verbosity <= 0) return;
-    double now = mlpf_now();
+    double now = mlpf_now(), elapsed = now - pb->wall0;
     if (now - pb->last_progress < o->progress_interval) return;
     pb->last_progress = now;
     if (o->progress) {
@@ -423,6 +424,7 @@ int mlpf_train(const mlpf_objective *obj, const double *x0, const mlpf_train_opt
     pb.idx = tc ? tc->idx : NULL;
     pb.xfix = tc ? tc->xfix : NULL;
     pb.opt = &o;
+    pb.wall0 = wall0;
     pb.last_progress = wall0;
 
     st = MLPF_ENOMEM;
@@ -485,7 +487,10 @@ int mlpf_train(const mlpf_objective *obj, const double *x0, const mlpf_train_opt
     set_reason(r->optim_stopped_by, opt_out.stopped_by);
 
     /* ---- the best point and its gradients ---- */
-    const double *ybest = opt_out.loss_best <= ode.loss_best ? opt_out.ybest : ode.ybest;
+    /* the minimiser starts at the flow's best point and moves uphill at most
+       by rounding noise (where the gradient decides): prefer its point */
+    double noise = 64 * DBL_EPSILON * fabs(ode.loss_best);
+    const double *ybest = opt_out.loss_best <= ode.loss_best + noise ? opt_out.ybest : ode.ybest;
     dyn_y_to_x(&pb, ybest, r->x);
     st = mlpf_objective_eval(robj, r->x, &r->loss, g, NULL, err);
     if (st) goto fail;

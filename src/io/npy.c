@@ -161,6 +161,9 @@ int mlpf_npy_parse(const char *name, const unsigned char *buf, size_t len, doubl
     const char *why = parse_header_dict((const char *)buf + hstart, hlen, &h);
     if (why) return mlpf_fail(err, MLPF_EFORMAT, "%s: bad .npy header: %s", name, why);
 
+    /* the dtype string lands in messages: keep them printable */
+    for (char *q = h.descr; *q; q++)
+        if (!isprint((unsigned char)*q)) *q = '?';
     const char *d = h.descr;
     int f4;
     if ((d[0] == '<' || d[0] == '=' || d[0] == '|') && !strcmp(d + 1, "f8")) {

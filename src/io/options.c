@@ -248,8 +248,8 @@ int mlpf_train_config_set(mlpf_train_config *c, const char *key, const cJSON *va
 
 int mlpf_train_config_set_string(mlpf_train_config *c, const char *key, const char *value,
                                  mlpf_error *err) {
-    char where[96];
-    snprintf(where, sizeof where, "--%s", key);
+    char where[128];
+    snprintf(where, sizeof where, "--%s %.64s", key, value);
     cJSON *v = NULL;
     char *end;
     double d = strtod(value, &end);

@@ -230,7 +230,7 @@ static int parse_teacher(const spec_ctx *c, const cJSON *t, int din_hint, mlpf_p
     const cJSON *jd = cJSON_GetObjectItemCaseSensitive(t, "din");
     int din = din_hint;
     if (jd) {
-        double d;
+        double d = 0;
         if (get_int(c, jd, "teacher.din", 1, 1e6, &d)) return c->err->status;
         if (din_hint > 0 && (int)d != din_hint)
             return sfail(c, MLPF_EINVAL, "teacher.din is %d but the input has %d columns",
@@ -253,7 +253,7 @@ static int parse_teacher(const spec_ctx *c, const cJSON *t, int din_hint, mlpf_p
         free(path);
         if (st) return sprefix(c, st, "teacher.params");
     } else if (js) {
-        double s;
+        double s = 0;
         if (get_int(c, js, "teacher.seed", 0, 9007199254740992.0, &s)) return c->err->status;
         p->teacher_params = mlpf_malloc(mlpf_net_nparams(p->teacher) * sizeof(double), c->err);
         if (!p->teacher_params) return sprefix(c, MLPF_ENOMEM, "teacher");
@@ -319,7 +319,7 @@ static int parse_data(const spec_ctx *c, const cJSON *d, mlpf_problem *p, int *e
         return teacher_targets(c, p, "data");
     }
     if (ns) {
-        double n, seed = 1;
+        double n = 0, seed = 1;
         if (get_int(c, ns, "data.samples", 1, 1e9, &n)) return c->err->status;
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(d, "seed");
         if (s && get_int(c, s, "data.seed", 0, 9007199254740992.0, &seed)) return c->err->status;
@@ -409,7 +409,7 @@ static int parse_root(const spec_ctx *c, const cJSON *root, int threads, mlpf_pr
         p->n = rows_of(&in);
     }
     if (jdin) {
-        double d;
+        double d = 0;
         if ((st = get_int(c, jdin, "din", 1, 1e6, &d))) goto done;
         if (din && (int)d != din) {
             st = sfail(c, MLPF_EINVAL, "din is %d but input %s has %d columns", (int)d, in.desc, din);

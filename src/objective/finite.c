@@ -51,6 +51,7 @@ typedef struct {
     double *R, *KR;            /* (B, P) rows Dz_lj and kappa-scaled copies */
     double *F, *F2;            /* (B * dout, maxu) backpropagated factors */
     double *gam;               /* (B, maxu) */
+    double *scratch;           /* (P) for the small matrix products */
     double *mem;
 } chunk_ws;
 
@@ -78,13 +79,14 @@ static int ws_alloc(const finite_data *f, size_t B, int want_hess, chunk_ws *w, 
     w->z = mlpf_calloc(6 * (size_t)L, sizeof(double *), err);
     if (!w->z) return MLPF_ENOMEM;
     w->abar = w->z + L; w->da = w->abar + L; w->d2a = w->da + L; w->delta = w->d2a + L; w->lam = w->delta + L;
-    size_t total = B * (size_t)(net->din + 1) + B * (size_t)dout * (2 + (size_t)dout) + B;
+    size_t total = P + B * (size_t)(net->din + 1) + B * (size_t)dout * (2 + (size_t)dout) + B;
     for (int l = 0; l < L; l++) total += B * (6 * (size_t)net->layers[l].units + 1);
     if (want_hess) total += B * (size_t)dout * P + 2 * B * P + 2 * B * (size_t)dout * mu + B * mu;
     w->mem = mlpf_malloc(total * sizeof(double), err);
     if (!w->mem) { free(w->z); w->z = NULL; return MLPF_ENOMEM; }
     double *p = w->mem;
 #define TAKE(ptr, count) do { (ptr) = p; p += (count); } while (0)
+    TAKE(w->scratch, P);
     TAKE(w->xbar, B * (size_t)(net->din + 1));
     TAKE(w->t, B * (size_t)dout);
     TAKE(w->c, B);
@@ -131,9 +133,8 @@ static void forward_chunk(const finite_data *f, const double *x, size_t B, int w
         const mlpf_layer *Ly = &net->layers[l];
         int U = Ly->units, cols = Ly->inputs + Ly->bias, ldin = Ly->inputs + 1;
         /* z = abar_{l-1} W^T: the ones column of abar multiplies the bias column when there is one. */
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, U, cols, 1.0, in, ldin,
-                    x + Ly->offset, cols, 0.0, w->z[l], U);
-        double *ab = w->abar[l], *a = w->da[l]; /* da doubles as scratch for a until the copy */
+        mlpf_mm_nt((int)B, U, cols, in, ldin, x + Ly->offset, cols, w->z[l], U, w->scratch);
+        double *ab = w->abar[l], *a = w->lam[l]; /* lam is free until backward: a lands there first */
         if (Ly->acts[0].kind == MLPF_ACT_SOFTMAX) {
             for (size_t b = 0; b < B; b++) {
                 const double *zb = w->z[l] + b * (size_t)U;
@@ -144,16 +145,16 @@ static void forward_chunk(const finite_data *f, const double *x, size_t B, int w
                 ab[b * (size_t)(U + 1) + (size_t)U] = 1.0;
             }
         } else {
-            double *d2 = want_d2 ? w->d2a[l] : NULL;
+            double *d2 = w->d2a[l]; /* cheap next to f and f', and keeps the loops vectorised */
             if (Ly->shared_act) {
-                mlpf_activation_eval_n(&Ly->acts[0], w->z[l], B * (size_t)U, w->lam[l], a, d2);
+                mlpf_activation_eval_n(&Ly->acts[0], w->z[l], B * (size_t)U, a, w->da[l], d2);
             } else {
                 for (size_t k = 0; k < B * (size_t)U; k++)
-                    mlpf_activation_eval(&Ly->acts[k % (size_t)U], w->z[l][k], &w->lam[l][k], &a[k],
+                    mlpf_activation_eval(&Ly->acts[k % (size_t)U], w->z[l][k], &a[k], &w->da[l][k],
                                          d2 ? &d2[k] : NULL);
             }
             for (size_t b = 0; b < B; b++) {
-                memcpy(ab + b * (size_t)(U + 1), w->lam[l] + b * (size_t)U, (size_t)U * sizeof(double));
+                memcpy(ab + b * (size_t)(U + 1), a + b * (size_t)U, (size_t)U * sizeof(double));
                 ab[b * (size_t)(U + 1) + (size_t)U] = 1.0;
             }
         }
@@ -218,12 +219,11 @@ static void backward_chunk(const finite_data *f, const double *x, size_t B, doub
         int U = Ly->units, cols = Ly->inputs + Ly->bias;
         const double *in = l ? w->abar[l - 1] : w->xbar;
         if (grad)
-            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, U, cols, (int)B, 1.0, w->delta[l], U,
-                        in, Ly->inputs + 1, 1.0, grad + Ly->offset, cols);
+            mlpf_mm_tn_acc(U, cols, (int)B, w->delta[l], U, in, Ly->inputs + 1, grad + Ly->offset,
+                           cols, w->scratch);
         if (l == 0) break;
         int Up = Ly->inputs;
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, Up, U, 1.0, w->delta[l], U,
-                    x + Ly->offset, cols, 0.0, w->lam[l - 1], Up);
+        mlpf_mm_nn((int)B, Up, U, w->delta[l], U, x + Ly->offset, cols, w->lam[l - 1], Up);
         const double *da = w->da[l - 1];
         double *dl = w->delta[l - 1], *lam = w->lam[l - 1];
         for (size_t k = 0; k < B * (size_t)Up; k++) dl[k] = lam[k] * da[k];
@@ -250,8 +250,7 @@ static void expand_rows(const double *g, int U, const double *abar, int inputs, 
 static void backprop_rows(const mlpf_layer *Ly, const double *W, const double *g, size_t M,
                           size_t per, const double *da_prev, double *out) {
     int U = Ly->units, Up = Ly->inputs, cols = Up + Ly->bias;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, Up, U, 1.0, g, U, W, cols, 0.0,
-                out, Up);
+    mlpf_mm_nn((int)M, Up, U, g, U, W, cols, out, Up);
     for (size_t r = 0; r < M; r++) {
         const double *da = da_prev + (r / per) * (size_t)Up;
         for (int j = 0; j < Up; j++) out[r * (size_t)Up + (size_t)j] *= da[j];

@@ -38,7 +38,7 @@ int mlpf_gh_rule(int n, double *x, double *w, mlpf_error *err) {
     if (!off) return MLPF_ENOMEM;
     for (int i = 0; i < n; i++) x[i] = 0.0;
     for (int i = 0; i + 1 < n; i++) off[i] = sqrt((double)i + 1.0);
-    lapack_int info = n > 1 ? LAPACKE_dstev(LAPACK_ROW_MAJOR, 'N', n, x, off, NULL, 1) : 0;
+    lapack_int info = n > 1 ? LAPACKE_dstev(LAPACK_COL_MAJOR, 'N', n, x, off, NULL, 1) : 0;
     free(off);
     if (info != 0) return mlpf_fail(err, MLPF_ENUMERIC, "Gauss-Hermite nodes: dstev info %d", (int)info);
     for (int i = 0; i < n; i++) {
@@ -73,7 +73,7 @@ int mlpf_gl_rule(int n, double *x, double *w, mlpf_error *err) {
     if (!off) return MLPF_ENOMEM;
     for (int i = 0; i < n; i++) x[i] = 0.0;
     for (int k = 1; k < n; k++) off[k - 1] = k / sqrt(4.0 * k * k - 1.0);
-    lapack_int info = n > 1 ? LAPACKE_dstev(LAPACK_ROW_MAJOR, 'N', n, x, off, NULL, 1) : 0;
+    lapack_int info = n > 1 ? LAPACKE_dstev(LAPACK_COL_MAJOR, 'N', n, x, off, NULL, 1) : 0;
     free(off);
     if (info != 0) return mlpf_fail(err, MLPF_ENUMERIC, "Gauss-Legendre nodes: dstev info %d", (int)info);
     for (int i = 0; i < n; i++) {

@@ -76,6 +76,23 @@ void mlpf_gauss_fill_block(double *h, int din, const double *u1, const double *u
 void mlpf_gauss_fill_grad(double *g, int din, const double *u1, const double *u2, double d1,
                           double d2, double e);
 
+/* Orthonormal basis (e1, e2) of span(wi, wj), e1 along wi (or wj, or the first
+   axis); wi = si e1, wj = alpha e1 + beta e2 with beta >= 0 (e2 = 0 when beta = 0). */
+void mlpf_gauss_pair_basis(int din, const double *wi, const double *wj, double *e1, double *e2,
+                           double *si, double *alpha, double *beta);
+/* Pair output from the z-moments of F_pq = f^(p)(u_i) g^(q)(u_j): m10, m01 over
+   (1, z1, z2); m20, m02, m11 over (1, z1, z2, z1 z1, z1 z2, z2 z2). */
+void mlpf_gauss_assemble(int din, const double *e1, const double *e2, double m00,
+                         const double m10[3], const double m01[3], const double m20[6],
+                         const double m02[6], const double m11[6], int need, int both,
+                         mlpf_pair_out *out);
+
+/* relu-relu pairs and relu singles in closed form (gaussian_relu.c) */
+void mlpf_relu_pair(const mlpf_cf_ctx *c, mlpf_gq_work *wk, int din, const double *wi, double bi,
+                    const double *wj, double bj, int need, int both, mlpf_pair_out *out);
+void mlpf_relu_single(mlpf_gq_work *wk, int din, const double *w, double b, int need,
+                      mlpf_pair_out *out);
+
 /* Test hook: an exact objective whose quadrature never uses rules below min_order. */
 mlpf_objective *mlpf_objective_gaussian_opts(const mlpf_net *teacher, const double *teacher_params,
                                              const mlpf_net *student, int min_order,

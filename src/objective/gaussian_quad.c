@@ -110,7 +110,7 @@ static double dot(const double *a, const double *b, int n) {
 }
 
 /* orthonormal basis of span(wi, wj): e1 along wi (or wj, or the first axis) */
-static void pair_basis(int din, const double *wi, const double *wj, double *e1, double *e2,
+void mlpf_gauss_pair_basis(int din, const double *wi, const double *wj, double *e1, double *e2,
                        double *si, double *alpha, double *beta) {
     double ni = sqrt(dot(wi, wi, din)), nj = sqrt(dot(wj, wj, din));
     if (ni > 0) for (int a = 0; a < din; a++) e1[a] = wi[a] / ni;
@@ -135,7 +135,7 @@ int mlpf_gq_pair(const mlpf_gq_rules *r, mlpf_gq_work *wk, const mlpf_activation
                  const mlpf_activation *g, int din, const double *wi, double bi,
                  const double *wj, double bj, int need, int both, mlpf_pair_out *out) {
     double *e1 = wk->e1, *e2 = wk->e2, si, al, be;
-    pair_basis(din, wi, wj, e1, e2, &si, &al, &be);
+    mlpf_gauss_pair_basis(din, wi, wj, e1, e2, &si, &al, &be);
     double df = act_strip(f), dg = act_strip(g);
     int q1 = pick_rule(r, fmax(si / df, fabs(al) / dg));
     const double *x1 = r->x[q1], *w1 = r->w[q1];
@@ -160,14 +160,15 @@ int mlpf_gq_pair(const mlpf_gq_rules *r, mlpf_gq_work *wk, const mlpf_activation
         int len = hi - lo;
         if (len <= 0) continue;
         for (int l = 0; l < len; l++) uj[l] = bj + al * t + be * x2[lo + l];
-        mlpf_activation_eval_n(g, uj, (size_t)len, g0, need ? g1 : NULL, need > 1 ? g2 : NULL);
+        mlpf_activation_eval_n(g, uj, (size_t)len, g0, need && both ? g1 : NULL,
+                               need > 1 && both ? g2 : NULL);
         double A0 = 0, A0z = 0, A0zz = 0, A1 = 0, A1z = 0, A1zz = 0, A2 = 0, A2z = 0, A2zz = 0;
         const double *zz = x2 + lo, *ww = w2 + lo;
         for (int l = 0; l < len; l++) {
             double a = ww[l] * g0[l];
             A0 += a; A0z += a * zz[l]; A0zz += a * zz[l] * zz[l];
         }
-        if (need) {
+        if (need && both) {
             for (int l = 0; l < len; l++) {
                 double a = ww[l] * g1[l];
                 A1 += a; A1z += a * zz[l]; A1zz += a * zz[l] * zz[l];
@@ -200,11 +201,19 @@ int mlpf_gq_pair(const mlpf_gq_rules *r, mlpf_gq_work *wk, const mlpf_activation
             m11[3] += a * t * t * A1; m11[4] += a * t * A1z; m11[5] += a * A1zz;
         }
     }
+    mlpf_gauss_assemble(din, e1, e2, m00, m10, m01, m20, m02, m11, need, both, out);
+    return MLPF_OK;
+}
+
+void mlpf_gauss_assemble(int din, const double *e1, const double *e2, double m00,
+                         const double m10[3], const double m01[3], const double m20[6],
+                         const double m02[6], const double m11[6], int need, int both,
+                         mlpf_pair_out *out) {
     out->val = m00;
-    if (!need) return MLPF_OK;
+    if (!need) return;
     mlpf_gauss_fill_grad(out->gi, din, e1, e2, m10[1], m10[2], m10[0]);
     if (both) mlpf_gauss_fill_grad(out->gj, din, e1, e2, m01[1], m01[2], m01[0]);
-    if (need < 2) return MLPF_OK;
+    if (need < 2) return;
     const double *ms[3] = {m20, m02, m11};
     double *hs[3] = {out->hii, out->hjj, out->hij};
     for (int s = 0; s < (both ? 3 : 1); s++) {
@@ -213,13 +222,12 @@ int mlpf_gq_pair(const mlpf_gq_rules *r, mlpf_gq_work *wk, const mlpf_activation
         double d[2] = {m[1], m[2]};
         mlpf_gauss_fill_block(hs[s], din, e1, e2, m[0], c, d, d, m[0]);
     }
-    return MLPF_OK;
 }
 
 int mlpf_gq_single(const mlpf_gq_rules *r, mlpf_gq_work *wk, const mlpf_activation *f, int din,
                    const double *w, double b, int need, mlpf_pair_out *out) {
     double *e1 = wk->e1, *e2 = wk->e2, s, al, be;
-    pair_basis(din, w, w, e1, e2, &s, &al, &be);
+    mlpf_gauss_pair_basis(din, w, w, e1, e2, &s, &al, &be);
     memset(e2, 0, sizeof(double) * (size_t)din);
     int q = pick_rule(r, s / act_strip(f));
     const double *x = r->x[q], *wt = r->w[q];

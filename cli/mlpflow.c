@@ -1,0 +1,172 @@
+/* mlpflow.c - entry point of the command-line tool: subcommand dispatch and
+   the argument parser every subcommand shares. */
+#include "cli.h"
+
+#include <errno.h>
+#include <string.h>
+
+static const char USAGE[] =
+    "usage: mlpflow <command> [options]     (mlpflow <command> --help for details)\n"
+    "\n"
+    "commands:\n"
+    "  init      random initial parameters (Glorot normal) for a spec's network\n"
+    "  loss      loss at a parameter vector, as JSON\n"
+    "  gradient  exact gradient (P,) as .npy\n"
+    "  hessian   exact Hessian (P, P) as .npy\n"
+    "  spectrum  Hessian eigenvalues (ascending) and optionally eigenvectors\n"
+    "  predict   network output for an input file\n"
+    "  train     gradient flow then a minimiser; writes RUN.json + RUN.npz\n"
+    "  bench     time gradient and Hessian calls of a one-hidden-layer net\n"
+    "  example   train the built-in teacher-student example\n"
+    "  version   print the version\n"
+    "\n"
+    "A spec is a JSON file, e.g.\n"
+    "  {\"layers\": [[5, \"sigmoid\", true], [1, \"identity\", false]],\n"
+    "   \"input\": \"X.npy\", \"target\": \"Y.npy\", \"loss\": \"mse\",\n"
+    "   \"train\": {\"maxtime_ode\": 10}}\n"
+    "Arrays are .npy (float64/float32) or CSV; parameters are a flat vector, layer\n"
+    "by layer, each a row-major (units, inputs + bias) matrix with the bias last.\n"
+    "Exit codes: 0 ok, 1 runtime failure, 2 usage error.\n";
+
+int cli_error(int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("mlpflow: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return code;
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("mlpflow: ", stderr);
+    if (cmd) fprintf(stderr, "%s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    if (cmd) fprintf(stderr, " (see mlpflow %s --help)", cmd);
+    fputc('\n', stderr);
+    va_end(ap);
+    return CLI_USAGE;
+}
+
+static int in_list(const char *const *list, const char *name) {
+    for (int i = 0; list && list[i]; i++)
+        if (!strcmp(list[i], name)) return 1;
+    return 0;
+}
+
+int cli_parse(const char *cmd, const char *help, int argc, char **argv,
+              const char *const *valued, const char *const *flags, int train_opts, cli_args *a) {
+    memset(a, 0, sizeof *a);
+    a->cmd = cmd;
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            fputs(help, stdout);
+            return -1;
+        }
+        const char *name, *value = NULL;
+        char buf[64];
+        if (!strcmp(arg, "-o")) {
+            name = "o";
+        } else if (arg[0] == '-' && arg[1] == '-' && arg[2]) {
+            name = arg + 2;
+            const char *eq = strchr(name, '=');
+            if (eq) {
+                size_t k = (size_t)(eq - name);
+                if (k >= sizeof buf) return cli_usage(cmd, "option %s is too long", arg);
+                memcpy(buf, name, k);
+                buf[k] = '\0';
+                value = eq + 1;
+                name = buf;
+            }
+            if (!strcmp(name, "output")) name = "o";
+        } else {
+            return cli_usage(cmd, "unexpected argument \"%s\"", arg);
+        }
+        int is_flag = in_list(flags, name);
+        int is_valued = in_list(valued, name) || (train_opts && mlpf_train_option_known(name));
+        if (!is_flag && !is_valued) return cli_usage(cmd, "unknown option %s", arg);
+        if (is_flag && value) return cli_usage(cmd, "option --%s takes no value", name);
+        if (is_valued && !value) {
+            if (i + 1 >= argc) return cli_usage(cmd, "option %s needs a value", arg);
+            value = argv[++i];
+        }
+        if (a->n >= CLI_MAXOPTS) return cli_usage(cmd, "too many options");
+        snprintf(a->namebuf[a->n], sizeof a->namebuf[a->n], "%s", name);
+        name = a->namebuf[a->n];
+        a->name[a->n] = name;
+        a->value[a->n] = value;
+        a->n++;
+    }
+    return 0;
+}
+
+const char *cli_get(const cli_args *a, const char *name) {
+    for (int i = a->n - 1; i >= 0; i--)
+        if (!strcmp(a->name[i], name) && a->value[i]) return a->value[i];
+    return NULL;
+}
+
+int cli_flag(const cli_args *a, const char *name) {
+    for (int i = 0; i < a->n; i++)
+        if (!strcmp(a->name[i], name)) return 1;
+    return 0;
+}
+
+int cli_uint(const cli_args *a, const char *name, unsigned long long def, unsigned long long max,
+             unsigned long long *out) {
+    const char *v = cli_get(a, name);
+    *out = def;
+    if (!v) return 0;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (!*v || *end || errno || v[0] == '-' || x > max)
+        return cli_usage(a->cmd, "--%s: \"%s\" is not an integer in [0, %llu]", name, v, max);
+    *out = x;
+    return 0;
+}
+
+int cli_load_problem(const cli_args *a, int threads, mlpf_problem **p) {
+    const char *spec = cli_get(a, "spec");
+    if (!spec) return cli_usage(a->cmd, "--spec S.json is required");
+    mlpf_error err = {0};
+    if (mlpf_problem_load(spec, threads, p, &err)) return cli_error(CLI_FAIL, "%s", err.msg);
+    return 0;
+}
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} command;
+
+static const command COMMANDS[] = {
+    {"init", cmd_init},         {"loss", cmd_loss},       {"gradient", cmd_gradient},
+    {"hessian", cmd_hessian},   {"spectrum", cmd_spectrum}, {"predict", cmd_predict},
+    {"bench", cmd_bench},       {"train", cmd_train},     {"example", cmd_example},
+};
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fputs(USAGE, stderr);
+        return CLI_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        fputs(USAGE, stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("mlpflow %s\n", MLPF_VERSION);
+        return CLI_OK;
+    }
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        if (!strcmp(cmd, COMMANDS[i].name)) {
+            int rc = COMMANDS[i].run(argc - 2, argv + 2);
+            if (fflush(stdout) != 0) return cli_error(CLI_FAIL, "cannot write to stdout");
+            return rc;
+        }
+    return cli_usage(NULL, "unknown command \"%s\" (try mlpflow --help)", cmd);
+}

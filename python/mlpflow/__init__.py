@@ -1,0 +1,36 @@
+"""mlpflow: loss landscape and training dynamics of multilayer perceptrons.
+
+A thin ctypes layer over libmlpflow (C): exact loss, gradient and Hessian; gradient
+flow with adaptive ODE solvers, GD / Adam, Newton-type minimisers; teacher-student
+objectives with infinite Gaussian data; landscape utilities. Arrays are numpy
+float64; inputs are (N, Din) with samples as rows; parameters are a flat vector,
+layer by layer, each a row-major (units, inputs + bias) matrix with the bias last.
+
+Example::
+
+    >>> import numpy as np, mlpflow
+    >>> X = np.random.default_rng(1).standard_normal((200, 2))
+    >>> teacher = mlpflow.TeacherNet(layers=[(3, "softplus", True), (1, "identity", False)],
+    ...                              din=2, seed=3)
+    >>> net = mlpflow.Net(layers=[(4, "softplus", True), (1, "identity", False)],
+    ...                   input=X, target=teacher(X))
+    >>> res = mlpflow.train(net, mlpflow.random_params(net, seed=1), maxtime_ode=5)
+    >>> res["gnorm"] < 1e-8
+    True
+"""
+from ._lib import Error, InvalidArgumentError, lib_path
+from .core import (Net, NetI, TeacherNet, activation_names, gauss_hermite_net, gradient, hessian,
+                   hessian_spectrum, loss, params, params_dict, predict, random_params)
+from .training import RESULT_KEYS, default_options, train, train_many
+from .landscape import (LinearSubspace, SubspaceNet, cosine_similarity, grow_net, shrink_net,
+                        split_neuron, subspace_minloss, subspace_minloss_grid,
+                        trajectory_distance)
+
+__version__ = "0.1.0"
+
+__all__ = ["Error", "InvalidArgumentError", "lib_path", "Net", "NetI", "TeacherNet",
+           "activation_names", "gauss_hermite_net", "gradient", "hessian", "hessian_spectrum",
+           "loss", "params", "params_dict", "predict", "random_params", "RESULT_KEYS",
+           "default_options", "train", "train_many", "LinearSubspace", "SubspaceNet",
+           "cosine_similarity", "grow_net", "shrink_net", "split_neuron", "subspace_minloss",
+           "subspace_minloss_grid", "trajectory_distance", "__version__"]

@@ -1,0 +1,301 @@
+"""Loading libmlpflow.so and the ctypes mirror of the public C API (include/mlpflow.h).
+
+Every structure here mirrors its C counterpart field by field, in order. The
+library is found through, in order:
+
+1. the environment variable ``MLPFLOW_LIB`` (a path to libmlpflow.so);
+2. the build tree next to this package's source (``<repo>/build/libmlpflow.so``);
+3. an installed prefix: ``ctypes.util.find_library("mlpflow")``,
+   ``/usr/local/lib/libmlpflow.so``, ``/usr/lib/libmlpflow.so``.
+
+If none loads, importing :mod:`mlpflow` raises ``ImportError`` listing every path
+that was tried and why it failed.
+"""
+import ctypes
+import ctypes.util
+import os
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_double, c_int,
+                    c_long, c_size_t, c_uint64, c_void_p)
+from pathlib import Path
+
+MLPF_ERRMSG_LEN = 512
+MLPF_POLY_MAXCOEF = 16
+
+STATUS_NAMES = {
+    0: "MLPF_OK", 1: "MLPF_EINVAL", 2: "MLPF_ENOMEM", 3: "MLPF_EIO", 4: "MLPF_EFORMAT",
+    5: "MLPF_ENONFINITE", 6: "MLPF_EUNSUPPORTED", 7: "MLPF_ENUMERIC", 8: "MLPF_EINTERRUPTED",
+}
+
+
+class Error(RuntimeError):
+    """An error reported by libmlpflow; ``str(e)`` is the library's message.
+
+    Attributes: ``status`` (the C status code, e.g. 1 for MLPF_EINVAL) and
+    ``status_name`` (e.g. ``"MLPF_EINVAL"``).
+
+    Example::
+
+        >>> try:
+        ...     mlpflow.gauss_hermite_net(teacher3d, layers)   # din 3: unsupported
+        ... except mlpflow.Error as e:
+        ...     print(e.status_name, e)
+    """
+
+    def __init__(self, message, status=1):
+        super().__init__(message)
+        self.status = status
+        self.status_name = STATUS_NAMES.get(status, str(status))
+
+
+class mlpf_error(Structure):
+    _fields_ = [("status", c_int), ("msg", c_char * MLPF_ERRMSG_LEN)]
+
+
+class mlpf_activation(Structure):
+    _fields_ = [("kind", c_int), ("ncoef", c_int), ("coef", c_double * MLPF_POLY_MAXCOEF)]
+
+
+class mlpf_finite_options(Structure):
+    _fields_ = [("loss", c_int), ("threads", c_int)]
+
+
+class mlpf_merge(Structure):
+    _fields_ = [("layer", c_int), ("i", c_int), ("j", c_int), ("lambda_", c_double)]
+
+
+class mlpf_progress(Structure):
+    _fields_ = [("t", c_double), ("elapsed", c_double), ("loss", c_double),
+                ("gnorm", c_double), ("step", c_double), ("iteration", c_long),
+                ("phase", c_char_p)]
+
+
+PROGRESS_FN = CFUNCTYPE(None, c_void_p, POINTER(mlpf_progress))
+
+
+class mlpf_train_options(Structure):
+    _fields_ = [
+        ("alg", c_char * 32),
+        ("maxT", c_double),
+        ("abstol", c_double),
+        ("reltol", c_double),
+        ("maxtime_ode", c_double),
+        ("maxiterations_ode", c_long),
+        ("rk4_step", c_double),
+        ("lr", c_double),
+        ("beta1", c_double),
+        ("beta2", c_double),
+        ("eps", c_double),
+        ("batchsize", c_size_t),
+        ("shuffle", c_int),
+        ("optim_solver", c_char * 32),
+        ("maxtime_optim", c_double),
+        ("maxiterations_optim", c_long),
+        ("min_gnorm", c_double),
+        ("minloss", c_double),
+        ("patience", c_long),
+        ("tauinv", POINTER(c_double)),
+        ("ntauinv", c_size_t),
+        ("maxnorm", c_double),
+        ("merges", POINTER(mlpf_merge)),
+        ("nmerges", c_size_t),
+        ("n_samples_trajectory", c_int),
+        ("verbosity", c_int),
+        ("progress_interval", c_double),
+        ("progress", PROGRESS_FN),
+        ("progress_ctx", c_void_p),
+        ("seed", c_uint64),
+        ("interrupt", POINTER(c_int)),
+    ]
+
+
+class mlpf_result(Structure):
+    _fields_ = [
+        ("nparams", c_size_t),
+        ("x", POINTER(c_double)),
+        ("init", POINTER(c_double)),
+        ("ode_x", POINTER(c_double)),
+        ("loss", c_double),
+        ("ode_loss", c_double),
+        ("gnorm", c_double),
+        ("gnorm_regularized", c_double),
+        ("converged", c_int),
+        ("ode_stopped_by", c_char * 64),
+        ("optim_stopped_by", c_char * 64),
+        ("alg", c_char * 32),
+        ("optim_solver", c_char * 32),
+        ("ode_iterations", c_long),
+        ("optim_iterations", c_long),
+        ("ode_time_run", c_double),
+        ("optim_time_run", c_double),
+        ("ode_wall_time", c_double),
+        ("total_time", c_double),
+        ("ntrajectory", c_size_t),
+        ("trajectory_t", POINTER(c_double)),
+        ("trajectory_x", POINTER(c_double)),
+        ("loss_curve", POINTER(c_double)),
+    ]
+
+
+DP = POINTER(c_double)
+NETP = c_void_p
+OBJP = c_void_p
+ERRP = POINTER(mlpf_error)
+
+
+def _candidates():
+    out = []
+    env = os.environ.get("MLPFLOW_LIB")
+    if env:
+        out.append(("MLPFLOW_LIB", env))
+    here = Path(__file__).resolve().parent
+    repo = here.parent.parent          # <repo>/python/mlpflow/_lib.py -> <repo>
+    out.append(("build tree", str(repo / "build" / "libmlpflow.so")))
+    found = ctypes.util.find_library("mlpflow")
+    if found:
+        out.append(("find_library", found))
+    for d in ("/usr/local/lib", "/usr/lib", "/usr/local/lib64", "/usr/lib64"):
+        out.append(("prefix", d + "/libmlpflow.so"))
+        out.append(("prefix", d + "/libmlpflow.so.0"))
+    return out
+
+
+def _load():
+    tried = []
+    for how, path in _candidates():
+        if os.sep in path and not os.path.exists(path):
+            tried.append("%s (%s): not found" % (path, how))
+            continue
+        try:
+            return ctypes.CDLL(path), path
+        except OSError as e:
+            tried.append("%s (%s): %s" % (path, how, e))
+    raise ImportError("mlpflow: cannot load libmlpflow.so; build it with `make lib` or set "
+                      "MLPFLOW_LIB=/path/to/libmlpflow.so. Tried:\n  " + "\n  ".join(tried))
+
+
+lib, lib_path = _load()
+
+# Optional symbols (sections still being added to the library) are bound when present.
+_SIGNATURES = {
+    "mlpf_status_string": (c_char_p, [c_int]),
+    "mlpf_activation_parse": (c_int, [c_char_p, POINTER(mlpf_activation), ERRP]),
+    "mlpf_activation_poly": (c_int, [DP, c_int, POINTER(mlpf_activation), ERRP]),
+    "mlpf_activation_name": (c_char_p, [c_int]),
+    "mlpf_activation_eval": (None, [POINTER(mlpf_activation), c_double, DP, DP, DP]),
+    "mlpf_net_create": (NETP, [c_int, ERRP]),
+    "mlpf_net_free": (None, [NETP]),
+    "mlpf_net_copy": (NETP, [NETP, ERRP]),
+    "mlpf_net_add_layer": (c_int, [NETP, c_int, c_char_p, c_int, ERRP]),
+    "mlpf_net_add_layer_acts": (c_int, [NETP, c_int, POINTER(mlpf_activation), c_int, c_int,
+                                        ERRP]),
+    "mlpf_net_validate": (c_int, [NETP, ERRP]),
+    "mlpf_net_din": (c_int, [NETP]),
+    "mlpf_net_dout": (c_int, [NETP]),
+    "mlpf_net_nlayers": (c_int, [NETP]),
+    "mlpf_net_layer_units": (c_int, [NETP, c_int]),
+    "mlpf_net_layer_inputs": (c_int, [NETP, c_int]),
+    "mlpf_net_layer_bias": (c_int, [NETP, c_int]),
+    "mlpf_net_activation": (POINTER(mlpf_activation), [NETP, c_int, c_int]),
+    "mlpf_net_nparams": (c_size_t, [NETP]),
+    "mlpf_net_layer_offset": (c_size_t, [NETP, c_int]),
+    "mlpf_random_params": (c_int, [NETP, c_uint64, DP, ERRP]),
+    "mlpf_predict": (c_int, [NETP, DP, DP, c_size_t, DP, ERRP]),
+    "mlpf_objective_free": (None, [OBJP]),
+    "mlpf_objective_nparams": (c_size_t, [OBJP]),
+    "mlpf_objective_nsamples": (c_size_t, [OBJP]),
+    "mlpf_objective_name": (c_char_p, [OBJP]),
+    "mlpf_objective_eval": (c_int, [OBJP, DP, DP, DP, DP, ERRP]),
+    "mlpf_objective_eval_subset": (c_int, [OBJP, DP, POINTER(c_size_t), c_size_t, DP, DP, DP,
+                                           ERRP]),
+    "mlpf_objective_finite": (OBJP, [NETP, c_size_t, DP, DP, c_size_t, DP,
+                                      POINTER(mlpf_finite_options), ERRP]),
+    "mlpf_objective_regularized": (OBJP, [OBJP, c_double, POINTER(mlpf_merge), c_size_t, ERRP]),
+    "mlpf_spectrum": (c_int, [DP, c_size_t, DP, DP, ERRP]),
+    "mlpf_objective_gaussian": (OBJP, [NETP, DP, NETP, ERRP]),
+    "mlpf_gauss_hermite_data": (c_int, [c_int, c_int, c_double, POINTER(DP), POINTER(DP),
+                                        POINTER(c_size_t), ERRP]),
+    "mlpf_train_options_default": (None, [POINTER(mlpf_train_options)]),
+    "mlpf_result_free": (None, [POINTER(mlpf_result)]),
+    "mlpf_train": (c_int, [OBJP, DP, POINTER(mlpf_train_options), POINTER(POINTER(mlpf_result)),
+                           ERRP]),
+    "mlpf_train_many": (c_int, [OBJP, DP, c_size_t, POINTER(mlpf_train_options), c_int,
+                                POINTER(POINTER(mlpf_result)), ERRP]),
+}
+
+
+def bind(name, restype, argtypes):
+    """Bind a library symbol's signature; returns the function or None if absent."""
+    try:
+        f = getattr(lib, name)
+    except AttributeError:
+        return None
+    f.restype = restype
+    f.argtypes = argtypes
+    return f
+
+
+for _name, (_res, _args) in _SIGNATURES.items():
+    bind(_name, _res, _args)
+
+
+def has(name):
+    """True when the loaded library exports ``name``."""
+    try:
+        getattr(lib, name)
+        return True
+    except AttributeError:
+        return False
+
+
+def need(name):
+    """The bound function ``name``, or an Error saying the library lacks it."""
+    try:
+        return getattr(lib, name)
+    except AttributeError:
+        raise Error("the loaded libmlpflow (%s) has no %s; rebuild the library" % (lib_path, name),
+                    6) from None
+
+
+class InvalidArgumentError(Error, ValueError):
+    """A library error with status MLPF_EINVAL (bad argument, shape or option).
+
+    It is both a :class:`mlpflow.Error` and a ``ValueError``.
+
+    Example::
+
+        >>> try:
+        ...     mlpflow.Net(layers=[(3, "sigmod", True), (1, "identity", False)], input=X, target=Y)
+        ... except ValueError as e:
+        ...     print(e)          # the message names "sigmod"
+    """
+
+
+def make_error(msg, status):
+    """The exception for a library status: InvalidArgumentError for MLPF_EINVAL, else Error."""
+    if status == 1:
+        return InvalidArgumentError(msg, status)
+    return Error(msg, status)
+
+
+def check(status, err):
+    """Raise Error when a library call failed."""
+    if status != 0:
+        msg = err.msg.decode("utf-8", "replace") or lib.mlpf_status_string(status).decode()
+        raise make_error(msg, status)
+
+
+def check_ptr(ptr, err):
+    if not ptr:
+        msg = err.msg.decode("utf-8", "replace") or "library call failed"
+        raise make_error(msg, err.status or 1)
+    return ptr
+
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+_libc.free.argtypes = [c_void_p]
+_libc.free.restype = None
+
+
+def c_free(ptr):
+    """free() memory the library malloc'ed for the caller."""
+    _libc.free(ctypes.cast(ptr, c_void_p))

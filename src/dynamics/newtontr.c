@@ -1,0 +1,237 @@
+/* newtontr.c - Newton's method with a trust region and the exact Hessian.
+
+   Each iteration diagonalises H = Q diag(lam) Q^T (LAPACKE_dsyevd) and solves
+   the trust-region subproblem exactly in that basis, so indefinite Hessians
+   (saddles) and the hard case (gradient orthogonal to the lowest eigenspace)
+   are handled; rejected steps reuse the decomposition with a smaller radius.
+   A step is accepted only if it lowers the loss, so the loss never goes up.
+   Near a non-degenerate minimum the full Newton step is inside the region and
+   convergence is quadratic. All stops are absolute (loss, gradient) because
+   the goal is loss ~ 1e-30 and gradient ~ 1e-16. */
+#include "dynamics/dynamics.h"
+
+#include <lapacke.h>
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* H (n, n) = Q diag(lam) Q^T in place, eigenvectors in Q's columns.
+   OpenBLAS's result depends on how many threads it uses, so it is made to
+   use one (its choice inside a parallel region): a start trained alone and
+   the same start inside mlpf_train_many then agree to the last bit. */
+static int eig_serial(double *H, double *lam, size_t n) {
+    lapack_int info = 0;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(1)
+    {
+        omp_set_num_threads(1); /* this task's ICV only: OpenBLAS reads it */
+        info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)n, H, (lapack_int)n, lam);
+    }
+#else
+    info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)n, H, (lapack_int)n, lam);
+#endif
+    return (int)info;
+}
+
+/* y (n) = A x or A^T x for row-major A (n, n); plain loops, same order always */
+static void matvec(const double *A, const double *x, size_t n, int trans, double *y) {
+    if (trans) {
+        memset(y, 0, n * sizeof *y);
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < n; j++) y[j] += A[i * n + j] * x[i];
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            double s = 0;
+            for (size_t j = 0; j < n; j++) s += A[i * n + j] * x[j];
+            y[i] = s;
+        }
+    }
+}
+
+static double norm2(const double *v, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += v[i] * v[i];
+    return sqrt(s);
+}
+
+/* |s(mu)|^2 with s_i = -g_i / (lam_i + mu), and d|s|^2/dmu. lam, g (n) */
+static double trs_norm2(const double *lam, const double *g, size_t n, double mu, double *dnorm2) {
+    double s2 = 0, d = 0;
+    for (size_t i = 0; i < n; i++) {
+        double den = lam[i] + mu, si = g[i] / den;
+        s2 += si * si;
+        d -= 2 * si * si / den;
+    }
+    if (dnorm2) *dnorm2 = d;
+    return s2;
+}
+
+static double model_decrease(const double *lam, const double *g, const double *s, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m += g[i] * s[i] + 0.5 * lam[i] * s[i] * s[i];
+    return -m;
+}
+
+double dyn_trs_eigen(const double *lam, const double *g, size_t n, double delta, double *s) {
+    double lmin = lam[0], lmax = fabs(lam[n - 1]) > fabs(lmin) ? fabs(lam[n - 1]) : fabs(lmin);
+    double gn = norm2(g, n);
+    /* eigenvalues this close to lmin count as the lowest eigenspace */
+    double tol = 1e-13 * (lmax > 0 ? lmax : 1);
+    if (gn == 0 && lmin >= 0) {
+        memset(s, 0, n * sizeof *s);
+        return 0;
+    }
+    /* interior Newton step when H is positive definite and the step fits */
+    if (lmin > tol) {
+        double s2 = trs_norm2(lam, g, n, 0, NULL);
+        if (s2 <= delta * delta) {
+            for (size_t i = 0; i < n; i++) s[i] = -g[i] / lam[i];
+            return model_decrease(lam, g, s, n);
+        }
+    }
+    double mulo = lmin > 0 ? 0 : -lmin;
+    /* hard case: g has (numerically) no component in the lowest eigenspace and
+       even mu = -lmin gives a step inside the region */
+    double glow2 = 0, shard2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (lam[i] - lmin <= tol) glow2 += g[i] * g[i];
+        else {
+            double si = g[i] / (lam[i] + mulo);
+            shard2 += si * si;
+        }
+    }
+    if (lmin <= tol && glow2 <= (1e-14 * gn) * (1e-14 * gn) && shard2 <= delta * delta) {
+        for (size_t i = 0; i < n; i++) s[i] = lam[i] - lmin <= tol ? 0 : -g[i] / (lam[i] + mulo);
+        if (lmin < 0) {
+            /* move to the boundary along the lowest eigenvector, downhill */
+            double tau = sqrt(delta * delta - shard2);
+            s[0] = g[0] > 0 ? -tau : tau;
+        }
+        return model_decrease(lam, g, s, n);
+    }
+    /* boundary solution |s(mu)| = delta, mu > mulo: safeguarded Newton on
+       1/|s(mu)| - 1/delta (nearly linear in mu), bracketed by bisection */
+    double lo = mulo, hi = gn / delta - lmin;
+    if (hi < lo) hi = lo;
+    hi = hi * (1 + 1e-12) + 1e-300;
+    double mu = hi;
+    for (int it = 0; it < 200; it++) {
+        double d2, s2 = trs_norm2(lam, g, n, mu, &d2);
+        double sn = sqrt(s2);
+        if (fabs(sn - delta) <= 1e-12 * delta) break;
+        if (sn > delta) lo = mu;
+        else hi = mu;
+        /* psi = 1/sn - 1/delta, psi' = -d(s2)/dmu / (2 sn^3) */
+        double psi = 1 / sn - 1 / delta, dpsi = -d2 / (2 * s2 * sn);
+        double next = mu - psi / dpsi;
+        if (!(next > lo && next < hi) || !isfinite(next)) next = 0.5 * (lo + hi);
+        if (next == mu || hi - lo <= 1e-16 * hi) break;
+        mu = next;
+    }
+    if (!(mu + lmin > 0)) mu = nextafter(-lmin, INFINITY);
+    for (size_t i = 0; i < n; i++) s[i] = -g[i] / (lam[i] + mu);
+    /* rounding can leave |s| a hair above delta: pull it back */
+    double sn = norm2(s, n);
+    if (sn > delta)
+        for (size_t i = 0; i < n; i++) s[i] *= delta / sn;
+    return model_decrease(lam, g, s, n);
+}
+
+int dyn_newtontr(dyn_problem *pb, const double *y0, dyn_outcome *out, mlpf_error *err) {
+    const mlpf_train_options *o = pb->opt;
+    size_t p = pb->p;
+    double wall0 = mlpf_now();
+    int st = MLPF_ENOMEM;
+    double *x = mlpf_malloc(p * sizeof *x, err), *xn = mlpf_malloc(p * sizeof *xn, err);
+    double *g = mlpf_malloc(p * sizeof *g, err), *gt = mlpf_malloc(p * sizeof *gt, err);
+    double *lam = mlpf_malloc(p * sizeof *lam, err), *st_ = mlpf_malloc(p * sizeof *st_, err);
+    double *s = mlpf_malloc(p * sizeof *s, err);
+    double *H = mlpf_malloc(p * p * sizeof *H, err), *Hn = mlpf_malloc(p * p * sizeof *Hn, err);
+    double *gn = mlpf_malloc(p * sizeof *gn, err);
+    if (!x || !xn || !g || !gt || !lam || !st_ || !s || !H || !Hn || !gn) goto done;
+
+    memcpy(x, y0, p * sizeof *x);
+    double f;
+    st = mlpf_objective_eval(pb->obj, x, &f, g, H, err);
+    if (st) goto done;
+    double delta = 1, snorm = 0;
+    long it = 0;
+    const char *why = NULL;
+    while (!why) {
+        double gnorm = dyn_gnorm(pb, g);
+        dyn_progress(pb, "optim", 0, f, gnorm, snorm, it);
+        if (f <= o->minloss) { why = "minloss"; break; }
+        if (gnorm <= o->min_gnorm) { why = "min_gnorm"; break; }
+        if (dyn_interrupted(pb)) { why = "interrupt"; break; }
+        if (mlpf_now() - wall0 >= o->maxtime_optim) { why = "maxtime"; break; }
+        if (it >= o->maxiterations_optim) { why = "maxiterations"; break; }
+        /* H = Q diag(lam) Q^T, Q overwrites H (eigenvectors in columns) */
+        if (eig_serial(H, lam, p) != 0) { why = "solver_failure"; break; }
+        matvec(H, g, p, 1, gt);
+        /* shrink the region until a step lowers the loss */
+        for (;;) {
+            it++;
+            double pred = dyn_trs_eigen(lam, gt, p, delta, st_);
+            matvec(H, st_, p, 0, s);
+            snorm = norm2(s, p);
+            double xnorm = norm2(x, p);
+            if (!(pred > 0) || snorm <= 1e-17 * (xnorm + 1e-300)) {
+                why = "stalled"; /* no predicted progress left at this precision */
+                break;
+            }
+            for (size_t i = 0; i < p; i++) xn[i] = x[i] + s[i];
+            double fn = INFINITY;
+            int est = mlpf_objective_eval(pb->obj, xn, &fn, NULL, NULL, err);
+            if (est && est != MLPF_ENONFINITE) { st = est; goto done; }
+            double rho = fn < f ? (f - fn) / pred : -1;
+            /* At a minimum with non-zero loss the decrease the model predicts
+               falls below the loss's rounding level long before the gradient
+               is 1e-15: there the loss cannot rank the points, and a step that
+               is not measurably uphill is taken when it lowers the gradient. */
+            double noise = 32 * DBL_EPSILON * fabs(f);
+            int blind = !(rho > 1e-4) && pred <= noise && fn <= f + noise;
+            if (rho > 1e-4 || blind) {
+                st = mlpf_objective_eval(pb->obj, xn, NULL, gn, Hn, err);
+                if (st) goto done;
+                if (blind && !(dyn_gnorm(pb, gn) < dyn_gnorm(pb, g))) {
+                    why = "stalled";
+                    break;
+                }
+                memcpy(x, xn, p * sizeof *x);
+                memcpy(g, gn, p * sizeof *g);
+                memcpy(H, Hn, p * p * sizeof *H);
+                f = fn;
+                if (rho > 0.75 && snorm > 0.99 * delta) delta *= 2;
+                else if (rho < 0.25 && !blind) delta = 0.25 * snorm;
+                break;
+            }
+            delta = 0.25 * snorm;
+            if (dyn_interrupted(pb)) { why = "interrupt"; break; }
+            if (it >= o->maxiterations_optim) { why = "maxiterations"; break; }
+            if (mlpf_now() - wall0 >= o->maxtime_optim) { why = "maxtime"; break; }
+        }
+    }
+    snprintf(out->stopped_by, sizeof out->stopped_by, "%s", why);
+    memcpy(out->ybest, x, p * sizeof *x);
+    out->loss_best = f;
+    out->iterations = it;
+    st = MLPF_OK;
+done:
+    free(x);
+    free(xn);
+    free(g);
+    free(gt);
+    free(lam);
+    free(st_);
+    free(s);
+    free(H);
+    free(Hn);
+    free(gn);
+    out->wall = mlpf_now() - wall0;
+    return st;
+}

@@ -1,0 +1,128 @@
+/* nlopt.c - SLSQP, L-BFGS and preconditioned truncated Newton from NLopt.
+
+   NLopt's own stopping tolerances are relative; they are all disabled and the
+   objective callback applies ours (absolute loss and gradient, time, count of
+   evaluations, interrupt) with nlopt_force_stop. A run that stops improving
+   for STALL_EVALS evaluations is at its precision floor: "stalled". */
+#include "dynamics/dynamics.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <nlopt.h>
+#include <string.h>
+
+#define STALL_EVALS 200
+
+typedef struct {
+    dyn_problem *pb;
+    nlopt_opt opt;
+    double *g;              /* (p) scratch when NLopt asks for no gradient */
+    double *best, fbest;    /* (p) lowest loss seen */
+    long evals, since_best;
+    double wall0;
+    const char *why;
+    int status;
+    mlpf_error *err;
+} nl_ctx;
+
+static double nl_f(unsigned n, const double *x, double *grad, void *data) {
+    nl_ctx *c = data;
+    const mlpf_train_options *o = c->pb->opt;
+    double *g = grad ? grad : c->g, f;
+    int st = mlpf_objective_eval(c->pb->obj, x, &f, g, NULL, c->err);
+    c->evals++;
+    if (st == MLPF_ENONFINITE || (!st && !isfinite(f))) return HUGE_VAL;
+    if (st) {
+        c->status = st;
+        nlopt_force_stop(c->opt);
+        return HUGE_VAL;
+    }
+    if (f < c->fbest) {
+        c->fbest = f;
+        memcpy(c->best, x, n * sizeof *x);
+        c->since_best = 0;
+    } else {
+        c->since_best++;
+    }
+    double gnorm = dyn_gnorm(c->pb, g);
+    double elapsed = mlpf_now() - c->wall0;
+    dyn_progress(c->pb, "optim", 0, f, gnorm, 0, c->evals);
+    if (f <= o->minloss) c->why = "minloss";
+    else if (gnorm <= o->min_gnorm) c->why = "min_gnorm";
+    else if (dyn_interrupted(c->pb)) c->why = "interrupt";
+    else if (elapsed >= o->maxtime_optim) c->why = "maxtime";
+    else if (c->evals >= o->maxiterations_optim) c->why = "maxiterations";
+    else if (c->since_best >= STALL_EVALS) c->why = "stalled";
+    if (c->why) nlopt_force_stop(c->opt);
+    return f;
+}
+
+int dyn_nlopt(dyn_problem *pb, const char *solver, const double *y0, dyn_outcome *out,
+              mlpf_error *err) {
+    size_t p = pb->p;
+    nlopt_algorithm alg = !strcmp(solver, "slsqp")          ? NLOPT_LD_SLSQP
+                          : !strcmp(solver, "nlopt_lbfgs")  ? NLOPT_LD_LBFGS
+                          : !strcmp(solver, "nlopt_tnewton") ? NLOPT_LD_TNEWTON_PRECOND_RESTART
+                                                            : (nlopt_algorithm)-1;
+    if ((int)alg < 0) return mlpf_fail(err, MLPF_EINVAL, "unknown NLopt solver \"%s\"", solver);
+    nl_ctx c;
+    memset(&c, 0, sizeof c);
+    c.pb = pb;
+    c.err = err;
+    c.wall0 = mlpf_now();
+    c.fbest = INFINITY;
+    int st = MLPF_ENOMEM;
+    double *x = mlpf_malloc(p * sizeof *x, err);
+    c.g = mlpf_malloc(p * sizeof *c.g, err);
+    c.best = mlpf_malloc(p * sizeof *c.best, err);
+    c.opt = nlopt_create(alg, (unsigned)p);
+    if (!x || !c.g || !c.best || !c.opt) {
+        if (!c.opt) mlpf_fail(err, MLPF_ENOMEM, "nlopt_create(%s, %zu) failed", solver, p);
+        goto done;
+    }
+    memcpy(x, y0, p * sizeof *x);
+    memcpy(c.best, y0, p * sizeof *x);
+    nlopt_set_min_objective(c.opt, nl_f, &c);
+    /* disable NLopt's relative criteria; ours live in nl_f */
+    nlopt_set_ftol_rel(c.opt, 0);
+    nlopt_set_ftol_abs(c.opt, 0);
+    nlopt_set_xtol_rel(c.opt, 0);
+    if (alg == NLOPT_LD_LBFGS) nlopt_set_vector_storage(c.opt, 10);
+    double f = INFINITY;
+    nlopt_result r = nlopt_optimize(c.opt, x, &f);
+    if (c.status) {
+        st = c.status;
+        goto done;
+    }
+    if (!c.why) {
+        /* NLopt stopped on its own (roundoff, its internal accuracy): report
+           what the best point satisfies */
+        const mlpf_train_options *o = pb->opt;
+        if (c.fbest <= o->minloss) c.why = "minloss";
+        else if (r < 0 && r != NLOPT_ROUNDOFF_LIMITED && r != NLOPT_FORCED_STOP) c.why = "solver_failure";
+        else c.why = "stalled";
+        if (isfinite(c.fbest)) {
+            double gn;
+            mlpf_objective_eval(pb->obj, c.best, NULL, c.g, NULL, NULL);
+            gn = dyn_gnorm(pb, c.g);
+            if (gn <= o->min_gnorm && c.fbest > o->minloss) c.why = "min_gnorm";
+        }
+    }
+    snprintf(out->stopped_by, sizeof out->stopped_by, "%s", c.why);
+    if (isfinite(c.fbest)) {
+        memcpy(out->ybest, c.best, p * sizeof *x);
+        out->loss_best = c.fbest;
+    } else {
+        memcpy(out->ybest, y0, p * sizeof *x);
+        out->loss_best = INFINITY;
+    }
+    out->iterations = c.evals;
+    st = MLPF_OK;
+done:
+    if (c.opt) nlopt_destroy(c.opt);
+    free(x);
+    free(c.g);
+    free(c.best);
+    out->wall = mlpf_now() - c.wall0;
+    return st;
+}

@@ -1,0 +1,269 @@
+/* quasinewton.c - BFGS (dense inverse Hessian) and L-BFGS (two-loop recursion,
+   10 pairs) with a line search that satisfies the strong Wolfe conditions
+   (bracketing then zoom with safeguarded cubic interpolation, as in Nocedal &
+   Wright ch. 3). Stops are absolute (loss, gradient inf-norm). */
+#include "dynamics/dynamics.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define LBFGS_M 10
+#define LS_C1 1e-4
+#define LS_C2 0.9
+#define LS_MAXEVAL 40
+
+static double dot(const double *a, const double *b, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* Minimiser of the cubic through (a, fa, da), (b, fb, db); NAN if none. */
+static double cubic_min(double a, double fa, double da, double b, double fb, double db) {
+    double d1 = da + db - 3 * (fa - fb) / (a - b);
+    double disc = d1 * d1 - da * db;
+    if (!(disc >= 0)) return NAN;
+    double d2 = (b > a ? 1 : -1) * sqrt(disc);
+    double den = db - da + 2 * d2;
+    if (den == 0) return NAN;
+    return b - (b - a) * (db + d2 - d1) / den;
+}
+
+typedef struct {
+    dyn_problem *pb;
+    const double *x, *d;   /* (p) start and direction */
+    double *xt, *gt;       /* (p) trial point and its gradient */
+    double f0, d0;         /* loss and slope at a = 0 */
+    long evals;
+    mlpf_error *err;
+} linesearch;
+
+/* phi(a) = L(x + a d) and phi'(a); leaves xt, gt at that point. */
+static int ls_eval(linesearch *ls, double a, double *f, double *df) {
+    size_t p = ls->pb->p;
+    for (size_t i = 0; i < p; i++) ls->xt[i] = ls->x[i] + a * ls->d[i];
+    ls->evals++;
+    int st = mlpf_objective_eval(ls->pb->obj, ls->xt, f, ls->gt, NULL, ls->err);
+    if (st == MLPF_ENONFINITE || (!st && (!isfinite(*f) || mlpf_first_nonfinite(ls->gt, p)))) {
+        *f = INFINITY; /* treat as "too far": the bracket shrinks */
+        *df = NAN;
+        return MLPF_OK;
+    }
+    if (st) return st;
+    *df = dot(ls->gt, ls->d, p);
+    return MLPF_OK;
+}
+
+/* Strong Wolfe line search from the trial step a1. *found = 1 with xt, gt at the
+   accepted step (*aout, *fout); 2 when only sufficient decrease could be met
+   (precision floor); 0 when no lower loss was found. Returns the objective's
+   status. */
+static int ls_run(linesearch *ls, double a1, double *aout, double *fout, int *found) {
+    double a0 = 0, f0 = ls->f0, dprev = ls->d0, fprev = ls->f0;
+    double lo = 0, flo = 0, dlo = 0, hi = 0, fhi = 0, dhi = 0;
+    int zoom = 0, st;
+    double a = a1, f, df;
+    /* Near a minimum with non-zero loss, decreases fall below the loss's
+       rounding level: comparisons of loss values allow that much slack and
+       the slope conditions decide (approximate Wolfe, Hager & Zhang). */
+    double noise = 32 * DBL_EPSILON * fabs(f0);
+    *found = 0;
+    for (int i = 0; i < LS_MAXEVAL; i++) {
+        if ((st = ls_eval(ls, a, &f, &df))) return st;
+        if (f > f0 + LS_C1 * a * ls->d0 + noise || (i > 0 && f > fprev + noise) || isnan(df)) {
+            lo = a0, flo = fprev, dlo = dprev, hi = a, fhi = f, dhi = df;
+            zoom = 1;
+            break;
+        }
+        if (fabs(df) <= -LS_C2 * ls->d0) {
+            *found = 1, *aout = a, *fout = f;
+            return MLPF_OK;
+        }
+        if (df >= 0) {
+            lo = a, flo = f, dlo = df, hi = a0, fhi = fprev, dhi = dprev;
+            zoom = 1;
+            break;
+        }
+        a0 = a, fprev = f, dprev = df;
+        a *= 4;
+    }
+    if (!zoom) return MLPF_OK;
+    /* zoom: lo satisfies sufficient decrease with the lowest loss so far */
+    for (int i = 0; i < LS_MAXEVAL; i++) {
+        double w = hi - lo, t = NAN;
+        if (isfinite(fhi) && !isnan(dhi)) t = cubic_min(lo, flo, dlo, hi, fhi, dhi);
+        double l = fmin(lo, hi) + 0.1 * fabs(w), u = fmax(lo, hi) - 0.1 * fabs(w);
+        if (!(t >= l && t <= u)) t = lo + 0.5 * w;
+        if (t == lo || t == hi) break;
+        if ((st = ls_eval(ls, t, &f, &df))) return st;
+        if (f > f0 + LS_C1 * t * ls->d0 + noise || f > flo + noise || isnan(df)) {
+            hi = t, fhi = f, dhi = df;
+        } else {
+            if (fabs(df) <= -LS_C2 * ls->d0) {
+                *found = 1, *aout = t, *fout = f;
+                return MLPF_OK;
+            }
+            if (df * (hi - lo) >= 0) hi = lo, fhi = flo, dhi = dlo;
+            lo = t, flo = f, dlo = df;
+        }
+        if (fabs(hi - lo) <= 1e-16 * fabs(lo)) break;
+    }
+    /* no strong Wolfe point: accept the best decreasing one, if any */
+    if (lo > 0 && flo < f0) {
+        if ((st = ls_eval(ls, lo, &f, &df))) return st;
+        *found = 2, *aout = lo, *fout = f;
+    }
+    return MLPF_OK;
+}
+
+/* d = -H g with the L-BFGS two-loop recursion; S, Y (m, p) ring buffers. */
+static void lbfgs_dir(const double *g, const double *S, const double *Y, const double *rho,
+                      int count, int head, size_t p, double *alpha, double *d) {
+    for (size_t i = 0; i < p; i++) d[i] = -g[i];
+    for (int k = 0; k < count; k++) {
+        int j = (head - 1 - k + LBFGS_M) % LBFGS_M;
+        alpha[j] = rho[j] * dot(S + j * p, d, p);
+        for (size_t i = 0; i < p; i++) d[i] -= alpha[j] * Y[j * p + i];
+    }
+    if (count > 0) {
+        int j = (head - 1 + LBFGS_M) % LBFGS_M;
+        double gamma = dot(S + j * p, Y + j * p, p) / dot(Y + j * p, Y + j * p, p);
+        for (size_t i = 0; i < p; i++) d[i] *= gamma;
+    }
+    for (int k = count - 1; k >= 0; k--) {
+        int j = (head - 1 - k + LBFGS_M) % LBFGS_M;
+        double beta = rho[j] * dot(Y + j * p, d, p);
+        for (size_t i = 0; i < p; i++) d[i] += (alpha[j] - beta) * S[j * p + i];
+    }
+}
+
+/* Hinv (p, p) += BFGS update with s, y (p); hy (p) scratch. */
+static void bfgs_update(double *Hinv, const double *s, const double *y, double *hy, size_t p) {
+    double sy = dot(s, y, p), rho = 1 / sy;
+    for (size_t i = 0; i < p; i++) hy[i] = dot(Hinv + i * p, y, p);
+    double yhy = dot(y, hy, p), c = (rho * rho * yhy + rho);
+    for (size_t i = 0; i < p; i++)
+        for (size_t j = 0; j < p; j++)
+            Hinv[i * p + j] += -rho * (hy[i] * s[j] + s[i] * hy[j]) + c * s[i] * s[j];
+}
+
+int dyn_quasinewton(dyn_problem *pb, int limited, const double *y0, dyn_outcome *out,
+                    mlpf_error *err) {
+    const mlpf_train_options *o = pb->opt;
+    size_t p = pb->p;
+    double wall0 = mlpf_now();
+    int st = MLPF_ENOMEM;
+    double *x = mlpf_malloc(p * sizeof *x, err), *g = mlpf_malloc(p * sizeof *g, err);
+    double *d = mlpf_malloc(p * sizeof *d, err), *xt = mlpf_malloc(p * sizeof *xt, err);
+    double *gt = mlpf_malloc(p * sizeof *gt, err), *s = mlpf_malloc(p * sizeof *s, err);
+    double *yv = mlpf_malloc(p * sizeof *yv, err);
+    double *Hinv = limited ? NULL : mlpf_malloc(p * p * sizeof *Hinv, err);
+    double *S = limited ? mlpf_malloc(LBFGS_M * p * sizeof *S, err) : NULL;
+    double *Y = limited ? mlpf_malloc(LBFGS_M * p * sizeof *Y, err) : NULL;
+    double rho[LBFGS_M], alpha[LBFGS_M];
+    if (!x || !g || !d || !xt || !gt || !s || !yv || (!limited && !Hinv) || (limited && (!S || !Y)))
+        goto done;
+
+    memcpy(x, y0, p * sizeof *x);
+    double f;
+    st = mlpf_objective_eval(pb->obj, x, &f, g, NULL, err);
+    if (st) goto done;
+    int fresh = 1, count = 0, head = 0;
+    long it = 0, evals = 1;
+    const char *why = NULL;
+    double step = 0;
+    while (!why) {
+        double gnorm = dyn_gnorm(pb, g);
+        dyn_progress(pb, "optim", 0, f, gnorm, step, it);
+        if (f <= o->minloss) { why = "minloss"; break; }
+        if (gnorm <= o->min_gnorm) { why = "min_gnorm"; break; }
+        if (dyn_interrupted(pb)) { why = "interrupt"; break; }
+        if (mlpf_now() - wall0 >= o->maxtime_optim) { why = "maxtime"; break; }
+        if (it >= o->maxiterations_optim) { why = "maxiterations"; break; }
+
+        if (fresh) {
+            /* steepest descent with a unit-length first step */
+            count = head = 0;
+            if (!limited) {
+                memset(Hinv, 0, p * p * sizeof *Hinv);
+                for (size_t i = 0; i < p; i++) Hinv[i * p + i] = 1;
+            }
+        }
+        if (limited) {
+            lbfgs_dir(g, S, Y, rho, count, head, p, alpha, d);
+        } else {
+            for (size_t i = 0; i < p; i++) d[i] = -dot(Hinv + i * p, g, p);
+        }
+        double d0 = dot(g, d, p);
+        if (!(d0 < 0)) {
+            if (fresh) { why = "stalled"; break; }
+            fresh = 1;
+            continue;
+        }
+        double a1 = 1;
+        if (fresh) {
+            double gn = sqrt(dot(g, g, p));
+            a1 = gn > 1 ? 1 / gn : 1;
+        }
+        linesearch ls = {pb, x, d, xt, gt, f, d0, 0, err};
+        double a = 0, fa = f;
+        int found;
+        st = ls_run(&ls, a1, &a, &fa, &found);
+        evals += ls.evals;
+        if (st) goto done;
+        it++;
+        if (!found) {
+            /* no decrease along d: restart from steepest descent once */
+            if (fresh) { why = "stalled"; break; }
+            fresh = 1;
+            continue;
+        }
+        for (size_t i = 0; i < p; i++) {
+            s[i] = xt[i] - x[i];
+            yv[i] = gt[i] - g[i];
+        }
+        step = sqrt(dot(s, s, p));
+        double sy = dot(s, yv, p);
+        if (sy > 1e-300 && isfinite(sy)) {
+            if (limited) {
+                memcpy(S + (size_t)head * p, s, p * sizeof *s);
+                memcpy(Y + (size_t)head * p, yv, p * sizeof *yv);
+                rho[head] = 1 / sy;
+                head = (head + 1) % LBFGS_M;
+                if (count < LBFGS_M) count++;
+            } else {
+                if (fresh) {
+                    /* scale the initial inverse Hessian to the observed curvature */
+                    double gamma = sy / dot(yv, yv, p);
+                    for (size_t i = 0; i < p; i++) Hinv[i * p + i] = gamma;
+                }
+                bfgs_update(Hinv, s, yv, d, p);
+            }
+            fresh = 0;
+        }
+        memcpy(x, xt, p * sizeof *x);
+        memcpy(g, gt, p * sizeof *g);
+        f = fa;
+    }
+    snprintf(out->stopped_by, sizeof out->stopped_by, "%s", why);
+    memcpy(out->ybest, x, p * sizeof *x);
+    out->loss_best = f;
+    out->iterations = it;
+    (void)evals;
+    st = MLPF_OK;
+done:
+    free(x);
+    free(g);
+    free(d);
+    free(xt);
+    free(gt);
+    free(s);
+    free(yv);
+    free(Hinv);
+    free(S);
+    free(Y);
+    out->wall = mlpf_now() - wall0;
+    return st;
+}

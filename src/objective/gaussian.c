@@ -1,0 +1,357 @@
+/* gaussian.c - teacher-student objective with infinite standard Gaussian input:
+   L(theta) = E_x[(y(x) - t(x))^2],  x ~ N(0, I_din),
+   y = sum_i a_i g(w_i.x + b_i) + a0,  t = sum_j c_j h(v_j.x + e_j) + c0.
+
+   Expanding the square with d0 = a0 - c0:
+   L = sum_ij a_i a_j S_ij - 2 sum_ij a_i c_j T_ij + 2 d0 sum_i a_i m_i
+       - 2 d0 sum_j c_j n_j + d0^2 + U,
+   S_ij = E[g(u_i) g(u_j)], T_ij = E[g(u_i) h(v_j)], m_i = E[g(u_i)],
+   n_j = E[h(v_j)], U = sum_jl c_j c_l E[h(v_j) h(v_l)] (constants, computed once).
+   Pair kernels (closed form or quadrature) give S, T, m with their derivatives
+   in theta_i = (w_i, b_i); the output weights enter polynomially. The cost is
+   O((k^2 + k m) din^2) per Hessian, independent of any sample count. */
+#include "objective/gaussian.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct {
+    mlpf_net *student;
+    int din, k, m, sb, sob, tb, tob;
+    mlpf_activation sact, tact;
+    double *tw;       /* (m, din) teacher weights */
+    double *tbias;    /* (m) */
+    double *tc;       /* (m) teacher output weights */
+    double tc0;
+    double *tn;       /* (m) E[h(v_j)] */
+    double U;
+    size_t P, off2;
+    int no_cf;
+    mlpf_gq_rules rules;
+    mlpf_cf_ctx cf;
+} gauss_ctx;
+
+static void gauss_ctx_free(void *p) {
+    gauss_ctx *c = p;
+    if (!c) return;
+    mlpf_net_free(c->student);
+    free(c->tw);
+    free(c->tbias);
+    free(c->tc);
+    free(c->tn);
+    mlpf_gq_rules_free(&c->rules);
+    free(c);
+}
+
+/* per-call scratch (eval is reentrant: nothing shared between calls) */
+typedef struct {
+    mlpf_gq_work gq;
+    mlpf_pair_out out;
+    double *S, *ms, *G;  /* (k, k), (k), (k, din + 1) */
+    double *buf;
+} gauss_work;
+
+static int work_alloc(const gauss_ctx *c, gauss_work *w, mlpf_error *err) {
+    size_t d1 = (size_t)c->din + 1, k = (size_t)c->k;
+    size_t maxlen = 0;
+    for (int q = 0; q < MLPF_GQ_NRULES; q++)
+        if ((size_t)c->rules.len[q] > maxlen) maxlen = (size_t)c->rules.len[q];
+    size_t total = 4 * maxlen + 2 * (size_t)c->din + 2 * d1 + 3 * d1 * d1 + k * k + k + k * d1;
+    double *b = mlpf_calloc(total, sizeof(double), err);
+    if (!b) return MLPF_ENOMEM;
+    w->buf = b;
+    w->gq.uj = b; b += maxlen;
+    w->gq.g0 = b; b += maxlen;
+    w->gq.g1 = b; b += maxlen;
+    w->gq.g2 = b; b += maxlen;
+    w->gq.e1 = b; b += c->din;
+    w->gq.e2 = b; b += c->din;
+    w->out.gi = b; b += d1;
+    w->out.gj = b; b += d1;
+    w->out.hii = b; b += d1 * d1;
+    w->out.hij = b; b += d1 * d1;
+    w->out.hjj = b; b += d1 * d1;
+    w->S = b; b += k * k;
+    w->ms = b; b += k;
+    w->G = b;
+    return MLPF_OK;
+}
+
+static void pair_eval(const gauss_ctx *c, gauss_work *w, const mlpf_activation *f,
+                      const mlpf_activation *g, const double *wi, double bi, const double *wj,
+                      double bj, int need, int both) {
+    if (!c->no_cf && mlpf_cf_pair_supported(f, g))
+        mlpf_cf_pair(&c->cf, f, g, c->din, wi, bi, wj, bj, need, both, &w->out);
+    else if (!c->no_cf && f->kind == MLPF_ACT_RELU && g->kind == MLPF_ACT_RELU)
+        mlpf_relu_pair(&c->cf, &w->gq, c->din, wi, bi, wj, bj, need, both, &w->out);
+    else
+        mlpf_gq_pair(&c->rules, &w->gq, f, g, c->din, wi, bi, wj, bj, need, both, &w->out);
+}
+
+static void single_eval(const gauss_ctx *c, gauss_work *w, const mlpf_activation *f,
+                        const double *wi, double bi, int need) {
+    if (!c->no_cf && mlpf_cf_single_supported(f))
+        mlpf_cf_single(&c->cf, f, c->din, wi, bi, need, &w->out);
+    else if (!c->no_cf && f->kind == MLPF_ACT_RELU)
+        mlpf_relu_single(&w->gq, c->din, wi, bi, need, &w->out);
+    else
+        mlpf_gq_single(&c->rules, &w->gq, f, c->din, wi, bi, need, &w->out);
+}
+
+/* parameter index of component r (0..din-1 weights, din bias) of hidden unit i, or -1 */
+static long th(const gauss_ctx *c, int i, int r) {
+    if (r == c->din && !c->sb) return -1;
+    return (long)i * (c->din + c->sb) + r;
+}
+
+/* H[theta_i, theta_j] += s B (and the mirrored block when i != j) */
+static void add_block(const gauss_ctx *c, double *H, int i, int j, const double *B, double s) {
+    int d1 = c->din + 1;
+    size_t P = c->P;
+    for (int r = 0; r < d1; r++) {
+        long R = th(c, i, r);
+        if (R < 0) continue;
+        for (int q = 0; q < d1; q++) {
+            long C = th(c, j, q);
+            if (C < 0) continue;
+            double v = s * B[r * d1 + q];
+            H[(size_t)R * P + (size_t)C] += v;
+            if (i != j) H[(size_t)C * P + (size_t)R] += v;
+        }
+    }
+}
+
+/* H[theta_i, col] and H[col, theta_i] += s v */
+static void add_col(const gauss_ctx *c, double *H, int i, size_t col, const double *v, double s) {
+    size_t P = c->P;
+    for (int r = 0; r <= c->din; r++) {
+        long R = th(c, i, r);
+        if (R < 0) continue;
+        H[(size_t)R * P + col] += s * v[r];
+        H[col * P + (size_t)R] += s * v[r];
+    }
+}
+
+static int gauss_eval(void *vctx, const double *x, const size_t *subset, size_t nsubset,
+                      double *loss, double *grad, double *hess, mlpf_error *err) {
+    (void)subset;
+    (void)nsubset;
+    const gauss_ctx *c = vctx;
+    int need = hess ? 2 : grad ? 1 : 0;
+    int din = c->din, d1 = din + 1, k = c->k, m = c->m, sw = din + c->sb;
+    size_t P = c->P;
+    gauss_work w;
+    if (work_alloc(c, &w, err)) return MLPF_ENOMEM;
+    const double *a = x + c->off2;
+    double a0 = c->sob ? a[k] : 0.0, d0 = a0 - c->tc0;
+    int outbias = c->sob || c->tob;
+    double *G = w.G, *S = w.S, *ms = w.ms;
+    if (hess) memset(hess, 0, sizeof(double) * P * P);
+    const mlpf_activation *g = &c->sact, *h = &c->tact;
+
+    /* student-student pairs */
+    for (int i = 0; i < k; i++) {
+        const double *wi = x + (size_t)i * sw;
+        double bi = c->sb ? wi[din] : 0.0;
+        for (int j = i; j < k; j++) {
+            const double *wj = x + (size_t)j * sw;
+            double bj = c->sb ? wj[din] : 0.0;
+            pair_eval(c, &w, g, g, wi, bi, wj, bj, need, 1);
+            S[i * k + j] = S[j * k + i] = w.out.val;
+            if (!need) continue;
+            double *gi = w.out.gi, *gj = w.out.gj;
+            if (i == j) {
+                /* S_ii(theta) = J(theta, theta): derivatives add up over both slots */
+                for (int r = 0; r < d1; r++) G[i * d1 + r] += a[i] * (gi[r] + gj[r]);
+                if (hess) {
+                    add_block(c, hess, i, i, w.out.hii, a[i] * a[i]);
+                    add_block(c, hess, i, i, w.out.hjj, a[i] * a[i]);
+                    for (int r = 0; r < d1; r++)  /* hij + hij^T, symmetric */
+                        for (int q = 0; q < d1; q++)
+                            w.out.hii[r * d1 + q] = w.out.hij[r * d1 + q] + w.out.hij[q * d1 + r];
+                    add_block(c, hess, i, i, w.out.hii, a[i] * a[i]);
+                    for (int r = 0; r < d1; r++) gi[r] += gj[r];
+                    add_col(c, hess, i, c->off2 + (size_t)i, gi, a[i]);
+                }
+                continue;
+            }
+            for (int r = 0; r < d1; r++) {
+                G[i * d1 + r] += 2 * a[j] * gi[r];
+                G[j * d1 + r] += 2 * a[i] * gj[r];
+            }
+            if (hess) {
+                add_block(c, hess, i, i, w.out.hii, 2 * a[i] * a[j]);
+                add_block(c, hess, j, j, w.out.hjj, 2 * a[i] * a[j]);
+                add_block(c, hess, i, j, w.out.hij, 2 * a[i] * a[j]);
+                add_col(c, hess, i, c->off2 + (size_t)j, gi, 2 * a[i]);
+                add_col(c, hess, j, c->off2 + (size_t)i, gj, 2 * a[j]);
+            }
+        }
+    }
+    /* student-teacher pairs */
+    double lossv = 0;
+    double *ga = grad ? grad + c->off2 : NULL;
+    if (ga) memset(ga, 0, sizeof(double) * (size_t)(k + c->sob));
+    for (int i = 0; i < k; i++) {
+        const double *wi = x + (size_t)i * sw;
+        double bi = c->sb ? wi[din] : 0.0, ti = 0;
+        for (int j = 0; j < m; j++) {
+            const double *vj = c->tw + (size_t)j * din;
+            pair_eval(c, &w, g, h, wi, bi, vj, c->tbias[j], need, 0);
+            ti += c->tc[j] * w.out.val;
+            if (!need) continue;
+            for (int r = 0; r < d1; r++) G[i * d1 + r] -= 2 * c->tc[j] * w.out.gi[r];
+            if (hess) add_block(c, hess, i, i, w.out.hii, -2 * a[i] * c->tc[j]);
+        }
+        lossv -= 2 * a[i] * ti;
+        if (ga) ga[i] -= 2 * ti;
+        /* singles for the output biases */
+        if (outbias) {
+            single_eval(c, &w, g, wi, bi, need);
+            ms[i] = w.out.val;
+            if (need)
+                for (int r = 0; r < d1; r++) G[i * d1 + r] += 2 * d0 * w.out.gi[r];
+            if (hess) {
+                add_block(c, hess, i, i, w.out.hii, 2 * d0 * a[i]);
+                if (c->sob) add_col(c, hess, i, c->off2 + (size_t)k, w.out.gi, 2 * a[i]);
+            }
+        }
+    }
+    /* loss and output-weight derivatives */
+    for (int i = 0; i < k; i++) {
+        double si = 0;
+        for (int j = 0; j < k; j++) si += a[j] * S[i * k + j];
+        lossv += a[i] * si;
+        if (ga) ga[i] += 2 * si + (outbias ? 2 * d0 * ms[i] : 0.0);
+        if (hess)
+            for (int j = 0; j < k; j++) hess[(c->off2 + i) * P + c->off2 + j] += 2 * S[i * k + j];
+    }
+    if (outbias) {
+        double am = 0, cn = 0;
+        for (int i = 0; i < k; i++) am += a[i] * ms[i];
+        for (int j = 0; j < m; j++) cn += c->tc[j] * c->tn[j];
+        lossv += 2 * d0 * (am - cn) + d0 * d0;
+        if (c->sob && ga) ga[k] = 2 * (am - cn) + 2 * d0;
+        if (c->sob && hess) {
+            size_t i0 = c->off2 + (size_t)k;
+            for (int i = 0; i < k; i++) {
+                hess[i0 * P + c->off2 + i] += 2 * ms[i];
+                hess[(c->off2 + i) * P + i0] += 2 * ms[i];
+            }
+            hess[i0 * P + i0] += 2;
+        }
+    }
+    lossv += c->U;
+    /* hidden-layer gradient a_i G_i; d2L/dtheta_i da_i also gets G_i */
+    if (grad) {
+        for (int i = 0; i < k; i++)
+            for (int r = 0; r < d1; r++) {
+                long R = th(c, i, r);
+                if (R >= 0) grad[R] = a[i] * G[i * d1 + r];
+            }
+    }
+    if (hess)
+        for (int i = 0; i < k; i++) add_col(c, hess, i, c->off2 + (size_t)i, G + (size_t)i * d1, 1.0);
+    if (loss) *loss = lossv;
+    free(w.buf);
+    return MLPF_OK;
+}
+
+static int check_net(const mlpf_net *net, const char *who, mlpf_error *err) {
+    static const char *alt = "; the exact Gaussian objective supports one hidden layer (one activation "
+                             "for the layer, optional bias, no softmax) and one linear output unit; "
+                             "otherwise use \"data\": {\"gaussian\": \"gauss-hermite\"} (din <= 2) or "
+                             "{\"samples\": N}";
+    if (net->nlayers != 2)
+        return mlpf_fail(err, MLPF_EUNSUPPORTED, "%s has %d layers%s", who, net->nlayers, alt);
+    const mlpf_layer *L1 = &net->layers[0], *L2 = &net->layers[1];
+    if (!L1->shared_act)
+        return mlpf_fail(err, MLPF_EUNSUPPORTED, "%s has one activation per hidden neuron%s", who, alt);
+    if (L1->acts[0].kind == MLPF_ACT_SOFTMAX || L1->acts[0].kind >= MLPF_ACT_COUNT)
+        return mlpf_fail(err, MLPF_EUNSUPPORTED, "%s hidden activation %s is not supported%s", who,
+                         mlpf_activation_name(L1->acts[0].kind), alt);
+    if (L2->units != 1)
+        return mlpf_fail(err, MLPF_EUNSUPPORTED, "%s has %d outputs%s", who, L2->units, alt);
+    if (!L2->shared_act || L2->acts[0].kind != MLPF_ACT_IDENTITY)
+        return mlpf_fail(err, MLPF_EUNSUPPORTED, "%s output activation is %s, not identity%s", who,
+                         mlpf_activation_name(L2->acts[0].kind), alt);
+    return MLPF_OK;
+}
+
+mlpf_objective *mlpf_objective_gaussian_opts(const mlpf_net *teacher, const double *teacher_params,
+                                             const mlpf_net *student, int min_order,
+                                             int no_closed_forms, mlpf_error *err) {
+    if (!teacher || !teacher_params || !student) {
+        mlpf_fail(err, MLPF_EINVAL, "gaussian objective: teacher, teacher_params and student are required");
+        return NULL;
+    }
+    if (mlpf_net_validate(teacher, err) || mlpf_net_validate(student, err)) return NULL;
+    if (check_net(teacher, "teacher", err) || check_net(student, "student", err)) return NULL;
+    if (teacher->din != student->din) {
+        mlpf_fail(err, MLPF_EUNSUPPORTED, "teacher din %d differs from student din %d; both see the same input",
+                  teacher->din, student->din);
+        return NULL;
+    }
+    size_t bad = mlpf_first_nonfinite(teacher_params, teacher->nparams);
+    if (bad) {
+        mlpf_fail(err, MLPF_ENONFINITE, "teacher parameter %zu is not finite", bad - 1);
+        return NULL;
+    }
+    gauss_ctx *c = mlpf_calloc(1, sizeof *c, err);
+    if (!c) return NULL;
+    int din = student->din, m = teacher->layers[0].units;
+    c->din = din;
+    c->k = student->layers[0].units;
+    c->m = m;
+    c->sb = student->layers[0].bias;
+    c->sob = student->layers[1].bias;
+    c->tb = teacher->layers[0].bias;
+    c->tob = teacher->layers[1].bias;
+    c->sact = student->layers[0].acts[0];
+    c->tact = teacher->layers[0].acts[0];
+    c->P = student->nparams;
+    c->off2 = student->layers[1].offset;
+    c->no_cf = no_closed_forms;
+    c->student = mlpf_net_copy(student, err);
+    c->tw = mlpf_malloc(sizeof(double) * (size_t)(m * din), err);
+    c->tbias = mlpf_calloc((size_t)m, sizeof(double), err);
+    c->tc = mlpf_malloc(sizeof(double) * (size_t)m, err);
+    c->tn = mlpf_calloc((size_t)m, sizeof(double), err);
+    if (!c->student || !c->tw || !c->tbias || !c->tc || !c->tn) { gauss_ctx_free(c); return NULL; }
+    if (mlpf_gq_rules_init(&c->rules, err) || mlpf_cf_init(&c->cf, err)) { gauss_ctx_free(c); return NULL; }
+    c->rules.min_order = min_order;
+    int tw = din + c->tb;
+    const double *t2 = teacher_params + teacher->layers[1].offset;
+    for (int j = 0; j < m; j++) {
+        memcpy(c->tw + (size_t)j * din, teacher_params + (size_t)j * tw, sizeof(double) * (size_t)din);
+        if (c->tb) c->tbias[j] = teacher_params[(size_t)j * tw + din];
+        c->tc[j] = t2[j];
+    }
+    c->tc0 = c->tob ? t2[m] : 0.0;
+    /* teacher constants: U = sum_jl c_j c_l E[h_j h_l], n_j = E[h_j] */
+    gauss_work w;
+    if (work_alloc(c, &w, err)) { gauss_ctx_free(c); return NULL; }
+    double U = 0;
+    for (int j = 0; j < m; j++) {
+        const double *vj = c->tw + (size_t)j * din;
+        for (int l = j; l < m; l++) {
+            pair_eval(c, &w, &c->tact, &c->tact, vj, c->tbias[j], c->tw + (size_t)l * din, c->tbias[l], 0, 0);
+            U += (l == j ? 1.0 : 2.0) * c->tc[j] * c->tc[l] * w.out.val;
+        }
+        single_eval(c, &w, &c->tact, vj, c->tbias[j], 0);
+        c->tn[j] = w.out.val;
+    }
+    free(w.buf);
+    c->U = U;
+    mlpf_objective_ops ops = {.name = "gaussian", .nparams = c->P, .nsamples = 0,
+                              .eval = gauss_eval, .free_ctx = gauss_ctx_free};
+    mlpf_objective *obj = mlpf_objective_custom(&ops, c, err);
+    if (!obj) return NULL;
+    obj->net = c->student;
+    return obj;
+}
+
+mlpf_objective *mlpf_objective_gaussian(const mlpf_net *teacher, const double *teacher_params,
+                                        const mlpf_net *student, mlpf_error *err) {
+    return mlpf_objective_gaussian_opts(teacher, teacher_params, student, 0, 0, err);
+}

@@ -1,0 +1,189 @@
+/* test_gaussian_relu.c - relu closed forms and degenerate configurations of the
+   Gaussian teacher-student objective (zero weights, parallel and anti-parallel
+   units, a student that copies a teacher neuron).
+
+   relu's kink limits Gauss-Hermite to algebraic convergence, so the oracles here
+   are the arc-cosine kernel (no bias), a 1-D Simpson integral of the exactly
+   smoothed inner expectation (with bias), and finite differences. */
+#include "check.h"
+#include "mlpflow.h"
+#include "objective/gaussian.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static double Phi(double x) { return 0.5 * erfc(-x / sqrt(2.0)); }
+static double phi(double x) { return exp(-0.5 * x * x) / sqrt(2 * M_PI); }
+
+/* E[relu(bi + wi.x) relu(bj + wj.x)]: condition on the component along wi; the
+   orthogonal part smooths relu exactly: E[relu(m + c t)] = m Phi(m/c) + c phi(m/c). */
+static double relu_pair_ref(int din, const double *wi, double bi, const double *wj, double bj) {
+    double s = 0, al = 0, nj2 = 0;
+    for (int a = 0; a < din; a++) { s += wi[a] * wi[a]; nj2 += wj[a] * wj[a]; }
+    s = sqrt(s);
+    for (int a = 0; a < din; a++) al += wi[a] * wj[a] / s;
+    double be = sqrt(fmax(nj2 - al * al, 0.0));
+    double lo = fmax(-bi / s, -12.0), hi = 12.0;
+    int n = 40000;
+    double h = (hi - lo) / n, acc = 0;
+    for (int k = 0; k <= n; k++) {
+        double z = lo + k * h, m = bj + al * z;
+        double inner = be > 0 ? m * Phi(m / be) + be * phi(m / be) : fmax(m, 0);
+        double f = (bi + s * z) * inner * phi(z);
+        acc += f * (k == 0 || k == n ? 1 : (k % 2 ? 4 : 2));
+    }
+    return acc * h / 3;
+}
+
+static void test_pair_values(void) {
+    mlpf_error err;
+    mlpf_cf_ctx cf;
+    CHECK_OK(mlpf_cf_init(&cf, &err), &err);
+    double e1[3], e2[3], gi[4], gj[4], h1[16], h2[16], h3[16];
+    mlpf_gq_work wk = {.e1 = e1, .e2 = e2};
+    mlpf_pair_out out = {.gi = gi, .gj = gj, .hii = h1, .hij = h2, .hjj = h3};
+    double wi[3] = {0.8, -0.3, 0.5}, wj[3] = {-0.2, 0.9, 0.4};
+    /* no bias: arc-cosine kernel s_i s_j (sin t + (pi - t) cos t) / (2 pi) */
+    mlpf_relu_pair(&cf, &wk, 3, wi, 0, wj, 0, 0, 0, &out);
+    double si = sqrt(0.98), sj = sqrt(1.01), c = (-0.16 - 0.27 + 0.2) / (si * sj), t = acos(c);
+    CHECK_CLOSE(out.val, si * sj * (sin(t) + (M_PI - t) * c) / (2 * M_PI), 1e-16, 1e-15, "arc-cosine");
+    /* same unit: E[relu(u)^2] = s^2 / 2 */
+    mlpf_relu_pair(&cf, &wk, 3, wi, 0, wi, 0, 0, 0, &out);
+    CHECK_CLOSE(out.val, 0.98 / 2, 1e-16, 1e-15, "E relu^2");
+    /* with biases, against the Simpson reference */
+    double bs[][2] = {{0.3, -0.4}, {-1.0, 0.7}, {2.0, 1.5}, {-2.5, -1.0}};
+    for (int p = 0; p < 4; p++) {
+        mlpf_relu_pair(&cf, &wk, 3, wi, bs[p][0], wj, bs[p][1], 0, 0, &out);
+        CHECK_CLOSE(out.val, relu_pair_ref(3, wi, bs[p][0], wj, bs[p][1]), 1e-13, 0, "biases %d", p);
+    }
+    /* parallel and anti-parallel with biases */
+    double wp[3] = {1.6, -0.6, 1.0}, wa[3] = {-0.4, 0.15, -0.25};
+    mlpf_relu_pair(&cf, &wk, 3, wi, 0.2, wp, -0.3, 0, 0, &out);
+    CHECK_CLOSE(out.val, relu_pair_ref(3, wi, 0.2, wp, -0.3), 1e-13, 0, "parallel");
+    mlpf_relu_pair(&cf, &wk, 3, wi, 0.2, wa, 0.5, 0, 0, &out);
+    CHECK_CLOSE(out.val, relu_pair_ref(3, wi, 0.2, wa, 0.5), 1e-13, 0, "anti-parallel");
+    /* zero weight vector: relu(b) E[relu(v)] */
+    double w0[3] = {0, 0, 0};
+    mlpf_relu_pair(&cf, &wk, 3, w0, 0.7, wj, 0.1, 0, 0, &out);
+    double sv = sqrt(1.01);
+    CHECK_CLOSE(out.val, 0.7 * (0.1 * Phi(0.1 / sv) + sv * phi(0.1 / sv)), 1e-16, 1e-15, "zero weights");
+}
+
+static mlpf_net *make_net(int din, int k, const char *act, int bias, int obias) {
+    mlpf_error err;
+    mlpf_net *net = mlpf_net_create(din, &err);
+    mlpf_net_add_layer(net, k, act, bias, &err);
+    mlpf_net_add_layer(net, 1, "identity", obias, &err);
+    return net;
+}
+
+/* max |FD - exact| for gradient and Hessian at x */
+static void fd_errors(const mlpf_objective *obj, const double *x0, double eps, double *eg, double *eh) {
+    mlpf_error err;
+    size_t P = mlpf_objective_nparams(obj);
+    double *x = malloc(sizeof(double) * P), *g = malloc(sizeof(double) * P);
+    double *h = malloc(sizeof(double) * P * P), *gp = malloc(sizeof(double) * P);
+    double *gm = malloc(sizeof(double) * P), l;
+    memcpy(x, x0, sizeof(double) * P);
+    mlpf_objective_eval(obj, x, &l, g, h, &err);
+    *eg = *eh = 0;
+    for (size_t i = 0; i < P; i++) {
+        double lp, lm, xi = x[i];
+        x[i] = xi + eps;
+        mlpf_objective_eval(obj, x, &lp, gp, NULL, &err);
+        x[i] = xi - eps;
+        mlpf_objective_eval(obj, x, &lm, gm, NULL, &err);
+        x[i] = xi;
+        *eg = fmax(*eg, fabs((lp - lm) / (2 * eps) - g[i]));
+        for (size_t j = 0; j < P; j++) *eh = fmax(*eh, fabs((gp[j] - gm[j]) / (2 * eps) - h[i * P + j]));
+    }
+    free(x); free(g); free(h); free(gp); free(gm);
+}
+
+/* teacher 3 units in din 3; the student is built from the teacher's neurons
+   (scaled copies, anti-parallel copies, zero vectors) plus a random neuron */
+static void test_degenerate(const char *act, int bias) {
+    mlpf_error err;
+    mlpf_net *t = make_net(3, 3, act, bias, bias), *s = make_net(3, 4, act, bias, bias);
+    int tw = 3 + bias;
+    double tp[32], x[32];
+    mlpf_random_params(t, 5, tp, &err);
+    if (bias) for (int j = 0; j < 3; j++) tp[j * tw + 3] = 0.3 * (j - 1);
+    mlpf_random_params(s, 9, x, &err);
+    size_t off2 = mlpf_net_layer_offset(s, 1);
+    for (int a = 0; a < 3; a++) {
+        x[0 * tw + a] = 1.5 * tp[0 * tw + a];   /* parallel to teacher 0 */
+        x[1 * tw + a] = -0.7 * tp[1 * tw + a];  /* anti-parallel to teacher 1 */
+        x[2 * tw + a] = 0.0;                    /* zero weights */
+    }
+    if (bias) { x[0 * tw + 3] = -0.2; x[1 * tw + 3] = 0.1; x[2 * tw + 3] = 0.4; x[3 * tw + 3] = -0.1; }
+    mlpf_objective *obj = mlpf_objective_gaussian(t, tp, s, &err);
+    CHECK(obj != NULL, "%s", err.msg);
+    if (!obj) return;
+    size_t P = mlpf_objective_nparams(obj);
+    double l, g[32], h[1024];
+    CHECK_OK(mlpf_objective_eval(obj, x, &l, g, h, &err), &err);
+    int finite = 1;
+    for (size_t i = 0; i < P * P; i++) finite &= isfinite(h[i]);
+    CHECK(finite && isfinite(l), "%s bias %d: finite at degenerate point", act, bias);
+    /* continuity: a tiny rotation of the copies changes nothing beyond O(delta) */
+    double y[32], gy[32], hy[1024], ly;
+    memcpy(y, x, sizeof y);
+    y[0] += 1e-7; y[tw + 1] -= 1e-7; y[2 * tw] += 1e-7;
+    CHECK_OK(mlpf_objective_eval(obj, y, &ly, gy, hy, &err), &err);
+    double dg = 0, dh = 0;
+    for (size_t i = 0; i < P; i++) dg = fmax(dg, fabs(g[i] - gy[i]));
+    for (size_t i = 0; i < P * P; i++) dh = fmax(dh, fabs(h[i] - hy[i]));
+    CHECK(fabs(l - ly) < 1e-6 && dg < 1e-5 && dh < 1e-4, "%s bias %d continuity: %g %g %g", act, bias,
+          fabs(l - ly), dg, dh);
+    /* finite differences; the zero-weight neuron is moved off zero for relu,
+       whose expectation has no Hessian there (with bias it does, but not for its
+       weights when the bias is 0) */
+    if (strcmp(act, "relu") == 0) x[2 * tw] = 0.3;
+    double eg, eh;
+    fd_errors(obj, x, 1e-5, &eg, &eh);
+    CHECK(eg < 1e-8, "%s bias %d: gradient vs FD %g", act, bias, eg);
+    CHECK(eh < 1e-5, "%s bias %d: Hessian vs FD %g", act, bias, eh);
+    /* output weights are the student's: a0 row exists exactly when obias */
+    CHECK(P == off2 + 4 + (size_t)bias, "nparams");
+    mlpf_objective_free(obj);
+    mlpf_net_free(t);
+    mlpf_net_free(s);
+}
+
+/* student = teacher (up to a permutation) is a zero of the loss and its gradient */
+static void test_copy(const char *act, int bias) {
+    mlpf_error err;
+    mlpf_net *t = make_net(2, 3, act, bias, bias), *s = make_net(2, 3, act, bias, bias);
+    double tp[16], x[16], g[16], l;
+    mlpf_random_params(t, 3, tp, &err);
+    int tw = 2 + bias;
+    if (bias) for (int j = 0; j < 3; j++) tp[j * tw + 2] = 0.4 * (j - 1);
+    int perm[3] = {2, 0, 1};
+    for (int j = 0; j < 3; j++) {
+        memcpy(x + perm[j] * tw, tp + j * tw, sizeof(double) * (size_t)tw);
+        x[3 * tw + perm[j]] = tp[3 * tw + j];
+    }
+    if (bias) x[3 * tw + 3] = tp[3 * tw + 3];
+    mlpf_objective *obj = mlpf_objective_gaussian(t, tp, s, &err);
+    CHECK_OK(mlpf_objective_eval(obj, x, &l, g, NULL, &err), &err);
+    double gn = 0;
+    for (size_t i = 0; i < mlpf_objective_nparams(obj); i++) gn = fmax(gn, fabs(g[i]));
+    CHECK(fabs(l) < 1e-15, "%s bias %d: loss at the teacher %g", act, bias, l);
+    CHECK(gn < 1e-15, "%s bias %d: gradient at the teacher %g", act, bias, gn);
+    mlpf_objective_free(obj);
+    mlpf_net_free(t);
+    mlpf_net_free(s);
+}
+
+int main(void) {
+    test_pair_values();
+    const char *acts[] = {"relu", "sigmoid2", "normal_cdf", "softplus"};
+    for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 2; b++) {
+            test_degenerate(acts[a], b);
+            test_copy(acts[a], b);
+        }
+    return check_report("test_gaussian_relu");
+}
