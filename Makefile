@@ -26,7 +26,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps lib cli tests test test-c test-python asan-test run install clean bench
+.PHONY: all deps lib cli tests test test-c asan-test valgrind-test run install clean bench
 
 all: deps lib cli
 
@@ -69,6 +69,18 @@ asan-test: deps
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" lib cli tests
 	@MLPF_SKIP_PYTHON=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    sh scripts/run_tests.sh build-asan
+
+# valgrind's leak check on the library's test binaries (fast ones; OpenMP's
+# thread pool is told to stay put so its stacks are not reported).
+VALGRIND_TESTS ?= test_finite test_io
+valgrind-test: all tests
+	@command -v valgrind >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q valgrind >/dev/null; }
+	@for t in $(VALGRIND_TESTS); do \
+	    [ -x $(BUILD)/tests/$$t ] || continue; \
+	    OMP_NUM_THREADS=1 valgrind -q --error-exitcode=9 --leak-check=full --show-possibly-lost=no --errors-for-leak-kinds=definite,indirect \
+	        $(BUILD)/tests/$$t >/dev/null || { echo "valgrind: $$t failed"; exit 1; }; \
+	    echo "valgrind: $$t clean"; \
+	done
 
 run: all
 	$(BUILD)/mlpflow example

@@ -39,6 +39,7 @@ int cli_uint(const cli_args *a, const char *name, unsigned long long def, unsign
 int cli_load_problem(const cli_args *a, int threads, mlpf_problem **p);
 
 int cmd_init(int argc, char **argv);
+int cmd_info(int argc, char **argv);
 int cmd_loss(int argc, char **argv);
 int cmd_gradient(int argc, char **argv);
 int cmd_hessian(int argc, char **argv);

@@ -47,6 +47,14 @@ static const char HELP_PREDICT[] =
     "\n"
     "Network output (N, Dout) for the inputs X (N, Din), .npy or CSV.\n";
 
+static const char HELP_INFO[] =
+    "usage: mlpflow info --spec S.json\n"
+    "\n"
+    "Prints the spec's network and data as JSON: parameter count, input and output\n"
+    "dimensions, samples, objective, and per layer its units, inputs, bias,\n"
+    "activation(s) and the index of its first parameter (layer l's weight (i, j) is\n"
+    "parameter offset + i * (inputs + bias) + j; the bias is column j = inputs).\n";
+
 /* Parse, load the spec and the parameters: the common start of every command. */
 typedef struct {
     cli_args a;
@@ -213,5 +221,56 @@ int cmd_predict(int argc, char **argv) {
         free(Y);
     }
     free(X);
+    return finish(&c, rc);
+}
+
+int cmd_info(int argc, char **argv) {
+    static const char *const valued[] = {"spec", NULL};
+    eval_ctx c;
+    int rc = eval_begin("info", HELP_INFO, argc, argv, valued, NO_FLAGS, 0, 0, &c);
+    if (rc) return finish(&c, rc);
+    const mlpf_net *net = c.p->net;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "nparams", (double)c.np);
+    cJSON_AddNumberToObject(o, "din", mlpf_net_din(net));
+    cJSON_AddNumberToObject(o, "dout", mlpf_net_dout(net));
+    cJSON_AddNumberToObject(o, "nsamples", (double)mlpf_objective_nsamples(c.p->obj));
+    cJSON_AddStringToObject(o, "objective", mlpf_objective_name(c.p->obj));
+    cJSON *layers = cJSON_AddArrayToObject(o, "layers");
+    if (!layers) {
+        cJSON_Delete(o);
+        return finish(&c, cli_error(CLI_FAIL, "out of memory"));
+    }
+    for (int l = 0; l < mlpf_net_nlayers(net); l++) {
+        cJSON *L = cJSON_CreateObject();
+        if (!L || !cJSON_AddItemToArray(layers, L)) {
+            cJSON_Delete(L);
+            cJSON_Delete(o);
+            return finish(&c, cli_error(CLI_FAIL, "out of memory"));
+        }
+        int units = mlpf_net_layer_units(net, l);
+        cJSON_AddNumberToObject(L, "units", units);
+        cJSON_AddNumberToObject(L, "inputs", mlpf_net_layer_inputs(net, l));
+        cJSON_AddBoolToObject(L, "bias", mlpf_net_layer_bias(net, l));
+        cJSON_AddNumberToObject(L, "offset", (double)mlpf_net_layer_offset(net, l));
+        /* one name when the layer shares its activation, else one per unit */
+        int same = 1;
+        for (int u = 1; u < units; u++)
+            same &= mlpf_net_activation(net, l, u)->kind == mlpf_net_activation(net, l, 0)->kind;
+        if (same) {
+            cJSON_AddStringToObject(L, "activation",
+                                    mlpf_activation_name(mlpf_net_activation(net, l, 0)->kind));
+        } else {
+            cJSON *acts = cJSON_AddArrayToObject(L, "activation");
+            for (int u = 0; acts && u < units; u++)
+                cJSON_AddItemToArray(acts, cJSON_CreateString(mlpf_activation_name(
+                                               mlpf_net_activation(net, l, u)->kind)));
+        }
+    }
+    char *text = cJSON_Print(o);
+    if (text) puts(text);
+    else rc = cli_error(CLI_FAIL, "out of memory");
+    free(text);
+    cJSON_Delete(o);
     return finish(&c, rc);
 }

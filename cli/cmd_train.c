@@ -140,11 +140,13 @@ static cJSON *run_extra(const mlpf_problem *p, const cli_args *a, uint64_t seed,
 }
 
 /* RUN given as "RUN", "RUN.json" or "RUN.npz" all mean the pair RUN.json + RUN.npz */
-static void run_base(const char *o, char *buf, size_t cap) {
+static int run_base(const char *cmd, const char *o, char *buf, size_t cap) {
+    if (strlen(o) >= cap) return cli_usage(cmd, "-o: name too long");
     snprintf(buf, cap, "%s", o);
     size_t n = strlen(buf);
     if (n > 5 && (!strcmp(buf + n - 5, ".json"))) buf[n - 5] = '\0';
     else if (n > 4 && !strcmp(buf + n - 4, ".npz")) buf[n - 4] = '\0';
+    return 0;
 }
 
 /* Train k starts; write the files; results[k] stay for the caller. */
@@ -263,11 +265,11 @@ int cmd_train(int argc, char **argv) {
         (rc = cli_uint(&a, "threads", 0, 4096, &threads)))
         return rc;
     if (k == 0) return cli_usage("train", "--starts must be at least 1");
+    char run[4096];
+    if ((rc = run_base("train", cli_get(&a, "o"), run, sizeof run))) return rc;
     mlpf_problem *p;
     /* with many starts the parallelism is across starts, one thread each */
     if ((rc = cli_load_problem(&a, k > 1 ? 1 : (int)threads, &p))) return rc;
-    char run[4096];
-    run_base(cli_get(&a, "o"), run, sizeof run);
     mlpf_result **res = calloc(k, sizeof *res);
     uint64_t seed;
     if (!res) rc = cli_error(CLI_FAIL, "out of memory");
@@ -298,7 +300,11 @@ int cmd_example(int argc, char **argv) {
     if (mlpf_problem_parse(EXAMPLE_SPEC, "<example>", "", (int)threads, &p, &err))
         return cli_error(CLI_FAIL, "%s", err.msg);
     char run[4096];
-    run_base(cli_get(&a, "o") ? cli_get(&a, "o") : "example_run", run, sizeof run);
+    if ((rc = run_base("example", cli_get(&a, "o") ? cli_get(&a, "o") : "example_run", run,
+                       sizeof run))) {
+        mlpf_problem_free(p);
+        return rc;
+    }
     mlpf_result *res = NULL;
     uint64_t seed;
     if ((rc = apply_flags(&a, p))) goto done;

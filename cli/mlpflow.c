@@ -9,6 +9,7 @@ static const char USAGE[] =
     "usage: mlpflow <command> [options]     (mlpflow <command> --help for details)\n"
     "\n"
     "commands:\n"
+    "  info      the spec's network, parameter layout and data, as JSON\n"
     "  init      random initial parameters (Glorot normal) for a spec's network\n"
     "  loss      loss at a parameter vector, as JSON\n"
     "  gradient  exact gradient (P,) as .npy\n"
@@ -146,6 +147,7 @@ static const command COMMANDS[] = {
     {"init", cmd_init},         {"loss", cmd_loss},       {"gradient", cmd_gradient},
     {"hessian", cmd_hessian},   {"spectrum", cmd_spectrum}, {"predict", cmd_predict},
     {"bench", cmd_bench},       {"train", cmd_train},     {"example", cmd_example},
+    {"info", cmd_info},
 };
 
 int main(int argc, char **argv) {

@@ -355,7 +355,8 @@ double mlpf_cosine_similarity(const double *a, const double *b, size_t n);
    are z (p - r); loss, gradient Q^T g and Hessian Q^T H Q are exact. v1, v2 need
    not be orthogonal or normalised; r = 1 when v2 is NULL or numerically in
    span(v1) (its part orthogonal to v1 is <= 64 eps |v2|); v1 = 0 is MLPF_EINVAL.
-   The objective has p - r parameters (mlpf_objective_nparams). ref, v1, v2 are
+   The objective has p - r parameters (mlpf_objective_nparams) and no network
+   (mlpf_objective_net is NULL: z is not a network's layout). ref, v1, v2 are
    copied; base must outlive the subspace objective. */
 mlpf_objective *mlpf_objective_subspace(const mlpf_objective *base, const double *ref,
                                         const double *v1, const double *v2, double a1, double a2,
@@ -385,7 +386,9 @@ int mlpf_subspace_minloss_grid(const mlpf_objective *base, const double *ref, co
 /* Network surgery (networks with one hidden layer and a linear readout; layer
    index 0 is the hidden layer). The new network and parameters are allocated
    (*new_net with mlpf_net_create, free with mlpf_net_free; *x_new with malloc,
-   free with free). Per-neuron activations follow their neurons. */
+   free with free). Per-neuron activations follow their neurons. The readout
+   may have any activation and any number of outputs: surgery keeps its
+   pre-activation. Networks with another number of layers give MLPF_EINVAL. */
 /* Duplicate hidden neuron i: the copy gets the same incoming weights, output
    weights gamma * a_i and (1 - gamma) * a_i (original keeps gamma * a_i); it is
    inserted at position j (0..k, counted in the original's indexing). The
@@ -393,11 +396,12 @@ int mlpf_subspace_minloss_grid(const mlpf_objective *base, const double *ref, co
 int mlpf_split_neuron(const mlpf_net *net, const double *x, int i, double gamma, int j,
                       mlpf_net **new_net, double **x_new, mlpf_error *err);
 /* Add `extra` hidden neurons at the end with zero output weights and incoming
-   weights drawn Glorot-normal from seed, biases 0 (function unchanged). */
+   weights drawn Glorot-normal (fan_in + fan_out = din + k + extra) from seed,
+   biases 0, activation of the last hidden neuron (function unchanged). */
 int mlpf_grow_net(const mlpf_net *net, const double *x, int extra, uint64_t seed,
                   mlpf_net **new_net, double **x_new, mlpf_error *err);
-/* Remove hidden neurons (indices `remove`, count nremove, distinct); returns the
-   smaller net/params. */
+/* Remove hidden neurons (indices `remove`, count nremove, distinct, at least
+   one neuron left); returns the smaller net/params (others keep their order). */
 int mlpf_shrink_net(const mlpf_net *net, const double *x, const int *remove, size_t nremove,
                     mlpf_net **new_net, double **x_new, mlpf_error *err);
 

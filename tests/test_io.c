@@ -170,6 +170,13 @@ static void test_csv(void) {
     CHECK_OK(mlpf_read_array(tmp("ws.txt"), &v, got, &ndim, &err), &err);
     CHECK(got[0] == 3 && got[1] == 2 && v && v[5] == 6, "whitespace separated");
     free(v);
+    /* a byte order mark is not a header; a typo in the first row is not a header either */
+    write_text(tmp("bom.csv"), "\xEF\xBB\xBF" "1,2\n3,4\n");
+    CHECK_OK(mlpf_read_array(tmp("bom.csv"), &v, got, &ndim, &err), &err);
+    CHECK(got[0] == 2 && v && v[0] == 1, "BOM: %zu rows", got[0]);
+    free(v);
+    write_text(tmp("typo.csv"), "1,2o\n3,4\n");
+    expect_fail(tmp("typo.csv"), MLPF_EFORMAT, "line 1, column 2");
     write_text(tmp("ragged.csv"), "a,b\n1,2\n3,4\n5\n");
     expect_fail(tmp("ragged.csv"), MLPF_EFORMAT, "line 4 has 1 columns");
     write_text(tmp("word.csv"), "1,2\n3,x\n");

@@ -34,3 +34,4 @@ __all__ = ["Error", "InvalidArgumentError", "lib_path", "Net", "NetI", "TeacherN
            "default_options", "train", "train_many", "LinearSubspace", "SubspaceNet",
            "cosine_similarity", "grow_net", "shrink_net", "split_neuron", "subspace_minloss",
            "subspace_minloss_grid", "trajectory_distance", "__version__"]
+from . import plot  # noqa: E402  (matplotlib is imported only when a plot is made)

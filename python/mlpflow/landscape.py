@@ -106,6 +106,9 @@ def _train_opts(options):
     if not options:
         return None, None
     from .training import _Keep, _options
+    options = dict(options)
+    options.setdefault("alg", "none")            # the library's own defaults here
+    options.setdefault("optim_solver", "newtontr")
     keep = _Keep()
     return _options(_DummyNet(), options, keep), keep
 

@@ -191,6 +191,8 @@ def train(net, x0, **options):
     opt = _options(net, options, keep)
     out = {}
 
+    done = threading.Event()
+
     def run():
         res = POINTER(_lib.mlpf_result)()
         err = _err()
@@ -199,14 +201,18 @@ def train(net, x0, **options):
             out["st"], out["err"], out["res"] = st, err, res
         except BaseException as e:   # pragma: no cover
             out["exc"] = e
+        finally:
+            done.set()
 
     interrupted = False
     if threading.current_thread() is threading.main_thread():
+        # The C call runs in a worker (ctypes releases the GIL); the main thread waits
+        # in short timed waits so that Ctrl-C reaches Python and sets the stop flag.
         worker = threading.Thread(target=run, name="mlpflow-train", daemon=True)
         worker.start()
-        while worker.is_alive():
+        while not done.is_set():
             try:
-                worker.join(0.05)
+                done.wait(0.05)
             except KeyboardInterrupt:
                 keep.interrupt.value = 1
                 interrupted = True

@@ -283,7 +283,7 @@ int dyn_flow_ex(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr
     if (st) goto done;
     solver *cur = &main;
     int fallbacks = 0, bdf_left = 0;
-    long steps = 0, since_best = 0, steps_since_start = 0;
+    long steps = 0, since_best = 0;
     /* In ONE_STEP mode tout only sets the scale of the first step estimate,
        whose lower bound is 100 eps |tout|: an open-ended flow uses 1e4. */
     double t = 0, tout = isfinite(o->maxT) ? o->maxT : 1e4;
@@ -317,14 +317,12 @@ int dyn_flow_ex(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr
                 if (st) goto done;
                 cur = &bdf;
                 bdf_left = FALLBACK_STEPS;
-                steps_since_start = 0;
                 continue;
             }
             why = "solver_failure";
             break;
         }
         steps++;
-        steps_since_start++;
         /* loss and gradient at the new point (cached for the next stage) */
         st = mlpf_objective_eval(pb->obj, yv, &u.closs, u.cg, NULL, err);
         if (st == MLPF_ENONFINITE) { why = "solver_failure"; st = MLPF_OK; break; }

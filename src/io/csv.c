@@ -1,6 +1,6 @@
 /* csv.c - numeric text tables: fields separated by commas or whitespace, one
    row per line, blank lines and '#' comment lines skipped, and an optional
-   header line (the first line, when it is not all numbers). The result is
+   header line (the first line, when none of its fields is a number). The result is
    always two-dimensional (rows, columns). */
 #include "io/io.h"
 
@@ -50,6 +50,26 @@ static long parse_line(const char *s, const char *end, double *vals, long *bad_c
     }
 }
 
+/* 1 when no field of the line is a number: a header of column names. A line
+   mixing names and numbers is a broken data row, not a header. */
+static int all_text(const char *s, const char *end) {
+    const char *p = s;
+    while (p < end) {
+        while (p < end && (*p == ',' || isspace((unsigned char)*p))) p++;
+        const char *q = p;
+        while (q < end && *q != ',' && !isspace((unsigned char)*q)) q++;
+        if (q > p && (size_t)(q - p) < 64) {
+            char tmp[64], *e;
+            memcpy(tmp, p, (size_t)(q - p));
+            tmp[q - p] = '\0';
+            strtod(tmp, &e);
+            if (*e == '\0') return 0;
+        }
+        p = q;
+    }
+    return 1;
+}
+
 static int blank_or_comment(const char *s, const char *end) {
     while (s < end && isspace((unsigned char)*s)) s++;
     return s >= end || *s == '#';
@@ -59,6 +79,11 @@ int mlpf_csv_parse(const char *name, const char *text, size_t len, double **data
                    size_t shape[2], int *ndim, mlpf_error *err) {
     *data = NULL;
     const char *end = text + len;
+    /* a UTF-8 byte order mark would make the first row look like a header */
+    if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) {
+        text += 3;
+        len -= 3;
+    }
     if (memchr(text, '\0', len))
         return mlpf_fail(err, MLPF_EFORMAT, "%s: not a text file (use .npy or CSV)", name);
     /* pass 1: count rows and columns, find errors */
@@ -74,7 +99,7 @@ int mlpf_csv_parse(const char *name, const char *text, size_t len, double **data
             long bad = 0;
             long n = parse_line(s, e, NULL, &bad);
             if (n < 0) {
-                if (rows == 0 && !header_seen) {
+                if (rows == 0 && !header_seen && all_text(s, e)) {
                     header_seen = 1;  /* a header line of column names */
                 } else {
                     return mlpf_fail(err, MLPF_EFORMAT, "%s: line %ld, column %ld: not a number",

@@ -52,6 +52,7 @@ typedef struct {
     double *F, *F2;            /* (B * dout, maxu) backpropagated factors */
     double *gam;               /* (B, maxu) */
     double *scratch;           /* (P) for the small matrix products */
+    double *tr;                /* (B, din + 1 + 3 maxu) transposed layer-1 quantities */
     double *mem;
 } chunk_ws;
 
@@ -81,7 +82,8 @@ static int ws_alloc(const finite_data *f, size_t B, int want_hess, chunk_ws *w, 
     w->abar = w->z + L; w->da = w->abar + L; w->d2a = w->da + L; w->delta = w->d2a + L; w->lam = w->delta + L;
     size_t total = P + B * (size_t)(net->din + 1) + B * (size_t)dout * (2 + (size_t)dout) + B;
     for (int l = 0; l < L; l++) total += B * (6 * (size_t)net->layers[l].units + 1);
-    if (want_hess) total += B * (size_t)dout * P + 2 * B * P + 2 * B * (size_t)dout * mu + B * mu;
+    if (want_hess) total += B * (size_t)dout * P + 2 * B * P + 2 * B * (size_t)dout * mu + B * mu
+                            + B * ((size_t)net->din + 1 + 3 * mu);
     w->mem = mlpf_malloc(total * sizeof(double), err);
     if (!w->mem) { free(w->z); w->z = NULL; return MLPF_ENOMEM; }
     double *p = w->mem;
@@ -100,6 +102,7 @@ static int ws_alloc(const finite_data *f, size_t B, int want_hess, chunk_ws *w, 
     if (want_hess) {
         TAKE(w->J, B * (size_t)dout * P); TAKE(w->R, B * P); TAKE(w->KR, B * P);
         TAKE(w->F, B * (size_t)dout * mu); TAKE(w->F2, B * (size_t)dout * mu); TAKE(w->gam, B * mu);
+        TAKE(w->tr, B * ((size_t)net->din + 1 + 3 * mu));
     }
 #undef TAKE
     return MLPF_OK;
@@ -288,36 +291,42 @@ static void hessian_chunk(const finite_data *f, const double *x, size_t B, doubl
                 (int)P, 1.0, H, (int)P);
 
     /* Layer 1's (act) term is block diagonal: sum_b kappa_bj xbar_b xbar_b^T in unit j's block;
-       its (lin) partner pairs W_2[i, j] with unit j's block: sum_b gamma_bi xbar_b. */
+       its (lin) partner pairs W_2[i, j] with unit j's block: sum_b gamma_bij xbar_b.
+       Transposed copies make every sum over samples a contiguous dot product. */
     const mlpf_layer *L1 = &net->layers[0];
-    int cols1 = L1->inputs + L1->bias, ldx = net->din + 1;
-    for (int j = 0; j < L1->units; j++) {
+    int U1 = L1->units, cols1 = L1->inputs + L1->bias, ldx = net->din + 1;
+    const mlpf_layer *L2 = L > 1 ? &net->layers[1] : NULL;
+    int U2 = L2 ? L2->units : 0, cols2 = L2 ? L2->inputs + L2->bias : 0;
+    double *xT = w->tr, *kT = xT + (size_t)cols1 * B, *dT = kT + (size_t)U1 * B, *gT = dT + (size_t)U1 * B;
+    for (size_t b = 0; b < B; b++) {
+        for (int r = 0; r < cols1; r++) xT[(size_t)r * B + b] = w->xbar[b * (size_t)ldx + (size_t)r];
+        for (int j = 0; j < U1; j++) {
+            size_t k = b * (size_t)U1 + (size_t)j;
+            kT[(size_t)j * B + b] = L > 1 ? w->lam[0][k] * w->d2a[0][k] : w->kappa_out[k];
+            dT[(size_t)j * B + b] = w->da[0][k];
+        }
+        for (int i = 0; i < U2; i++) gT[(size_t)i * B + b] = w->delta[1][b * (size_t)U2 + (size_t)i];
+    }
+    for (int j = 0; j < U1; j++) {
         size_t blk = L1->offset + (size_t)j * (size_t)cols1;
-        if (L > 1) {
-            for (size_t b = 0; b < B; b++) {
-                double kap = w->lam[0][b * (size_t)L1->units + (size_t)j] * w->d2a[0][b * (size_t)L1->units + (size_t)j];
-                if (kap == 0) continue;
-                const double *xb = w->xbar + b * (size_t)ldx;
-                for (int r = 0; r < cols1; r++)
-                    for (int c = 0; c <= r; c++) H[(blk + (size_t)r) * P + blk + (size_t)c] += kap * xb[r] * xb[c];
+        const double *kj = kT + (size_t)j * B, *dj = dT + (size_t)j * B;
+        for (int r = 0; r < cols1; r++) {
+            const double *xr = xT + (size_t)r * B;
+            for (int c = 0; c <= r; c++) {
+                const double *xc = xT + (size_t)c * B;
+                double acc = 0;
+                for (size_t b = 0; b < B; b++) acc += kj[b] * xr[b] * xc[b];
+                H[(blk + (size_t)r) * P + blk + (size_t)c] += acc;
             }
-            const mlpf_layer *L2 = &net->layers[1];
-            int cols2 = L2->inputs + L2->bias;
-            for (int i = 0; i < L2->units; i++) {
-                size_t row = L2->offset + (size_t)i * (size_t)cols2 + (size_t)j;
-                for (size_t b = 0; b < B; b++) {
-                    double gam = w->delta[1][b * (size_t)L2->units + (size_t)i] * w->da[0][b * (size_t)L1->units + (size_t)j];
-                    const double *xb = w->xbar + b * (size_t)ldx;
-                    for (int k = 0; k < cols1; k++) H[row * P + blk + (size_t)k] += gam * xb[k];
-                }
-            }
-        } else {
-            for (size_t b = 0; b < B; b++) {
-                double kap = w->kappa_out[b * (size_t)D + (size_t)j];
-                if (kap == 0) continue;
-                const double *xb = w->xbar + b * (size_t)ldx;
-                for (int r = 0; r < cols1; r++)
-                    for (int c = 0; c <= r; c++) H[(blk + (size_t)r) * P + blk + (size_t)c] += kap * xb[r] * xb[c];
+        }
+        for (int i = 0; i < U2; i++) {
+            size_t row = L2->offset + (size_t)i * (size_t)cols2 + (size_t)j;
+            const double *gi = gT + (size_t)i * B;
+            for (int c = 0; c < cols1; c++) {
+                const double *xc = xT + (size_t)c * B;
+                double acc = 0;
+                for (size_t b = 0; b < B; b++) acc += gi[b] * dj[b] * xc[b];
+                H[row * P + blk + (size_t)c] += acc;
             }
         }
     }
@@ -365,9 +374,11 @@ static void hessian_chunk(const finite_data *f, const double *x, size_t B, doubl
 
 /* Rows per chunk: large enough for dsyrk to run at full speed, small enough that
    the (B, P) buffers stay in cache-sized memory. */
-static size_t chunk_rows(size_t P, int dout) {
-    size_t B = (size_t)(1u << 19) / (P * (size_t)dout + 1);
-    if (B > 256) B = 256;
+static size_t chunk_rows(size_t P, int dout, int want_hess) {
+    /* dsyrk needs a deep inner dimension to reach its peak: Hessian chunks are taller. */
+    size_t cap = want_hess ? 1024 : 256;
+    size_t B = (size_t)(want_hess ? 1u << 21 : 1u << 19) / (P * (size_t)dout + 1);
+    if (B > cap) B = cap;
     if (B < 16) B = 16;
     return B;
 }
@@ -390,7 +401,7 @@ static int finite_eval(void *ctx, const double *x, const size_t *subset, size_t 
     const mlpf_net *net = f->net;
     size_t P = net->nparams, n = subset ? nsubset : f->n;
     int dout = mlpf_net_dout(net), want_hess = hess != NULL;
-    size_t B = chunk_rows(P, dout);
+    size_t B = chunk_rows(P, dout, want_hess);
     size_t nchunks = (n + B - 1) / B, S = slab_count(nchunks, P, want_hess);
     int threads = f->threads > 0 ? f->threads : omp_get_max_threads();
     if ((size_t)threads > S) threads = (int)S;

@@ -66,6 +66,12 @@ void mlpf_cf_single(const mlpf_cf_ctx *c, const mlpf_activation *f, int din, con
 /* Owen's T(h, a) and the bivariate normal CDF P(X <= h, Y <= k), corr rho. */
 double mlpf_owen_t(const mlpf_cf_ctx *c, double h, double a);
 double mlpf_bvn_cdf(const mlpf_cf_ctx *c, double h, double k, double rho);
+/* the same with r = sqrt(1 - rho^2) given (accurate near |rho| = 1) */
+double mlpf_bvn_cdf_r(const mlpf_cf_ctx *c, double h, double k, double rho, double r);
+/* ... and with Owen's a_h = (k - rho h) / (h r), a_k = (h - rho k) / (k r) given,
+   for callers that can form the cancelling numerators accurately */
+double mlpf_bvn_cdf_a(const mlpf_cf_ctx *c, double h, double k, double rho, double r, double ah,
+                      double ak);
 
 /* Fill a (din+1)^2 block  H = c0 I + sum_ab cab u_a u_b^T  on the weights,
    H[w][bias] = sum_a drow_a u_a,  H[bias][w] = sum_a dcol_a u_a,  H[bias][bias] = e. */

@@ -121,21 +121,32 @@ double mlpf_owen_t(const mlpf_cf_ctx *c, double h, double a) {
     return 0.5 * (qh + qah) - qh * qah - mlpf_owen_t(c, a * h, 1.0 / a);
 }
 
-/* Owen (1956): Phi2(h, k; rho) = (Phi(h) + Phi(k)) / 2 - T(h, a_h) - T(k, a_k) - beta */
-double mlpf_bvn_cdf(const mlpf_cf_ctx *c, double h, double k, double rho) {
+/* Owen (1956): Phi2(h, k; rho) = (Phi(h) + Phi(k)) / 2 - T(h, a_h) - T(k, a_k) - beta.
+   r = sqrt(1 - rho^2) is passed in: near |rho| = 1 callers that know it from
+   the geometry (r = sin of the angle between two weight vectors) keep its
+   relative accuracy, which 1 - rho^2 would lose. */
+double mlpf_bvn_cdf_a(const mlpf_cf_ctx *c, double h, double k, double rho, double r, double ah,
+                      double ak) {
+    if (r <= 0.0) return rho > 0 ? Phi(fmin(h, k)) : fmax(0.0, Phi(h) - Phi(-k));
     if (rho == 0.0) return Phi(h) * Phi(k);
-    if (rho >= 1.0) return Phi(fmin(h, k));
-    if (rho <= -1.0) return fmax(0.0, Phi(h) - Phi(-k));
-    double r = sqrt((1.0 - rho) * (1.0 + rho));
-    if (h == 0.0 && k == 0.0) return 0.25 + asin(rho) / (2.0 * M_PI);
-    double th, tk;
+    if (h == 0.0 && k == 0.0) return 0.25 + atan2(rho, r) / (2.0 * M_PI);
     /* at h = 0 take the h -> 0+ limit of T(h, a_h), consistent with beta below */
-    if (h == 0.0) th = k > 0 ? 0.25 : -0.25;
-    else th = mlpf_owen_t(c, h, (k - rho * h) / (h * r));
-    if (k == 0.0) tk = h > 0 ? 0.25 : -0.25;
-    else tk = mlpf_owen_t(c, k, (h - rho * k) / (k * r));
+    double th = h == 0.0 ? (k > 0 ? 0.25 : -0.25) : mlpf_owen_t(c, h, ah);
+    double tk = k == 0.0 ? (h > 0 ? 0.25 : -0.25) : mlpf_owen_t(c, k, ak);
     double beta = (h * k > 0 || (h * k == 0 && h + k >= 0)) ? 0.0 : 0.5;
     return 0.5 * (Phi(h) + Phi(k)) - th - tk - beta;
+}
+
+double mlpf_bvn_cdf_r(const mlpf_cf_ctx *c, double h, double k, double rho, double r) {
+    double ah = h != 0.0 ? (k - rho * h) / (h * r) : 0.0;
+    double ak = k != 0.0 ? (h - rho * k) / (k * r) : 0.0;
+    return mlpf_bvn_cdf_a(c, h, k, rho, r, ah, ak);
+}
+
+double mlpf_bvn_cdf(const mlpf_cf_ctx *c, double h, double k, double rho) {
+    if (rho >= 1.0) return Phi(fmin(h, k));
+    if (rho <= -1.0) return fmax(0.0, Phi(h) - Phi(-k));
+    return mlpf_bvn_cdf_r(c, h, k, rho, sqrt((1.0 - rho) * (1.0 + rho)));
 }
 
 static jet jet_bvn(const mlpf_cf_ctx *c, const jet *h, const jet *k, const jet *rho) {

@@ -25,13 +25,11 @@ static double phi(double x) { return INV_SQRT_2PI * exp(-0.5 * x * x); }
 static double step(double m) { return m > 0 ? 1.0 : m < 0 ? 0.0 : 0.5; }
 
 /* L[k] = E[psi(m + c t) t^k], k = 0..2, t ~ N(0, 1); psi = H (relu = 0) or relu.
-   mscale is the size of the terms m was computed from: with c = 0, |m| below
-   its rounding error means the two kinks coincide (e.g. a unit paired with
-   itself), and H takes the limit 1/2 on both lines rather than a rounding-
-   dependent 0 or 1. */
-static void line_moments(int relu, double m, double c, double mscale, double L[3]) {
+   With c = 0 and m = 0 the two kinks coincide (e.g. a unit paired with itself;
+   D below is snapped to 0 within rounding), and H takes the limit 1/2 on both
+   lines rather than a rounding-dependent 0 or 1. */
+static void line_moments(int relu, double m, double c, double L[3]) {
     if (c == 0.0) {
-        if (fabs(m) <= 1e-13 * mscale) m = 0;
         double e = relu ? fmax(m, 0.0) : step(m);
         L[0] = e; L[1] = 0; L[2] = e;
         return;
@@ -57,31 +55,38 @@ void mlpf_relu_pair(const mlpf_cf_ctx *c, mlpf_gq_work *wk, int din, const doubl
     mlpf_gauss_pair_basis(din, wi, wj, e1, e2, &s, &al, &be);
     double sv = sqrt(al * al + be * be);
     double uv[2] = {s, 0}, vv[2] = {al, be};
+    /* Near-coincident kinks (parallel units with close offsets) make every
+       quantity below depend on D = s b_j - alpha b_i, a difference of nearly
+       equal terms. Forming it once and deriving all offsets from it keeps their
+       rounding errors consistent, so that the O(1) line and orthant terms still
+       cancel to O(eps) instead of O(eps / beta). */
+    double D = fma(s, bj, -al * bi);
+    if (fabs(D) <= 1e-13 * (fabs(s * bj) + fabs(al * bi))) D = 0;
     double P11;
-    if (s > 0 && sv > 0) P11 = mlpf_bvn_cdf(c, bi / s, bj / sv, al / sv);
+    if (s > 0 && sv > 0)
+        P11 = mlpf_bvn_cdf_a(c, bi / s, bj / sv, al / sv, be / sv, bi != 0 ? D / (bi * be) : 0,
+                             bj != 0 ? (bi * be * be - al * D) / (s * bj * be) : 0);
     else if (s > 0) P11 = step(bj) * Phi(bi / s);
     else if (sv > 0) P11 = step(bi) * Phi(bj / sv);
     else P11 = step(bi) * step(bj);
-    /* line u = 0: z1 = t0, z2 free, v = m + beta z2 */
+    /* line u = 0: z1 = t0, z2 free, v = m + beta z2 with m = D / s */
     double AH[3] = {0}, AR[6] = {0};
     if (s > 0) {
-        double pu = phi(bi / s) / s, t0 = -bi / s, m = bj + al * t0, LH[3], LR[3];
-        double ms = fabs(bj) + fabs(al * t0);
-        line_moments(0, m, be, ms, LH);
-        line_moments(1, m, be, ms, LR);
+        double pu = phi(bi / s) / s, t0 = -bi / s, m = D / s, LH[3], LR[3];
+        line_moments(0, m, be, LH);
+        line_moments(1, m, be, LR);
         AH[0] = pu * LH[0]; AH[1] = pu * t0 * LH[0]; AH[2] = pu * LH[1];
         AR[0] = pu * LR[0]; AR[1] = pu * t0 * LR[0]; AR[2] = pu * LR[1];
         AR[3] = pu * t0 * t0 * LR[0]; AR[4] = pu * t0 * LR[1]; AR[5] = pu * LR[2];
     }
-    /* line v = 0: z = z0 + t d, u = mu + su t */
+    /* line v = 0: z = z0 + t d, u = mu + su t, mu = (b_i beta^2 - alpha D) / sv^2 */
     double BH[3] = {0}, BR[6] = {0};
     if (sv > 0) {
         double pv = phi(bj / sv) / sv;
         double z0[2] = {-bj * al / (sv * sv), -bj * be / (sv * sv)}, d[2] = {-be / sv, al / sv};
-        double mu = bi + s * z0[0], su = s * d[0], LH[3], LR[3];
-        double ms = fabs(bi) + fabs(s * z0[0]);
-        line_moments(0, mu, su, ms, LH);
-        line_moments(1, mu, su, ms, LR);
+        double mu = (bi * be * be - al * D) / (sv * sv), su = s * d[0], LH[3], LR[3];
+        line_moments(0, mu, su, LH);
+        line_moments(1, mu, su, LR);
         BH[0] = pv * LH[0];
         BR[0] = pv * LR[0];
         for (int a = 0; a < 2; a++) {
@@ -118,8 +123,8 @@ void mlpf_relu_single(mlpf_gq_work *wk, int din, const double *w, double b, int 
     mlpf_gauss_pair_basis(din, w, w, e1, e2, &s, &al, &be);
     for (int a = 0; a < din; a++) e2[a] = 0;
     double LH[3], LR[3];
-    line_moments(0, b, s, 0, LH);
-    line_moments(1, b, s, 0, LR);
+    line_moments(0, b, s, LH);
+    line_moments(1, b, s, LR);
     double m10[3] = {LH[0], LH[1], 0}, m20[6] = {0};
     if (s > 0) {
         double pu = phi(b / s) / s, t0 = -b / s;

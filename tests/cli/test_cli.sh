@@ -27,6 +27,11 @@ EOF
 P=13
 
 check init -- "$M" init --spec S.json --seed 4 -o P.npy
+check info -- sh -c "\"$M\" info --spec S.json > info.json && $PY -c \"
+import json; i = json.load(open('info.json'))
+assert i['nparams'] == 13 and i['nsamples'] == 37 and i['din'] == 2, i
+assert [l['offset'] for l in i['layers']] == [0, 9] and i['layers'][0]['activation'] == 'softplus', i
+\""
 check loss -- sh -c "\"$M\" loss --spec S.json --params P.npy > loss.json"
 check gradient -- "$M" gradient --spec S.json --params P.npy -o G.npy
 check hessian -- "$M" hessian --spec S.json --params P.npy -o H.npy
@@ -193,7 +198,7 @@ grep -q 'Hessian spectrum *min' log.txt && grep -q 'EX.json, EX.npz' log.txt && 
 check example_spec -- sh -c "\"$M\" example --print-spec > ex.json && $PY -c \"import json; s = json.load(open('ex.json')); assert s['data']['samples'] == 10000\""
 
 # --help on every subcommand; version
-for c in init loss gradient hessian spectrum predict bench train example; do
+for c in info init loss gradient hessian spectrum predict bench train example; do
     "$M" $c --help > h.txt 2>&1 && grep -q "usage: mlpflow $c" h.txt && ok || bad "$c --help"
 done
 "$M" version | grep -q '^mlpflow [0-9]' && ok || bad version

@@ -1,0 +1,9 @@
+#!/bin/sh
+# Runs the benchmarks side by side with their peers (see bench/README.md).
+set -e
+cd "$(dirname "$0")/.."
+mkdir -p build/bench
+cc -O2 -o build/bench/dsyrk_floor bench/dsyrk_floor.c -L/usr/lib/x86_64-linux-gnu/openblas-openmp \
+    -Wl,-rpath,/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas
+dpkg-query -W python3-torch >/dev/null 2>&1 || { echo "bench: needs python3-torch (apt-get install python3-torch)" >&2; exit 1; }
+/usr/bin/python3 bench/kernels.py "$@"
