@@ -297,7 +297,9 @@ typedef struct {
     char ode_stopped_by[64];    /* "maxT", "maxtime", "maxiterations", "minloss",
                                    "min_gnorm", "patience", "interrupt", "solver_failure",
                                    "skipped" */
-    char optim_stopped_by[64];
+    char optim_stopped_by[64];  /* as above, plus "stalled": the minimiser cannot
+                                   lower loss or gradient any further at this
+                                   precision (rounding floor, degenerate valley) */
     char alg[32], optim_solver[32]; /* what actually ran */
     long ode_iterations, optim_iterations;
     double ode_time_run;        /* flow time reached */

@@ -234,7 +234,155 @@ static void test_fd_and_closed_vs_quad(void) {
         }
 }
 
+/* The default rule sizes meet the 1e-12 loss bound: against the largest rule */
+static void test_quadrature_bound(void) {
+    mlpf_error err;
+    mlpf_act_kind kinds[] = {MLPF_ACT_SIGMOID, MLPF_ACT_TANH, MLPF_ACT_SOFTPLUS, MLPF_ACT_GELU,
+                             MLPF_ACT_SILU, MLPF_ACT_G, MLPF_ACT_EXP};
+    double scales[] = {1.0, 0.6, 1.5, 1.0, 1.5, 0.3, 0.8};
+    for (int a = 0; a < 7; a++) {
+        mlpf_activation act = {.kind = kinds[a]};
+        mlpf_net *t = make_net(4, 3, &act, 1, 1), *s = make_net(4, 3, &act, 1, 1);
+        double tp[64], x[64], l1, l2, g1[64], g2[64];
+        random_point(t, 31 + a, scales[a], tp);
+        random_point(s, 41 + a, scales[a], x);
+        mlpf_objective *o1 = mlpf_objective_gaussian(t, tp, s, &err);
+        mlpf_objective *o2 = mlpf_objective_gaussian_opts(t, tp, s, 256, 1, &err);
+        CHECK_OK(mlpf_objective_eval(o1, x, &l1, g1, NULL, &err), &err);
+        CHECK_OK(mlpf_objective_eval(o2, x, &l2, g2, NULL, &err), &err);
+        CHECK_CLOSE(l1, l2, 1e-12, 0, "%s: default rules vs 256-point rules", mlpf_activation_name(act.kind));
+        CHECK(max_abs_diff(g1, g2, mlpf_net_nparams(s), NULL) < 1e-11, "%s gradient",
+              mlpf_activation_name(act.kind));
+        mlpf_objective_free(o1);
+        mlpf_objective_free(o2);
+        mlpf_net_free(t);
+        mlpf_net_free(s);
+    }
+}
+
+/* E[(a fs(ws z + bs) - c ft(wt z + bt))^2] for z ~ N(0, 1) by composite Simpson
+   on [-12, 12], split at both units' kinks (relu, selu), compensated sums */
+static double simpson_1d(const mlpf_activation *fs_act, const mlpf_activation *ft_act,
+                         const double *x, const double *tp) {
+    double cuts[4] = {-12, 12, 12, 12};
+    int nc = 2;
+    double kinks[2] = {-x[1] / x[0], -tp[1] / tp[0]};
+    for (int k = 0; k < 2; k++) {
+        if (!(kinks[k] > -12 && kinks[k] < 12)) continue;
+        int pos = nc - 1;
+        while (pos > 0 && cuts[pos - 1] > kinks[k]) pos--;
+        for (int e = nc; e > pos; e--) cuts[e] = cuts[e - 1];
+        cuts[pos] = kinks[k];
+        nc++;
+    }
+    double total = 0;
+    for (int piece = 0; piece + 1 < nc; piece++) {
+        int n = 200000;
+        double lo = cuts[piece], h = (cuts[piece + 1] - lo) / n, acc = 0, comp = 0;
+        for (int k = 0; k <= n; k++) {
+            double z = lo + k * h, fs, ft;
+            mlpf_activation_eval(fs_act, x[0] * z + x[1], &fs, NULL, NULL);
+            mlpf_activation_eval(ft_act, tp[0] * z + tp[1], &ft, NULL, NULL);
+            double r = x[2] * fs - tp[2] * ft;
+            double term = r * r * exp(-0.5 * z * z) * (k == 0 || k == n ? 1 : (k % 2 ? 4 : 2)) - comp;
+            double t2 = acc + term;
+            comp = (t2 - acc) - term;
+            acc = t2;
+        }
+        total += acc * h / 3;
+    }
+    return total / sqrt(2 * M_PI);
+}
+
+/* Large weights need more nodes than any Gauss-Hermite rule (composite rules),
+   and kinked activations composite rules with edges on the kinks: din 1, one
+   unit each, against Simpson on the 1-D integral. */
+static void test_large_scale_and_kinks(void) {
+    mlpf_error err;
+    mlpf_act_kind ks[] = {MLPF_ACT_TANH, MLPF_ACT_G, MLPF_ACT_GELU, MLPF_ACT_SOFTPLUS, MLPF_ACT_SELU,
+                          MLPF_ACT_RELU, MLPF_ACT_SELU};
+    mlpf_act_kind kt[] = {MLPF_ACT_TANH, MLPF_ACT_G, MLPF_ACT_GELU, MLPF_ACT_SOFTPLUS, MLPF_ACT_SELU,
+                          MLPF_ACT_GELU, MLPF_ACT_TANH};
+    double ws[] = {3.0, 2.0, 4.0, 6.0, 1.5, 1.2, 0.8};
+    for (int a = 0; a < 7; a++) {
+        mlpf_activation sa = {.kind = ks[a]}, ta = {.kind = kt[a]};
+        mlpf_net *t = make_net(1, 1, &ta, 1, 0), *s = make_net(1, 1, &sa, 1, 0);
+        double tp[3] = {ws[a], 0.2, 1.1}, x[3] = {-0.8 * ws[a], -0.1, 0.7}, l;
+        mlpf_objective *o = mlpf_objective_gaussian(t, tp, s, &err);
+        CHECK_OK(mlpf_objective_eval(o, x, &l, NULL, NULL, &err), &err);
+        CHECK_CLOSE(l, simpson_1d(&sa, &ta, x, tp), 1e-12, 0, "%s/%s at |w| = %g",
+                    mlpf_activation_name(sa.kind), mlpf_activation_name(ta.kind), ws[a]);
+        mlpf_objective_free(o);
+        mlpf_net_free(t);
+        mlpf_net_free(s);
+    }
+}
+
+/* eval is reentrant: concurrent evaluations give the serial result bit for bit */
+static void test_threads(void) {
+    mlpf_error err;
+    mlpf_activation sp = {.kind = MLPF_ACT_SOFTPLUS}, er = {.kind = MLPF_ACT_SIGMOID2};
+    mlpf_net *t = make_net(3, 3, &er, 1, 1), *s = make_net(3, 4, &sp, 1, 1);
+    double tp[32], x[32], g0[32], h0[1024], l0;
+    random_point(t, 3, 1.0, tp);
+    random_point(s, 4, 1.0, x);
+    mlpf_objective *o = mlpf_objective_gaussian(t, tp, s, &err);
+    size_t P = mlpf_net_nparams(s);
+    CHECK_OK(mlpf_objective_eval(o, x, &l0, g0, h0, &err), &err);
+    int same = 0;
+#pragma omp parallel for reduction(+ : same) num_threads(4)
+    for (int r = 0; r < 8; r++) {
+        double l, g[32], h[1024];
+        mlpf_error e;
+        mlpf_objective_eval(o, x, &l, g, h, &e);
+        same += l == l0 && memcmp(g, g0, sizeof(double) * P) == 0 && memcmp(h, h0, sizeof(double) * P * P) == 0;
+    }
+    CHECK(same == 8, "%d of 8 concurrent evaluations equal the serial one", same);
+    mlpf_objective_free(o);
+    mlpf_net_free(t);
+    mlpf_net_free(s);
+}
+
+/* Shapes the exact objective cannot serve say so, and name the alternatives. */
+static void test_unsupported(void) {
+    mlpf_error err;
+    mlpf_activation erf_act = {.kind = MLPF_ACT_SIGMOID2};
+    mlpf_net *t = make_net(2, 2, &erf_act, 0, 0);
+    double tp[16] = {0.1, 0.2, 0.3, 0.4, 1, 1};
+    mlpf_net *deep = mlpf_net_create(2, &err);
+    mlpf_net_add_layer(deep, 3, "tanh", 1, &err);
+    mlpf_net_add_layer(deep, 3, "tanh", 1, &err);
+    mlpf_net_add_layer(deep, 1, "identity", 0, &err);
+    mlpf_net *two_out = mlpf_net_create(2, &err);
+    mlpf_net_add_layer(two_out, 3, "tanh", 1, &err);
+    mlpf_net_add_layer(two_out, 2, "identity", 0, &err);
+    mlpf_net *sig_out = mlpf_net_create(2, &err);
+    mlpf_net_add_layer(sig_out, 3, "tanh", 1, &err);
+    mlpf_net_add_layer(sig_out, 1, "sigmoid", 0, &err);
+    mlpf_net *per_neuron = mlpf_net_create(2, &err);
+    mlpf_activation acts[2] = {{.kind = MLPF_ACT_TANH}, {.kind = MLPF_ACT_RELU}};
+    mlpf_net_add_layer_acts(per_neuron, 2, acts, 2, 0, &err);
+    mlpf_net_add_layer(per_neuron, 1, "identity", 0, &err);
+    mlpf_net *din3 = make_net(3, 2, &erf_act, 0, 0);
+    mlpf_net *bad[] = {deep, two_out, sig_out, per_neuron, din3};
+    for (int i = 0; i < 5; i++) {
+        mlpf_objective *o = mlpf_objective_gaussian(t, tp, bad[i], &err);
+        CHECK(o == NULL && err.status == MLPF_EUNSUPPORTED, "case %d: status %d", i, err.status);
+        if (i < 4)
+            CHECK(strstr(err.msg, "gauss-hermite") && strstr(err.msg, "samples"), "case %d: %s", i, err.msg);
+        mlpf_objective_free(o);
+        mlpf_net_free(bad[i]);
+    }
+    double nan_tp[6] = {NAN, 0, 0, 0, 1, 1};
+    CHECK(mlpf_objective_gaussian(t, nan_tp, t, &err) == NULL && err.status == MLPF_ENONFINITE, "NaN teacher");
+    mlpf_net_free(t);
+}
+
 int main(void) {
+    test_unsupported();
+    test_quadrature_bound();
+    test_large_scale_and_kinks();
+    test_threads();
     test_gh_rules();
     test_owen_bvn();
     test_fd_and_closed_vs_quad();

@@ -67,5 +67,6 @@ int main(void) {
     mc_check("relu", "relu", 0, 4);
     mc_check("softplus", "tanh", 1, 5);
     mc_check("gelu", "relu", 1, 6);
+    mc_check("selu", "selu", 1, 7);  /* kinked: quadrature only, no closed form */
     return check_report("test_gaussian_mc");
 }

@@ -114,6 +114,7 @@ static void fd_errors(const mlpf_objective *obj, const double *x0, double eps, d
    (scaled copies, anti-parallel copies, zero vectors) plus a random neuron */
 static void test_degenerate(const char *act, int bias) {
     mlpf_error err;
+    int kinked = strcmp(act, "relu") == 0 || strcmp(act, "selu") == 0;
     mlpf_net *t = make_net(3, 3, act, bias, bias), *s = make_net(3, 4, act, bias, bias);
     int tw = 3 + bias;
     double tp[32], x[32];
@@ -125,7 +126,7 @@ static void test_degenerate(const char *act, int bias) {
         x[0 * tw + a] = 1.5 * tp[0 * tw + a];   /* parallel to teacher 0 */
         x[1 * tw + a] = -0.7 * tp[1 * tw + a];  /* anti-parallel to teacher 1 */
         /* zero weights; relu without bias has no Hessian there: another copy */
-        x[2 * tw + a] = strcmp(act, "relu") == 0 && !bias ? 0.8 * tp[2 * tw + a] : 0.0;
+        x[2 * tw + a] = kinked && !bias ? 0.8 * tp[2 * tw + a] : 0.0;
     }
     if (bias) { x[0 * tw + 3] = -0.2; x[1 * tw + 3] = 0.1; x[2 * tw + 3] = 0.4; x[3 * tw + 3] = -0.1; }
     mlpf_objective *obj = mlpf_objective_gaussian(t, tp, s, &err);
@@ -150,7 +151,7 @@ static void test_degenerate(const char *act, int bias) {
     /* finite differences; the zero-weight neuron is moved off zero for relu,
        whose expectation has no Hessian there (with bias it does, but not for its
        weights when the bias is 0) */
-    if (strcmp(act, "relu") == 0) x[2 * tw] = 0.3;
+    if (kinked) x[2 * tw] = 0.3;
     double eg, eh;
     fd_errors(obj, x, 1e-5, &eg, &eh);
     CHECK(eg < 1e-8, "%s bias %d: gradient vs FD %g", act, bias, eg);
@@ -188,10 +189,62 @@ static void test_copy(const char *act, int bias) {
     mlpf_net_free(s);
 }
 
+/* The closed form against the generic quadrature path, whose composite rules
+   put a panel edge on every kink (per row for the inner direction), so that
+   it converges exponentially despite relu's kink: two independent routes. */
+static void test_closed_vs_quadrature(void) {
+    mlpf_error err;
+    mlpf_net *t = make_net(3, 2, "relu", 1, 1), *s = make_net(3, 3, "relu", 1, 1);
+    double tp[16], x[32], l1, l2, g1[32], g2[32], h1[1024], h2[1024];
+    mlpf_random_params(t, 7, tp, &err);
+    mlpf_random_params(s, 8, x, &err);
+    tp[3] = 0.3; tp[7] = -0.2; x[3] = 0.1; x[7] = -0.4; x[11] = 0.2;
+    mlpf_objective *o1 = mlpf_objective_gaussian(t, tp, s, &err);
+    mlpf_objective *o2 = mlpf_objective_gaussian_opts(t, tp, s, 256, 1, &err);
+    CHECK_OK(mlpf_objective_eval(o1, x, &l1, g1, h1, &err), &err);
+    CHECK_OK(mlpf_objective_eval(o2, x, &l2, g2, h2, &err), &err);
+    CHECK_CLOSE(l1, l2, 1e-12, 0, "relu closed form vs quadrature");
+    size_t P = mlpf_net_nparams(s);
+    double dh = 0;
+    for (size_t i = 0; i < P * P; i++) dh = fmax(dh, fabs(h1[i] - h2[i]));
+    CHECK(dh < 1e-10, "relu Hessian closed form vs quadrature: %g", dh);
+    double dg = 0;
+    for (size_t i = 0; i < mlpf_net_nparams(s); i++) dg = fmax(dg, fabs(g1[i] - g2[i]));
+    CHECK(dg < 1e-11, "relu gradient closed form vs quadrature: %g", dg);
+    mlpf_objective_free(o1);
+    mlpf_objective_free(o2);
+    mlpf_net_free(t);
+    mlpf_net_free(s);
+}
+
+/* Kinked activations on the quadrature path (selu; relu against a smooth
+   teacher): f'' holds jump * delta(u), which the Hessian must include. */
+static void test_kinked_quadrature(void) {
+    mlpf_error err;
+    const char *pairs[][2] = {{"selu", "selu"}, {"relu", "gelu"}, {"tanh", "relu"}, {"selu", "relu"}};
+    for (int p = 0; p < 4; p++) {
+        mlpf_net *t = make_net(3, 2, pairs[p][1], 1, 0), *s = make_net(3, 3, pairs[p][0], 1, 1);
+        double tp[16], x[32];
+        mlpf_random_params(t, 17 + p, tp, &err);
+        mlpf_random_params(s, 27 + p, x, &err);
+        tp[3] = 0.3; tp[7] = -0.5; x[3] = 0.2; x[7] = -0.3; x[11] = 0.1; x[15] = 0.05;
+        mlpf_objective *obj = mlpf_objective_gaussian(t, tp, s, &err);
+        double eg, eh;
+        fd_errors(obj, x, 1e-5, &eg, &eh);
+        CHECK(eg < 1e-8, "%s/%s: gradient vs FD %g", pairs[p][0], pairs[p][1], eg);
+        CHECK(eh < 1e-6, "%s/%s: Hessian vs FD %g", pairs[p][0], pairs[p][1], eh);
+        mlpf_objective_free(obj);
+        mlpf_net_free(t);
+        mlpf_net_free(s);
+    }
+}
+
 int main(void) {
     test_pair_values();
-    const char *acts[] = {"relu", "sigmoid2", "normal_cdf", "softplus"};
-    for (int a = 0; a < 4; a++)
+    test_kinked_quadrature();
+    test_closed_vs_quadrature();
+    const char *acts[] = {"relu", "sigmoid2", "normal_cdf", "softplus", "selu"};
+    for (int a = 0; a < 5; a++)
         for (int b = 0; b < 2; b++) {
             test_degenerate(acts[a], b);
             test_copy(acts[a], b);

@@ -122,6 +122,14 @@ static void record_loss(void *ctx, const mlpf_progress *p) {
     if (n < 999 && !strcmp(p->phase, "optim")) v[1 + n] = p->loss, v[0] = (double)(n + 1);
 }
 
+static void record_gnorm(void *ctx, const mlpf_progress *p) {
+    double *v = ctx;
+    size_t n = (size_t)v[0];
+    /* one report per accepted Newton step: keep only new iterates */
+    if (n < 999 && !strcmp(p->phase, "optim") && (n == 0 || p->gnorm != v[n]))
+        v[1 + n] = p->gnorm, v[0] = (double)(n + 1);
+}
+
 /* Newton TR near a saddle (indefinite Hessian) and exactly in the hard case
    (gradient orthogonal to the negative curvature): it leaves, and the loss
    never goes up. */
@@ -224,6 +232,19 @@ static void test_stop_reasons(void) {
         o.min_gnorm = 1e-5;
         RUN_EXPECT(optim_stopped_by, "min_gnorm");
         CHECK(r && r->gnorm <= 1e-5 && r->converged, "%s gnorm %g", solvers[s], r ? r->gnorm : -1);
+        mlpf_result_free(r);
+    }
+    /* at a minimum with non-zero loss, below the rounding floor of the
+       gradient, our minimisers report that they cannot improve any more */
+    double tau[4] = {1, 0, 1, 0};
+    const char *own[] = {"newtontr", "bfgs", "lbfgs"};
+    for (int s = 0; s < 3; s++) {
+        options(&o, "none", own[s]);
+        o.tauinv = tau, o.ntauinv = 4;
+        o.min_gnorm = 0;
+        RUN_EXPECT(optim_stopped_by, "stalled");
+        CHECK(r && r->gnorm < 1e-11 && r->loss > 1, "%s: gnorm %g loss %g", own[s], r ? r->gnorm : -1,
+              r ? r->loss : -1);
         mlpf_result_free(r);
     }
     /* bad options are refused with the option's name */
@@ -351,6 +372,26 @@ static void test_teacher_student(void) {
         CHECK(d < 1e-8, "student != teacher by %g", d);
         CHECK(res->optim_iterations < 40, "%ld Newton iterations", res->optim_iterations);
     }
+    mlpf_result_free(res);
+    /* fast local convergence: from the first gradient below 1e-6 to the
+       rounding floor (< 1e-13) in a few Newton steps; a linearly convergent
+       method at rate 0.1 would need 7 or more */
+    static double gn[1000];
+    gn[0] = 0;
+    options(&o, "none", "newtontr");
+    o.min_gnorm = 1e-13;
+    o.verbosity = 1;
+    o.progress_interval = 0;
+    o.progress = record_gnorm;
+    o.progress_ctx = gn;
+    res = NULL;
+    CHECK_OK(mlpf_train(t.obj, x0, &o, &res, &err), &err);
+    int n = (int)gn[0], first = -1, last = -1;
+    for (int i = 1; i <= n; i++) {
+        if (first < 0 && gn[i] < 1e-6) first = i;
+        if (last < 0 && gn[i] < 1e-13) last = i;
+    }
+    CHECK(first > 0 && last > 0 && last - first <= 4, "from 1e-6 to 1e-13 in %d steps", last - first);
     mlpf_result_free(res);
     /* every other minimiser and tauinv = N (the reference system's time) work too */
     const char *solvers[] = {"bfgs", "lbfgs", "slsqp"};

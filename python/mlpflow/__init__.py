@@ -14,7 +14,7 @@ Example::
     ...                              din=2, seed=3)
     >>> net = mlpflow.Net(layers=[(4, "softplus", True), (1, "identity", False)],
     ...                   input=X, target=teacher(X))
-    >>> res = mlpflow.train(net, mlpflow.random_params(net, seed=1), maxtime_ode=5)
+    >>> res = mlpflow.train(net, mlpflow.random_params(net, seed=1), maxT=1e3)
     >>> res["gnorm"] < 1e-8
     True
 """

@@ -52,6 +52,15 @@ def _err():
     return _lib.mlpf_error()
 
 
+def _cnet(net):
+    """The C network of a model, or a ValueError (SubspaceNet and non-models have none)."""
+    c = getattr(net, "_net", None)
+    if not c:
+        raise ValueError("net: expected a Net, NetI, TeacherNet or gauss_hermite_net, got %s"
+                         % type(net).__name__)
+    return c
+
+
 def _as_params(net, x, name="x"):
     """x as a contiguous float64 vector of the net's parameter count."""
     arr = _f64(x, name)
@@ -168,12 +177,15 @@ class _Model:
     @property
     def nlayers(self):
         """Number of layers (hidden and output)."""
-        return lib.mlpf_net_nlayers(self._net)
+        return lib.mlpf_net_nlayers(_cnet(self))
 
     def layer_shape(self, l):
         """(units, inputs + bias) of layer l (counting from 0): the shape of w{l+1}."""
-        units = lib.mlpf_net_layer_units(self._net, l)
-        return units, lib.mlpf_net_layer_inputs(self._net, l) + lib.mlpf_net_layer_bias(self._net, l)
+        c = _cnet(self)
+        if not 0 <= l < lib.mlpf_net_nlayers(c):
+            raise ValueError("l: layer %r does not exist (counting from 0)" % (l,))
+        return (lib.mlpf_net_layer_units(c, l),
+                lib.mlpf_net_layer_inputs(c, l) + lib.mlpf_net_layer_bias(c, l))
 
     def __call__(self, x, X):
         return predict(self, x, X)
@@ -435,7 +447,7 @@ def random_params(net, seed=1):
     """
     x = np.empty(net.nparams)
     err = _err()
-    _lib.check(lib.mlpf_random_params(net._net, int(seed) & (2**64 - 1), _ptr(x), byref(err)), err)
+    _lib.check(lib.mlpf_random_params(_cnet(net), int(seed) & (2**64 - 1), _ptr(x), byref(err)), err)
     return x
 
 
@@ -448,10 +460,11 @@ def params_dict(net, x):
         >>> d["w1"].shape      # 5 units, 2 inputs + bias
         (5, 3)
     """
+    cnet = _cnet(net)
     x = _as_params(net, x)
     out = {}
-    for l in range(lib.mlpf_net_nlayers(net._net)):
-        off = lib.mlpf_net_layer_offset(net._net, l)
+    for l in range(lib.mlpf_net_nlayers(cnet)):
+        off = lib.mlpf_net_layer_offset(cnet, l)
         r, c = net.layer_shape(l)
         out["w%d" % (l + 1)] = x[off:off + r * c].reshape(r, c).copy()
     return out
@@ -482,6 +495,8 @@ def params(d):
 # ---------------------------------------------------------------- evaluation
 
 def _eval(net, x, want_loss, want_grad, want_hess, regularized):
+    if not isinstance(net, _Model):
+        raise ValueError("net: expected a mlpflow network, got %s" % type(net).__name__)
     obj = net._objective(regularized)
     x = _as_params(net, x)
     P = net.nparams
@@ -556,6 +571,7 @@ def predict(net, x, X):
         >>> Y = mlpflow.predict(net, x, X); Y.shape
         (100, 1)
     """
+    cnet = _cnet(net)
     x = _as_params(net, x)
     X = _f64(X, "X", (1, 2))
     if X.ndim == 1:
@@ -570,6 +586,6 @@ def predict(net, x, X):
                          % (net.din, X.shape[1]))
     out = np.empty((X.shape[0], net.dout))
     err = _err()
-    _lib.check(lib.mlpf_predict(net._net, _ptr(x), _ptr(X), X.shape[0], _ptr(out), byref(err)),
+    _lib.check(lib.mlpf_predict(cnet, _ptr(x), _ptr(X), X.shape[0], _ptr(out), byref(err)),
                err)
     return out

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _lib
 from ._lib import DP, ERRP, NETP, OBJP, lib
-from .core import (_as_params, _err, _f64, _Model, _ptr, Net, NetI, TeacherNet)
+from .core import (_as_params, _cnet, _err, _f64, _Model, _ptr, Net, NetI, TeacherNet)
 
 __all__ = ["trajectory_distance", "cosine_similarity", "LinearSubspace", "SubspaceNet",
            "subspace_minloss", "subspace_minloss_grid", "split_neuron", "grow_net",
@@ -102,7 +102,9 @@ def cosine_similarity(a, b):
 
 # ---------------------------------------------------------------- subspaces
 
-def _train_opts(options):
+def _train_opts(options, net=None, ref=None, v1=None, v2=None):
+    """Train options for the complement minimiser (tauinv refers to the p - r
+    subspace parameters)."""
     if not options:
         return None, None
     from .training import _Keep, _options
@@ -110,13 +112,17 @@ def _train_opts(options):
     options.setdefault("alg", "none")            # the library's own defaults here
     options.setdefault("optim_solver", "newtontr")
     keep = _Keep()
-    return _options(_DummyNet(), options, keep), keep
+    dummy = _DummyNet()
+    if np.size(options.get("tauinv", 1)) > 1 and net is not None:
+        dummy.nparams = SubspaceNet(net, ref, v1, v2, 0.0, 0.0).nparams
+    return _options(dummy, options, keep), keep
 
 
 class _DummyNet:
-    nparams = 0
-    maxnorm = math.inf
-    merge = []
+    def __init__(self):
+        self.nparams = 0
+        self.maxnorm = math.inf
+        self.merge = []
 
 
 class SubspaceNet(_Model):
@@ -187,6 +193,8 @@ class LinearSubspace:
     def objective(self, net, a1=0.0, a2=0.0):
         """The :class:`SubspaceNet` of ``net`` at plane point (a1, a2)."""
         self._check(net)
+        if not isinstance(net, _Model) or net._obj is None:
+            raise ValueError("net: expected a network with an objective")
         return SubspaceNet(net, self.ref, self.v1, self.v2, a1, a2)
 
     def point(self, net, a1, a2=0.0, z=None):
@@ -222,7 +230,8 @@ def subspace_minloss(net, ref, v1, v2, a1, a2=0.0, x0=None, restarts=0, seed=1, 
     """Minimise the loss over the complement of span(v1, v2) at the plane point
     ref + a1 v1 + a2 v2, from the projection of x0 (or ref) and ``restarts`` random
     perturbations; returns (lowest loss, its point x). ``options`` are train options
-    (default: no flow, a Newton minimiser).
+    (default: no flow, a Newton minimiser; a tauinv array has one value per complement
+    coordinate, P - rank).
 
     Example::
 
@@ -232,7 +241,7 @@ def subspace_minloss(net, ref, v1, v2, a1, a2=0.0, x0=None, restarts=0, seed=1, 
     """
     ref, v1, v2 = _vecs(net, ref, v1, v2)
     x0 = None if x0 is None else _as_params(net, x0, "x0")
-    opt, keep = _train_opts(options)
+    opt, keep = _train_opts(options, net, ref, v1, v2)
     L = c_double()
     x = np.empty(net.nparams)
     err = _err()
@@ -266,7 +275,7 @@ def subspace_minloss_grid(net, ref, v1, v2, a1s, a2s=None, restarts=0, seed=1, *
         if a2s is None:
             raise ValueError("a2s: needed when v2 is given")
         a2s = _f64(a2s, "a2s", 1)
-    opt, keep = _train_opts(options)
+    opt, keep = _train_opts(options, net, ref, v1, v2)
     out = np.empty((a1s.size, a2s.size))
     err = _err()
     f = _lib.need("mlpf_subspace_minloss_grid")
@@ -316,6 +325,7 @@ def _rebuild(net, cnet, xp):
 
 
 def _surgery(name, net, x, *args):
+    _cnet(net)
     x = _as_params(net, x)
     cnet, xp = c_void_p(), DP()
     err = _err()

@@ -81,10 +81,10 @@ def hessian_spectrum(evals, path, title="Hessian spectrum"):
 
 
 def landscape(a1s, a2s, losses, path, trajectory=None, points=None, title="loss landscape",
-              log=True):
+              log=True, floor=1e-20):
     """A heatmap of losses (len(a1s), len(a2s)) over plane coordinates, optionally with
     a trajectory (n, 2) in plane coordinates drawn on it and labelled points
-    {"name": (a1, a2)}.
+    {"name": (a1, a2)}. With ``log`` the colour is log10 of max(loss, floor).
 
     Example::
 
@@ -94,7 +94,7 @@ def landscape(a1s, a2s, losses, path, trajectory=None, points=None, title="loss 
     """
     plt = _plt()
     L = np.asarray(losses, dtype=float)
-    Z = np.log10(np.maximum(L, 1e-300)) if log else L
+    Z = np.log10(np.maximum(L, floor)) if log else L
     fig, ax = plt.subplots(figsize=(6, 4.8))
     im = ax.pcolormesh(np.asarray(a1s), np.asarray(a2s), Z.T, shading="auto", cmap="viridis")
     fig.colorbar(im, ax=ax, label="log10 loss" if log else "loss")

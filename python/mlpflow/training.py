@@ -175,8 +175,8 @@ def train(net, x0, **options):
 
     Example::
 
-        >>> res = mlpflow.train(net, mlpflow.random_params(net, seed=1), maxtime_ode=5,
-        ...                     maxtime_optim=5)
+        >>> res = mlpflow.train(net, mlpflow.random_params(net, seed=1), maxT=1e3,
+        ...                     maxtime_ode=5, maxtime_optim=5)
         >>> res["gnorm"] < 1e-10, res["optim_stopped_by"]
         (True, 'min_gnorm')
     """

@@ -60,6 +60,9 @@ def test_loss_gradient_hessian_spectrum_predict_init(problem):
 
 
 def test_train_same_result(problem):
+    from pathlib import Path
+    if Path(CLI).resolve().parent != Path(mlpflow.lib_path).resolve().parent:
+        pytest.skip("the CLI is not from the library's build (training code may differ)")
     d, net, x = problem
     opts = dict(maxT=100, maxiterations_optim=20, optim_solver="newtontr")
     args = []
@@ -74,3 +77,25 @@ def test_train_same_result(problem):
     meta = json.loads((d / "RUN.json").read_text())
     assert meta["ode_stopped_by"] == r["ode_stopped_by"]
     assert meta["optim_iterations"] == r["optim_iterations"]
+
+
+@pytest.mark.parametrize("data", [{"gaussian": "exact"}, {"gaussian": "gauss-hermite", "order": 30}])
+def test_gaussian_objectives_match_cli(tmp_path, data):
+    tl = [(3, "softplus", True), (1, "identity", False)]
+    sl = [(2, "softplus", True), (1, "identity", False)]
+    teacher = mlpflow.TeacherNet(layers=tl, din=2, seed=4)
+    if data["gaussian"] == "exact":
+        net = mlpflow.NetI(teacher, sl)
+    else:
+        net = mlpflow.gauss_hermite_net(teacher, sl, order=30)
+    spec = {"layers": [list(L) for L in sl], "teacher": {"layers": [list(L) for L in tl],
+                                                          "din": 2, "seed": 4}, "data": data}
+    (tmp_path / "S.json").write_text(json.dumps(spec))
+    x = mlpflow.random_params(net, seed=2)
+    np.save(tmp_path / "P.npy", x)
+    out = json.loads(run("loss", "--spec", tmp_path / "S.json", "--params", tmp_path / "P.npy"))
+    assert out["loss"] == pytest.approx(mlpflow.loss(net, x), rel=1e-14)
+    run("gradient", "--spec", tmp_path / "S.json", "--params", tmp_path / "P.npy", "-o",
+        tmp_path / "G.npy")
+    np.testing.assert_allclose(np.load(tmp_path / "G.npy"), mlpflow.gradient(net, x),
+                               rtol=1e-12, atol=1e-15)

@@ -102,3 +102,32 @@ def test_subspace_minloss_at_minimum(minimum):
         mlpflow.subspace_minloss(net, xmin, 0 * v1, v2, 0.0, 0.0)
     with pytest.raises(ValueError, match="v1"):
         mlpflow.subspace_minloss(net, xmin, v1[:3], v2, 0.0, 0.0)
+
+
+def test_subspace_options(minimum):
+    net, r = minimum
+    rng = np.random.default_rng(1)
+    v1, v2 = rng.standard_normal(net.nparams), rng.standard_normal(net.nparams)
+    # no minimiser iterations: the loss at the plane point itself
+    L, x = mlpflow.subspace_minloss(net, r["x"], v1, v2, 0.2, 0.1, maxiterations_optim=0)
+    assert L == pytest.approx(mlpflow.loss(net, r["x"] + 0.2 * v1 + 0.1 * v2), rel=1e-12)
+    # tauinv 0 on every complement coordinate freezes them as well
+    L0, _ = mlpflow.subspace_minloss(net, r["x"], v1, v2, 0.2, 0.1,
+                                     tauinv=np.zeros(net.nparams - 2))
+    assert L0 == pytest.approx(L, rel=1e-12)
+    L1, _ = mlpflow.subspace_minloss(net, r["x"], v1, v2, 0.2, 0.1, maxiterations_optim=50)
+    assert L1 < L
+
+
+def test_subspace_net_has_no_network(minimum):
+    net, r = minimum
+    sub = mlpflow.LinearSubspace(r["x"], np.ones(net.nparams)).objective(net, 0.1)
+    z = np.zeros(sub.nparams)
+    assert mlpflow.gradient(sub, z).shape == (sub.nparams,)
+    for f in (lambda: mlpflow.random_params(sub), lambda: mlpflow.params_dict(sub, z),
+              lambda: mlpflow.predict(sub, z, net.input), lambda: sub.layer_shape(0),
+              lambda: mlpflow.split_neuron(sub, z, 0, 0.5)):
+        with pytest.raises(ValueError, match="net"):
+            f()
+    with pytest.raises(ValueError, match="net"):
+        mlpflow.loss("not a net", z)

@@ -185,3 +185,44 @@ def test_ctrl_c_returns_best_point(ts_net):
     assert time.time() - t0 < 5
     assert r["ode_stopped_by"] == "interrupt"
     assert r["loss"] <= mlpflow.loss(ts_net, x0)
+
+
+def test_options_struct_layout_via_library_json():
+    """Every field set from Python is read back by the library at the right offset
+    (mlpf_train_options_json is an internal, exported helper; skipped without it)."""
+    import ctypes
+    import json
+    from mlpflow import _lib
+    if not (_lib.has("mlpf_train_options_json") and _lib.has("cJSON_PrintUnformatted")):
+        pytest.skip("library has no options JSON helper")
+    to_json = _lib.bind("mlpf_train_options_json", ctypes.c_void_p,
+                        [ctypes.POINTER(_lib.mlpf_train_options)])
+    pr = _lib.bind("cJSON_PrintUnformatted", ctypes.c_void_p, [ctypes.c_void_p])
+    dele = _lib.bind("cJSON_Delete", None, [ctypes.c_void_p])
+    net = mlpflow.Net(layers=[(2, "tanh", True), (1, "identity", False)],
+                      input=np.zeros((3, 1)), target=np.zeros(3))
+    vals = dict(alg="bdf", maxT=11.5, abstol=1.25e-3, reltol=2.5e-4, maxtime_ode=13.0,
+                maxiterations_ode=14, rk4_step=0.015, lr=0.016, beta1=0.17, beta2=0.18,
+                eps=1.9e-7, batchsize=20, shuffle=1, optim_solver="bfgs", maxtime_optim=22.0,
+                maxiterations_optim=23, min_gnorm=2.4e-9, minloss=2.5e-9, patience=26,
+                maxnorm=27.0, n_samples_trajectory=28, verbosity=1, progress_interval=2.9,
+                seed=30)
+    from mlpflow.training import _Keep, _options
+    keep = _Keep()
+    tau = np.arange(1.0, net.nparams + 1)
+    o = _options(net, dict(vals, tauinv=tau, merge=[(0, 0, 1, 3.5)]), keep)
+    j = to_json(ctypes.byref(o))
+    sp = pr(j)
+    s = ctypes.cast(sp, ctypes.c_char_p).value.decode()
+    _lib.c_free(sp)
+    dele(j)
+    d = json.loads(s)
+    for k, v in vals.items():
+        if k in d:
+            got = d[k]
+            if isinstance(v, bool) or k == "shuffle":
+                got = int(got)
+            assert got == v, (k, got, v)
+    assert d["tauinv"] == list(tau)
+    assert d["merge"] == [[0, 0, 1, 3.5]]
+    assert len([k for k in vals if k in d]) >= 20

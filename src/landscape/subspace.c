@@ -13,6 +13,7 @@
 #include "internal.h"
 
 #include <cblas.h>
+#include <float.h>
 #include <lapacke.h>
 #include <math.h>
 #include <string.h>
@@ -178,7 +179,7 @@ static int subspace_create(const mlpf_objective *base, const double *ref, const 
     /* |R_22| is the part of v2 orthogonal to v1: when it is at rounding level,
        v2 adds no direction and the plane is the line through v1 (rank 1). */
     s->r = cols;
-    if (cols == 2 && fabs(a[p + 1]) <= 64.0 * 2.220446049250313e-16 * n2) s->r = 1;
+    if (cols == 2 && fabs(a[p + 1]) <= 64.0 * DBL_EPSILON * n2) s->r = 1;
     if (p <= s->r) {
         size_t r = s->r;
         free(a);

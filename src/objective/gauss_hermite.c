@@ -1,8 +1,9 @@
 /* gauss_hermite.c - Gauss-Hermite rules for N(0, 1) (probabilists' Hermite),
    Gauss-Legendre rules on [-1, 1], and Gauss-Hermite "data nets" for din <= 2.
 
-   Nodes: eigenvalues of the Jacobi matrix (Golub-Welsch, LAPACKE_dstev without
-   eigenvectors), polished by Newton on the orthonormal three-term recurrence.
+   Nodes: eigenvalues of a Jacobi matrix (Golub-Welsch, LAPACKE_dstev without
+   eigenvectors; for Hermite the half-size Laguerre one), polished by Newton on
+   the orthonormal three-term recurrence.
    Weights: Christoffel numbers w_i = 1 / sum_k p_k(x_i)^2 with orthonormal p_k.
    Unlike the squared first eigenvector components, they keep full relative
    accuracy for the tiny outer weights. */
@@ -15,12 +16,13 @@
 
 /* Orthonormal Hermite p_0..p_n at x, returning sum_{k<n} p_k^2 and p_n / p_{n-1}
    through a running rescale: p_k grows like x^k / sqrt(k!) and overflows for the
-   outer nodes of large rules otherwise. */
-static double hermite_christoffel(double x, int n, double *pn_over_pnm1, double *logscale) {
+   outer nodes of large rules otherwise. sq[k] = sqrt(k), k = 0..n. */
+static double hermite_christoffel(double x, int n, const double *sq, double *pn_over_pnm1,
+                                  double *logscale) {
     double pm1 = 0.0, p = 1.0, sum = 0.0, ls = 0.0;
     for (int k = 0; k < n; k++) {
         sum += p * p;
-        double next = (x * p - sqrt((double)k) * pm1) / sqrt((double)k + 1.0);
+        double next = (x * p - sq[k] * pm1) / sq[k + 1];
         pm1 = p;
         p = next;
         if (fabs(p) > 1e100) {  /* scale the recurrence state and the sum alike */
@@ -34,35 +36,40 @@ static double hermite_christoffel(double x, int n, double *pn_over_pnm1, double 
 
 int mlpf_gh_rule(int n, double *x, double *w, mlpf_error *err) {
     if (n < 1) return mlpf_fail(err, MLPF_EINVAL, "Gauss-Hermite order must be >= 1, got %d", n);
-    double *off = mlpf_malloc(sizeof(double) * (size_t)(n > 1 ? n - 1 : 1), err);
-    if (!off) return MLPF_ENOMEM;
-    for (int i = 0; i < n; i++) x[i] = 0.0;
-    for (int i = 0; i + 1 < n; i++) off[i] = sqrt((double)i + 1.0);
-    lapack_int info = n > 1 ? LAPACKE_dstev(LAPACK_COL_MAJOR, 'N', n, x, off, NULL, 1) : 0;
-    free(off);
-    if (info != 0) return mlpf_fail(err, MLPF_ENUMERIC, "Gauss-Hermite nodes: dstev info %d", (int)info);
-    for (int i = 0; i < n; i++) {
-        for (int it = 0; it < 3; it++) {  /* Newton: p_n' = sqrt(n) p_{n-1} */
-            double ratio, ls;
-            hermite_christoffel(x[i], n, &ratio, &ls);
-            if (!isfinite(ratio)) break;
-            x[i] -= ratio / sqrt((double)n);
-        }
+    /* Symmetry halves the eigenproblem: He_{2m + r}(x) = x^r L_m^(r - 1/2)(x^2 / 2)
+       up to a constant, so the positive nodes are sqrt(2 lambda) for the
+       eigenvalues lambda of the generalized Laguerre Jacobi matrix of size m. */
+    int m = n / 2, odd = n % 2;
+    double al = odd ? 0.5 : -0.5;
+    double *buf = mlpf_malloc(sizeof(double) * (size_t)(2 * m + n + 3), err);
+    if (!buf) return MLPF_ENOMEM;
+    double *d = buf, *e = buf + m + 1, *sq = buf + 2 * m + 2;
+    for (int k = 0; k <= n; k++) sq[k] = sqrt((double)k);
+    for (int k = 0; k < m; k++) d[k] = 2.0 * k + al + 1.0;
+    for (int k = 1; k < m; k++) e[k - 1] = sqrt(k * (k + al));
+    lapack_int info = m > 1 ? LAPACKE_dstev(LAPACK_COL_MAJOR, 'N', m, d, e, NULL, 1) : 0;
+    if (info != 0) {
+        free(buf);
+        return mlpf_fail(err, MLPF_ENUMERIC, "Gauss-Hermite nodes: dstev info %d", (int)info);
     }
-    /* exact symmetry: the odd moments vanish to rounding */
-    for (int i = 0; i < n / 2; i++) {
-        double a = 0.5 * (x[n - 1 - i] - x[i]);
-        x[i] = -a;
-        x[n - 1 - i] = a;
-    }
-    if (n % 2) x[n / 2] = 0.0;
+    if (odd) x[m] = 0.0;
+    for (int i = 0; i < m; i++) x[m + odd + i] = sqrt(2.0 * d[i]);
+    /* one Newton step (p_n' = sqrt(n) p_{n-1}) polishes each non-negative node,
+       then its weight comes from the recurrence there; the rest is mirrored */
     double total = 0.0;
-    for (int i = 0; i < n; i++) {
+    for (int i = m; i < n; i++) {
         double ratio, ls;
-        double s = hermite_christoffel(x[i], n, &ratio, &ls);
+        if (x[i] != 0.0) {
+            hermite_christoffel(x[i], n, sq, &ratio, &ls);
+            if (isfinite(ratio)) x[i] -= ratio / sq[n];
+        }
+        double s = hermite_christoffel(x[i], n, sq, &ratio, &ls);
         w[i] = exp(-ls) / s;
-        total += w[i];
+        x[n - 1 - i] = -x[i];
+        w[n - 1 - i] = w[i];
     }
+    for (int i = 0; i < n; i++) total += w[i];
+    free(buf);
     for (int i = 0; i < n; i++) w[i] /= total;  /* removes the last ulp of drift */
     return MLPF_OK;
 }

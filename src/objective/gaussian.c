@@ -9,7 +9,13 @@
    n_j = E[h(v_j)], U = sum_jl c_j c_l E[h(v_j) h(v_l)] (constants, computed once).
    Pair kernels (closed form or quadrature) give S, T, m with their derivatives
    in theta_i = (w_i, b_i); the output weights enter polynomially. The cost is
-   O((k^2 + k m) din^2) per Hessian, independent of any sample count. */
+   O((k^2 + k m) din^2) per Hessian, independent of any sample count.
+
+   Accuracy: every term is accurate to rounding (closed forms) or to the
+   quadrature bound, but near a zero of the loss (a student that recovers the
+   teacher) L is a difference of O(1) terms and carries their rounding: a few
+   1e-16, of either sign. Gradients and Hessians likewise have an absolute, not
+   relative, noise floor of ~1e-16. */
 #include "objective/gaussian.h"
 
 #include <math.h>
@@ -53,10 +59,10 @@ typedef struct {
 
 static int work_alloc(const gauss_ctx *c, gauss_work *w, mlpf_error *err) {
     size_t d1 = (size_t)c->din + 1, k = (size_t)c->k;
-    size_t maxlen = 0;
+    size_t maxlen = MLPF_GQ_MAXCOMP;
     for (int q = 0; q < MLPF_GQ_NRULES; q++)
         if ((size_t)c->rules.len[q] > maxlen) maxlen = (size_t)c->rules.len[q];
-    size_t total = 4 * maxlen + 2 * (size_t)c->din + 2 * d1 + 3 * d1 * d1 + k * k + k + k * d1;
+    size_t total = 8 * maxlen + 2 * (size_t)c->din + 2 * d1 + 3 * d1 * d1 + k * k + k + k * d1;
     double *b = mlpf_calloc(total, sizeof(double), err);
     if (!b) return MLPF_ENOMEM;
     w->buf = b;
@@ -64,6 +70,10 @@ static int work_alloc(const gauss_ctx *c, gauss_work *w, mlpf_error *err) {
     w->gq.g0 = b; b += maxlen;
     w->gq.g1 = b; b += maxlen;
     w->gq.g2 = b; b += maxlen;
+    w->gq.cx1 = b; b += maxlen;
+    w->gq.cw1 = b; b += maxlen;
+    w->gq.cx2 = b; b += maxlen;
+    w->gq.cw2 = b; b += maxlen;
     w->gq.e1 = b; b += c->din;
     w->gq.e2 = b; b += c->din;
     w->out.gi = b; b += d1;
@@ -132,6 +142,7 @@ static void add_col(const gauss_ctx *c, double *H, int i, size_t col, const doub
     }
 }
 
+/* x (P) -> loss, grad (P), hess (P, P); P = k (din + sb) + k + sob */
 static int gauss_eval(void *vctx, const double *x, const size_t *subset, size_t nsubset,
                       double *loss, double *grad, double *hess, mlpf_error *err) {
     (void)subset;

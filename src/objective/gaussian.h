@@ -4,8 +4,9 @@
        J(theta_i, theta_j) = E[f(u_i) g(u_j)],  u = w.x + b,  x ~ N(0, I)
    or a single E[f(u_i)]. A pair kernel returns J, its gradient with respect to
    theta_i = (w_i, b_i) and theta_j, and the Hessian blocks (ii, ij, jj), each of
-   size (din + 1) with the bias last. Two kernels: closed forms (gaussian_closed.c)
-   and 2-D Gauss-Hermite quadrature in x-space (gaussian_quad.c). */
+   size (din + 1) with the bias last. Kernels: closed forms (gaussian_closed.c:
+   erf family; gaussian_relu.c: relu) and 2-D quadrature in x-space
+   (gaussian_quad.c) for every other pair. */
 #ifndef MLPF_GAUSSIAN_H
 #define MLPF_GAUSSIAN_H
 
@@ -16,13 +17,18 @@ int mlpf_gh_rule(int n, double *x, double *w, mlpf_error *err);
 /* n-point Gauss-Legendre rule on [-1, 1]. */
 int mlpf_gl_rule(int n, double *x, double *w, mlpf_error *err);
 
-/* Gauss-Hermite rules of increasing size, pruned of negligible weights. */
+/* Gauss-Hermite rules of increasing size, pruned of negligible weights, and a
+   Gauss-Legendre panel rule for composite rules at large weight scales. */
 #define MLPF_GQ_NRULES 10
+#define MLPF_GQ_PANEL 12      /* Gauss-Legendre points per panel */
+#define MLPF_GQ_MAXCOMP 1536  /* most nodes of a composite rule */
 typedef struct {
     int order[MLPF_GQ_NRULES];   /* nominal 1-D size */
     int len[MLPF_GQ_NRULES];     /* nodes kept after pruning */
     double *x[MLPF_GQ_NRULES], *w[MLPF_GQ_NRULES];
+    double px[MLPF_GQ_PANEL], pw[MLPF_GQ_PANEL];  /* Gauss-Legendre on [-1, 1] */
     int min_order;               /* rules below this are never chosen (tests) */
+    int refine;                  /* composite panels are 1/refine as wide (tests); 1 */
 } mlpf_gq_rules;
 
 int mlpf_gq_rules_init(mlpf_gq_rules *r, mlpf_error *err);
@@ -40,6 +46,7 @@ typedef struct {
 typedef struct {
     double *uj, *g0, *g1, *g2;  /* (maxlen) */
     double *e1, *e2;            /* (din) */
+    double *cx1, *cw1, *cx2, *cw2;  /* (MLPF_GQ_MAXCOMP) composite rules */
 } mlpf_gq_work;
 
 int mlpf_gq_pair(const mlpf_gq_rules *r, mlpf_gq_work *wk, const mlpf_activation *f,

@@ -208,6 +208,7 @@ static void chain_pair(const jet *J, int din, const double *wi, const double *wj
     mlpf_gauss_fill_block(out->hij, din, wi, wj, G[4], cij, drow, dcol, K[0][1]);
 }
 
+/* wi, wj (din) -> out: val, gi, gj (din + 1), hii, hij, hjj (din + 1, din + 1) */
 void mlpf_cf_pair(const mlpf_cf_ctx *c, const mlpf_activation *f, const mlpf_activation *g,
                   int din, const double *wi, double bi, const double *wj, double bj, int need,
                   int both, mlpf_pair_out *out) {

@@ -1,5 +1,6 @@
 /* gaussian_quad.c - pair expectations E[f(u_i) g(u_j)] and their derivatives by
-   2-D Gauss-Hermite quadrature, for activations without closed forms.
+   2-D quadrature (Gauss-Hermite, or composite Gauss-Legendre for large weights
+   and kinks), for activation pairs without closed forms.
 
    Why x-space: differentiating under the integral sign in x gives
        d/dw_i E[f(u_i) g(u_j)] = E[f'(u_i) g(u_j) x],   d2/dw_i dw_i = E[f'' g x x^T],
@@ -18,8 +19,17 @@
    rule (per direction, from the sizes below; larger n is never worse here),
    with d = pi (sigmoid, softplus, silu), pi/2 (tanh), pi/4 (g), 2 (gelu,
    erf-like, measured) and 4 for exp. Polynomials are integrated exactly.
-   Beyond the largest rule (scales s > ~2 d) the error bound is not guaranteed;
-   kinked activations (relu, selu) converge only algebraically. */
+   Beyond the largest Gauss-Hermite rule (s > ~0.9 d) the node count would grow
+   like (s / d)^2; there we switch to a composite rule that grows like s / d:
+   12-point Gauss-Legendre panels of width d / s in z (in u each panel is as
+   wide as the strip, so its Bernstein ellipse has rho = 2 + sqrt 5 and 12
+   points give ~1e-15) over |z| <= 9, the Gaussian in the weights. It is capped
+   at MLPF_GQ_MAXCOMP nodes per direction (s < ~8 d); beyond that the error
+   bound is not guaranteed. Kinked activations (relu outside relu-relu pairs,
+   selu) always get composite rules with a panel edge on each kink (for the
+   inner direction, row by row), so every panel integrates an entire piece;
+   the jump of f' at the kink puts jump * delta(u) into f'', added to the
+   Hessian moments as a 1-D integral along the kink's line. */
 #include "objective/gaussian.h"
 
 #include <math.h>
@@ -50,7 +60,8 @@ int mlpf_gq_rules_init(mlpf_gq_rules *r, mlpf_error *err) {
         r->x[q] = x;
         r->w[q] = w;
     }
-    return MLPF_OK;
+    r->refine = 1;
+    return mlpf_gl_rule(MLPF_GQ_PANEL, r->px, r->pw, err);
 }
 
 void mlpf_gq_rules_free(mlpf_gq_rules *r) {
@@ -71,15 +82,102 @@ static double act_strip(const mlpf_activation *a) {
     case MLPF_ACT_G: return M_PI / 4;
     case MLPF_ACT_EXP: return 4.0;
     case MLPF_ACT_GELU: case MLPF_ACT_SIGMOID2: case MLPF_ACT_NORMAL_CDF: return 2.0;
-    default: return 0.5;  /* kinks: take large rules */
+    default: return 4.0;  /* relu, selu: entire pieces (like exp) between kinks */
     }
 }
 
-static int pick_rule(const mlpf_gq_rules *r, double scale) {
+/* activations with a kink at u = 0: their rules get a panel edge there */
+static int kinked(const mlpf_activation *a) {
+    return a->kind == MLPF_ACT_RELU || a->kind == MLPF_ACT_SELU;
+}
+
+/* The jump of f' at the kink: f'' then carries jump * delta(u), which no
+   quadrature of the pointwise f'' sees; the pair adds it as a line integral. */
+static double kink_jump(const mlpf_activation *a) {
+    double up, dn;
+    mlpf_activation_eval(a, 1e-300, NULL, &up, NULL);
+    mlpf_activation_eval(a, -1e-300, NULL, &dn, NULL);
+    return up - dn;
+}
+
+static int pick_rule(const mlpf_gq_rules *r, double scale, const double *brk, int nbrk,
+                     double *cx, double *cw, const double **x, const double **w);
+
+/* sum_l w_l h(m + c z_l) {1, z_l, z_l^2} over a rule for t ~ N(0, 1), with a
+   panel edge on h's kink; c = 0 is a point value. mom (3) */
+static void line_sums(const mlpf_gq_rules *r, mlpf_gq_work *wk, const mlpf_activation *h,
+                      double m, double c, double mom[3]) {
+    if (c == 0.0) {
+        double v;
+        mlpf_activation_eval(h, m, &v, NULL, NULL);
+        mom[0] = v; mom[1] = 0; mom[2] = v;
+        return;
+    }
+    double brk = -m / c;
+    const double *x, *w;
+    int n = pick_rule(r, fabs(c) / act_strip(h), &brk, kinked(h), wk->cx2, wk->cw2, &x, &w);
+    for (int l = 0; l < n; l++) wk->uj[l] = m + c * x[l];
+    mlpf_activation_eval_n(h, wk->uj, (size_t)n, wk->g0, NULL, NULL);
+    mom[0] = mom[1] = mom[2] = 0;
+    for (int l = 0; l < n; l++) {
+        double a = w[l] * wk->g0[l];
+        mom[0] += a; mom[1] += a * x[l]; mom[2] += a * x[l] * x[l];
+    }
+}
+
+#define GQ_ZMAX 9.0  /* phi(9) ~ 1e-18: the composite rules' range */
+
+/* A rule for E[F(s z)] with scale = s / d: the smallest Gauss-Hermite rule that
+   suffices, else a composite Gauss-Legendre rule built into cx, cw (size
+   MLPF_GQ_MAXCOMP). nbrk breakpoints (kinks of F) force a composite rule with
+   panel edges there, so that every panel sees an analytic piece. Returns the
+   node count; *x, *w point at the nodes (ascending). */
+static int pick_rule(const mlpf_gq_rules *r, double scale, const double *brk, int nbrk,
+                     double *cx, double *cw, const double **x, const double **w) {
     double need = 20.0 + 300.0 * scale * scale;
-    for (int q = 0; q < MLPF_GQ_NRULES; q++)
-        if (r->order[q] >= r->min_order && r->order[q] >= need) return q;
-    return MLPF_GQ_NRULES - 1;
+    double edges[4] = {-GQ_ZMAX, GQ_ZMAX, GQ_ZMAX, GQ_ZMAX};
+    int ne = 2;
+    for (int b = 0; b < nbrk; b++) {
+        if (!(brk[b] > -GQ_ZMAX && brk[b] < GQ_ZMAX)) continue;  /* far out: no effect */
+        int pos = ne - 1;
+        while (pos > 0 && edges[pos - 1] > brk[b]) pos--;
+        for (int e = ne; e > pos; e--) edges[e] = edges[e - 1];
+        edges[pos] = brk[b];
+        ne++;
+    }
+    if (ne == 2)
+        for (int q = 0; q < MLPF_GQ_NRULES; q++)
+            if (r->order[q] >= r->min_order && r->order[q] >= need) {
+                *x = r->x[q];
+                *w = r->w[q];
+                return r->len[q];
+            }
+    double h = fmin(1.0, 1.0 / scale) / r->refine;
+    int np = 0;
+    for (int e = 0; e + 1 < ne; e++) np += (int)ceil((edges[e + 1] - edges[e]) / h);
+    if (np * MLPF_GQ_PANEL > MLPF_GQ_MAXCOMP)  /* capped: wider panels, bound not guaranteed */
+        h *= (double)np * MLPF_GQ_PANEL / (MLPF_GQ_MAXCOMP - (ne - 1) * MLPF_GQ_PANEL);
+    int n = 0;
+    for (int e = 0; e + 1 < ne; e++) {
+        double len = edges[e + 1] - edges[e];
+        int k = (int)ceil(len / h);
+        if (k < 1) k = 1;
+        double hp = len / k;
+        for (int p = 0; p < k; p++) {
+            double c = edges[e] + (p + 0.5) * hp;
+            for (int i = 0; i < MLPF_GQ_PANEL; i++) {
+                double z = c + 0.5 * hp * r->px[i];
+                double wt = 0.5 * hp * r->pw[i] * exp(-0.5 * z * z) * 0.39894228040143267794;
+                if (wt < GQ_PRUNE || n >= MLPF_GQ_MAXCOMP) continue;
+                cx[n] = z;
+                cw[n] = wt;
+                n++;
+            }
+        }
+    }
+    *x = cx;
+    *w = cw;
+    return n;
 }
 
 void mlpf_gauss_fill_block(double *h, int din, const double *u1, const double *u2, double c0,
@@ -111,7 +209,7 @@ static double dot(const double *a, const double *b, int n) {
 
 /* orthonormal basis of span(wi, wj): e1 along wi (or wj, or the first axis) */
 void mlpf_gauss_pair_basis(int din, const double *wi, const double *wj, double *e1, double *e2,
-                       double *si, double *alpha, double *beta) {
+                           double *si, double *alpha, double *beta) {
     double ni = sqrt(dot(wi, wi, din)), nj = sqrt(dot(wj, wj, din));
     if (ni > 0) for (int a = 0; a < din; a++) e1[a] = wi[a] / ni;
     else if (nj > 0) for (int a = 0; a < din; a++) e1[a] = wj[a] / nj;
@@ -131,22 +229,27 @@ void mlpf_gauss_pair_basis(int din, const double *wi, const double *wj, double *
     *beta = be;
 }
 
+/* wi, wj (din) -> out: val, gi, gj (din + 1), hii, hij, hjj (din + 1, din + 1) */
 int mlpf_gq_pair(const mlpf_gq_rules *r, mlpf_gq_work *wk, const mlpf_activation *f,
                  const mlpf_activation *g, int din, const double *wi, double bi,
                  const double *wj, double bj, int need, int both, mlpf_pair_out *out) {
     double *e1 = wk->e1, *e2 = wk->e2, si, al, be;
     mlpf_gauss_pair_basis(din, wi, wj, e1, e2, &si, &al, &be);
     double df = act_strip(f), dg = act_strip(g);
-    int q1 = pick_rule(r, fmax(si / df, fabs(al) / dg));
-    const double *x1 = r->x[q1], *w1 = r->w[q1];
-    int n1 = r->len[q1];
+    /* kinks: f's at z1 = -b_i / s; g's on a line, which each row's z2 rule gets
+       as its own breakpoint. After the z2 integral g's kink is smoothed over a
+       width beta / alpha in z1 around -b_j / alpha: a z1 edge there too keeps
+       nearly parallel pairs accurate (exactly parallel: a true kink). */
+    double brk1[2] = {0, 0};
+    int nb1 = 0, row_kink = kinked(g) && be > 0;
+    if (kinked(f) && si > 0) brk1[nb1++] = -bi / si;
+    if (kinked(g) && al != 0) brk1[nb1++] = -bj / al;
+    const double *x1, *w1;
+    int n1 = pick_rule(r, fmax(si / df, fabs(al) / dg), brk1, nb1, wk->cx1, wk->cw1, &x1, &w1);
     static const double one = 1.0, zero = 0.0;
     const double *x2 = &zero, *w2 = &one;
     int n2 = 1;
-    if (be > 0) {
-        int q2 = pick_rule(r, be / dg);
-        x2 = r->x[q2]; w2 = r->w[q2]; n2 = r->len[q2];
-    }
+    if (be > 0 && !row_kink) n2 = pick_rule(r, be / dg, NULL, 0, wk->cx2, wk->cw2, &x2, &w2);
     /* moments: [0] F00; F10, F01 over (1, z1, z2); F20, F02, F11 over (1, z1, z2, z1z1, z1z2, z2z2) */
     double m00 = 0, m10[3] = {0}, m01[3] = {0}, m20[6] = {0}, m02[6] = {0}, m11[6] = {0};
     double *uj = wk->uj, *g0 = wk->g0, *g1 = wk->g1, *g2 = wk->g2;
@@ -154,6 +257,10 @@ int mlpf_gq_pair(const mlpf_gq_rules *r, mlpf_gq_work *wk, const mlpf_activation
         double t = x1[k], wt = w1[k];
         double f0, f1, f2;
         mlpf_activation_eval(f, bi + si * t, &f0, &f1, &f2);
+        if (row_kink) {
+            double b2 = -(bj + al * t) / be;
+            n2 = pick_rule(r, be / dg, &b2, 1, wk->cx2, wk->cw2, &x2, &w2);
+        }
         int lo = 0, hi = n2;
         while (lo < hi && wt * w2[lo] < GQ_PRUNE) lo++;
         while (hi > lo && wt * w2[hi - 1] < GQ_PRUNE) hi--;
@@ -201,6 +308,30 @@ int mlpf_gq_pair(const mlpf_gq_rules *r, mlpf_gq_work *wk, const mlpf_activation
             m11[3] += a * t * t * A1; m11[4] += a * t * A1z; m11[5] += a * A1zz;
         }
     }
+    if (need > 1 && kinked(f) && si > 0) {
+        /* jump * E[delta(u_i) g(u_j) mono]: on z1 = t0, v = m + beta z2 */
+        double t0 = -bi / si, pu = kink_jump(f) * exp(-0.5 * t0 * t0) * 0.39894228040143267794 / si;
+        double L[3];
+        line_sums(r, wk, g, bj + al * t0, be, L);
+        m20[0] += pu * L[0]; m20[1] += pu * t0 * L[0]; m20[2] += pu * L[1];
+        m20[3] += pu * t0 * t0 * L[0]; m20[4] += pu * t0 * L[1]; m20[5] += pu * L[2];
+    }
+    double sv = sqrt(al * al + be * be);
+    if (need > 1 && both && kinked(g) && sv > 0) {
+        /* jump * E[f(u_i) delta(u_j) mono]: on z = z0 + t d, u = mu + su t */
+        double pv = kink_jump(g) * exp(-0.5 * (bj / sv) * (bj / sv)) * 0.39894228040143267794 / sv;
+        double z0[2] = {-bj * al / (sv * sv), -bj * be / (sv * sv)}, d[2] = {-be / sv, al / sv};
+        double L[3];
+        line_sums(r, wk, f, bi + si * z0[0], si * d[0], L);
+        m02[0] += pv * L[0];
+        for (int a = 0; a < 2; a++) m02[1 + a] += pv * (z0[a] * L[0] + d[a] * L[1]);
+        int idx[3][2] = {{0, 0}, {0, 1}, {1, 1}};
+        for (int p = 0; p < 3; p++) {
+            int a = idx[p][0], b = idx[p][1];
+            m02[3 + p] += pv * (z0[a] * z0[b] * L[0] + (z0[a] * d[b] + d[a] * z0[b]) * L[1] +
+                                d[a] * d[b] * L[2]);
+        }
+    }
     mlpf_gauss_assemble(din, e1, e2, m00, m10, m01, m20, m02, m11, need, both, out);
     return MLPF_OK;
 }
@@ -224,20 +355,26 @@ void mlpf_gauss_assemble(int din, const double *e1, const double *e2, double m00
     }
 }
 
+/* w (din) -> out: val, gi (din + 1), hii (din + 1, din + 1) */
 int mlpf_gq_single(const mlpf_gq_rules *r, mlpf_gq_work *wk, const mlpf_activation *f, int din,
                    const double *w, double b, int need, mlpf_pair_out *out) {
     double *e1 = wk->e1, *e2 = wk->e2, s, al, be;
     mlpf_gauss_pair_basis(din, w, w, e1, e2, &s, &al, &be);
     memset(e2, 0, sizeof(double) * (size_t)din);
-    int q = pick_rule(r, s / act_strip(f));
-    const double *x = r->x[q], *wt = r->w[q];
+    const double *x, *wt;
+    double brk = s > 0 ? -b / s : 0;
+    int n = pick_rule(r, s / act_strip(f), &brk, kinked(f) && s > 0, wk->cx1, wk->cw1, &x, &wt);
     double m0 = 0, m1 = 0, m1z = 0, m2 = 0, m2z = 0, m2zz = 0;
-    for (int k = 0; k < r->len[q]; k++) {
+    for (int k = 0; k < n; k++) {
         double f0, f1, f2, t = x[k];
         mlpf_activation_eval(f, b + s * t, &f0, &f1, &f2);
         m0 += wt[k] * f0;
         m1 += wt[k] * f1; m1z += wt[k] * f1 * t;
         m2 += wt[k] * f2; m2z += wt[k] * f2 * t; m2zz += wt[k] * f2 * t * t;
+    }
+    if (kinked(f) && s > 0) {  /* jump * delta(u) in f'' */
+        double t0 = -b / s, pu = kink_jump(f) * exp(-0.5 * t0 * t0) * 0.39894228040143267794 / s;
+        m2 += pu; m2z += pu * t0; m2zz += pu * t0 * t0;
     }
     out->val = m0;
     if (!need) return MLPF_OK;

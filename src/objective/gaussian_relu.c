@@ -49,6 +49,7 @@ static void line_moments(int relu, double m, double c, double L[3]) {
     L[1] *= sg;  /* t -> -t flips the odd moment */
 }
 
+/* wi, wj (din) -> out: val, gi, gj (din + 1), hii, hij, hjj (din + 1, din + 1) */
 void mlpf_relu_pair(const mlpf_cf_ctx *c, mlpf_gq_work *wk, int din, const double *wi, double bi,
                     const double *wj, double bj, int need, int both, mlpf_pair_out *out) {
     double *e1 = wk->e1, *e2 = wk->e2, s, al, be;
