@@ -10,22 +10,6 @@
 #define MLPF_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define MLPF_PRINTF(a, b)
-/* Forward one layer on n samples: in (n, inputs), W (units, inputs + bias) ->
-   z, a, da, d2a (n, units); da / d2a may be NULL (and are unused for softmax). */
-void mlpf_layer_forward(const mlpf_layer *L, const double *W, const double *in, size_t n,
-                        double *z, double *a, double *da, double *d2a);
-
-/* Matrix products of the kernels (row-major), plain loops for tiny inner shapes.
-   C (M, N) = A (M, K) B^T; scratch holds K * N.  */
-void mlpf_mm_nt(int M, int N, int K, const double *A, int lda, const double *B, int ldb,
-                double *C, int ldc, double *scratch);
-/* C (M, N) = A (M, K) B (K, N). */
-void mlpf_mm_nn(int M, int N, int K, const double *A, int lda, const double *B, int ldb,
-                double *C, int ldc);
-/* C (M, N) += A^T B with A (K, M), B (K, N); scratch holds M * N. */
-void mlpf_mm_tn_acc(int M, int N, int K, const double *A, int lda, const double *B, int ldb,
-                    double *C, int ldc, double *scratch);
-
 #endif
 
 /* Fill err (may be NULL) and return status: `return mlpf_fail(err, MLPF_EINVAL, "...")`. */
@@ -84,15 +68,15 @@ void mlpf_activation_eval_n(const mlpf_activation *a, const double *u, size_t n,
 void mlpf_layer_forward(const mlpf_layer *L, const double *W, const double *in, size_t n,
                         double *z, double *a, double *da, double *d2a);
 
-/* Matrix products of the kernels (row-major), plain loops for tiny inner shapes.
-   C (M, N) = A (M, K) B^T; scratch holds K * N.  */
-void mlpf_mm_nt(int M, int N, int K, const double *A, int lda, const double *B, int ldb,
-                double *C, int ldc, double *scratch);
-/* C (M, N) = A (M, K) B (K, N). */
+/* Matrix products of the kernels (row-major); plain loops for narrow shapes.
+   C (M, N) = A (M, K) B (K, N). */
 void mlpf_mm_nn(int M, int N, int K, const double *A, int lda, const double *B, int ldb,
                 double *C, int ldc);
-/* C (M, N) += A^T B with A (K, M), B (K, N); scratch holds M * N. */
-void mlpf_mm_tn_acc(int M, int N, int K, const double *A, int lda, const double *B, int ldb,
-                    double *C, int ldc, double *scratch);
+/* C (M, N) = A^T B with A (K, M), B (K, N). */
+void mlpf_mm_tn(int M, int N, int K, const double *A, int lda, const double *B, int ldb,
+                double *C, int ldc);
+/* C (M, N) += A B^T with A (M, K), B (N, K). */
+void mlpf_mm_nt_acc(int M, int N, int K, const double *A, int lda, const double *B, int ldb,
+                    double *C, int ldc);
 
 #endif

@@ -14,9 +14,14 @@
    Gauss-Newton term dominates and is one dsyrk per chunk of samples (the
    physical floor); layer 1's (act) term is block diagonal and cheap.
 
-   Work goes through samples in chunks of B rows, so memory does not grow with N.
-   Chunks are grouped into a fixed number of slabs (independent of the thread
-   count), each with its own accumulator, summed in slab order: results are
+   Layout: a chunk holds B samples as COLUMNS (unit-major, "feature-major"):
+   z_l is (U_l, B). Our users' layers are narrow (2 inputs, a few units, one
+   output), so every elementwise loop and most sums then run along the long,
+   contiguous sample axis and vectorise, and the bias is a row of ones.
+
+   Work goes through samples in chunks, so memory does not grow with N. Chunks
+   are grouped into a fixed number of slabs (independent of the thread count),
+   each with its own accumulator, summed in slab order: results are
    bit-identical whatever the number of threads. */
 #include "internal.h"
 
@@ -38,21 +43,20 @@ typedef struct {
     int maxu;          /* widest layer (incl. din) */
 } finite_data;
 
-/* One thread's buffers for one chunk of B samples. */
+/* One thread's buffers for one chunk of B samples (all unit-major). */
 typedef struct {
     size_t B;
-    double *xbar;              /* (B, din + 1) */
-    double **z, **abar, **da, **d2a, **delta, **lam; /* per layer (B, U_l), abar (B, U_l + 1) */
-    double *t;                 /* (B, dout) targets of the chunk */
+    double *x;                 /* (din + 1, B), last row ones */
+    double **z, **a, **da, **d2a, **delta, **lam; /* per layer (U_l, B); a is (U_l + 1, B) */
+    double *t;                 /* (dout, B) targets */
     double *c;                 /* (B) sample weight / N */
-    double *phi;               /* (B, dout, dout) Gauss-Newton factor of the loss node */
-    double *kappa_out;         /* (B, dout) signed output curvature (nonlinear MSE output) */
-    double *J;                 /* (B * dout, P) Gauss-Newton rows */
-    double *R, *KR;            /* (B, P) rows Dz_lj and kappa-scaled copies */
-    double *F, *F2;            /* (B * dout, maxu) backpropagated factors */
-    double *gam;               /* (B, maxu) */
-    double *scratch;           /* (P) for the small matrix products */
-    double *tr;                /* (B, din + 1 + 3 maxu) transposed layer-1 quantities */
+    double *phi;               /* (dout, dout, B): d2loss/dz_L^2 = phi^T phi per sample (+ kappa_out) */
+    double *kappa_out;         /* (dout, B) signed output curvature (nonlinear MSE output) */
+    double *J;                 /* (P, dout * B) Gauss-Newton columns */
+    double *R, *KR;            /* (P, B) columns Dz_lj and kappa-scaled copies */
+    double *F, *F2;            /* (maxu, dout * B) backpropagated factors */
+    double *gam;               /* (maxu, B) */
+    double *kap;               /* (maxu, B) */
     double *mem;
 } chunk_ws;
 
@@ -73,208 +77,210 @@ static void ws_free(chunk_ws *w) {
 
 static int ws_alloc(const finite_data *f, size_t B, int want_hess, chunk_ws *w, mlpf_error *err) {
     const mlpf_net *net = f->net;
-    int L = net->nlayers, dout = mlpf_net_dout(net);
-    size_t P = net->nparams, mu = (size_t)f->maxu + 1;
+    int L = net->nlayers;
+    size_t D = (size_t)mlpf_net_dout(net), P = net->nparams, mu = (size_t)f->maxu + 1;
     memset(w, 0, sizeof *w);
     w->B = B;
     w->z = mlpf_calloc(6 * (size_t)L, sizeof(double *), err);
     if (!w->z) return MLPF_ENOMEM;
-    w->abar = w->z + L; w->da = w->abar + L; w->d2a = w->da + L; w->delta = w->d2a + L; w->lam = w->delta + L;
-    size_t total = P + B * (size_t)(net->din + 1) + B * (size_t)dout * (2 + (size_t)dout) + B;
+    w->a = w->z + L; w->da = w->a + L; w->d2a = w->da + L; w->delta = w->d2a + L; w->lam = w->delta + L;
+    size_t total = B * ((size_t)net->din + 1) + B * D * (2 + D) + B;
     for (int l = 0; l < L; l++) total += B * (6 * (size_t)net->layers[l].units + 1);
-    if (want_hess) total += B * (size_t)dout * P + 2 * B * P + 2 * B * (size_t)dout * mu + B * mu
-                            + B * ((size_t)net->din + 1 + 3 * mu);
+    if (want_hess) total += P * D * B + 2 * P * B + 2 * mu * D * B + 2 * mu * B;
     w->mem = mlpf_malloc(total * sizeof(double), err);
     if (!w->mem) { free(w->z); w->z = NULL; return MLPF_ENOMEM; }
     double *p = w->mem;
 #define TAKE(ptr, count) do { (ptr) = p; p += (count); } while (0)
-    TAKE(w->scratch, P);
-    TAKE(w->xbar, B * (size_t)(net->din + 1));
-    TAKE(w->t, B * (size_t)dout);
+    TAKE(w->x, B * ((size_t)net->din + 1));
+    TAKE(w->t, D * B);
     TAKE(w->c, B);
-    TAKE(w->phi, B * (size_t)dout * (size_t)dout);
-    TAKE(w->kappa_out, B * (size_t)dout);
+    TAKE(w->phi, D * D * B);
+    TAKE(w->kappa_out, D * B);
     for (int l = 0; l < L; l++) {
         size_t u = (size_t)net->layers[l].units;
-        TAKE(w->z[l], B * u); TAKE(w->abar[l], B * (u + 1)); TAKE(w->da[l], B * u);
-        TAKE(w->d2a[l], B * u); TAKE(w->delta[l], B * u); TAKE(w->lam[l], B * u);
+        TAKE(w->z[l], u * B); TAKE(w->a[l], (u + 1) * B); TAKE(w->da[l], u * B);
+        TAKE(w->d2a[l], u * B); TAKE(w->delta[l], u * B); TAKE(w->lam[l], u * B);
     }
     if (want_hess) {
-        TAKE(w->J, B * (size_t)dout * P); TAKE(w->R, B * P); TAKE(w->KR, B * P);
-        TAKE(w->F, B * (size_t)dout * mu); TAKE(w->F2, B * (size_t)dout * mu); TAKE(w->gam, B * mu);
-        TAKE(w->tr, B * ((size_t)net->din + 1 + 3 * mu));
+        TAKE(w->J, P * D * B); TAKE(w->R, P * B); TAKE(w->KR, P * B);
+        TAKE(w->F, mu * D * B); TAKE(w->F2, mu * D * B); TAKE(w->gam, mu * B); TAKE(w->kap, mu * B);
     }
 #undef TAKE
     return MLPF_OK;
 }
 
-/* Gather a chunk: xbar (B, din + 1) with a ones column, targets t (B, dout) (labels
+/* Gather a chunk: x (din + 1, B) with a ones row, targets t (dout, B) (labels
    become one-hot), per-sample loss weights c (B) = weight / N. */
 static void load_chunk(const finite_data *f, const size_t *subset, size_t s0, size_t B, double inv_n,
                        chunk_ws *w) {
-    int din = f->net->din, dout = mlpf_net_dout(f->net);
+    int din = f->net->din, D = mlpf_net_dout(f->net);
     for (size_t b = 0; b < B; b++) {
         size_t s = subset ? subset[s0 + b] : s0 + b;
-        memcpy(w->xbar + b * (size_t)(din + 1), f->input + s * (size_t)din, (size_t)din * sizeof(double));
-        w->xbar[b * (size_t)(din + 1) + (size_t)din] = 1.0;
-        double *t = w->t + b * (size_t)dout;
+        const double *in = f->input + s * (size_t)din;
+        for (int k = 0; k < din; k++) w->x[(size_t)k * B + b] = in[k];
+        w->x[(size_t)din * B + b] = 1.0;
         if (f->labels) {
-            for (int o = 0; o < dout; o++) t[o] = 0.0;
-            t[(size_t)f->target[s]] = 1.0;
+            for (int o = 0; o < D; o++) w->t[(size_t)o * B + b] = 0.0;
+            w->t[(size_t)f->target[s] * B + b] = 1.0;
         } else {
-            memcpy(t, f->target + s * f->tcols, (size_t)dout * sizeof(double));
+            for (int o = 0; o < D; o++) w->t[(size_t)o * B + b] = f->target[s * f->tcols + (size_t)o];
         }
         w->c[b] = (f->weights ? f->weights[s] : 1.0) * inv_n;
     }
 }
 
-/* Forward through all layers. xbar (B, din+1) -> z_l, da_l, d2a_l (B, U_l), abar_l (B, U_l+1). */
-static void forward_chunk(const finite_data *f, const double *x, size_t B, int want_d2, chunk_ws *w) {
+/* Forward through all layers. x (din+1, B) -> z_l, da_l, d2a_l (U_l, B), a_l (U_l+1, B). */
+static void forward_chunk(const finite_data *f, const double *x, size_t B, chunk_ws *w) {
     const mlpf_net *net = f->net;
-    const double *in = w->xbar;
+    const double *in = w->x;
     for (int l = 0; l < net->nlayers; l++) {
         const mlpf_layer *Ly = &net->layers[l];
-        int U = Ly->units, cols = Ly->inputs + Ly->bias, ldin = Ly->inputs + 1;
-        /* z = abar_{l-1} W^T: the ones column of abar multiplies the bias column when there is one. */
-        mlpf_mm_nt((int)B, U, cols, in, ldin, x + Ly->offset, cols, w->z[l], U, w->scratch);
-        double *ab = w->abar[l], *a = w->lam[l]; /* lam is free until backward: a lands there first */
+        int U = Ly->units, cols = Ly->inputs + Ly->bias;
+        /* z = W [a_{l-1}; 1]: the ones row multiplies the bias column when there is one. */
+        mlpf_mm_nn(U, (int)B, cols, x + Ly->offset, cols, in, (int)B, w->z[l], (int)B);
+        double *a = w->a[l];
         if (Ly->acts[0].kind == MLPF_ACT_SOFTMAX) {
             for (size_t b = 0; b < B; b++) {
-                const double *zb = w->z[l] + b * (size_t)U;
-                double m = zb[0], sum = 0;
-                for (int i = 1; i < U; i++) m = fmax(m, zb[i]);
-                for (int i = 0; i < U; i++) sum += (ab[b * (size_t)(U + 1) + (size_t)i] = exp(zb[i] - m));
-                for (int i = 0; i < U; i++) ab[b * (size_t)(U + 1) + (size_t)i] /= sum;
-                ab[b * (size_t)(U + 1) + (size_t)U] = 1.0;
+                double m = w->z[l][b], sum = 0;
+                for (int i = 1; i < U; i++) m = fmax(m, w->z[l][(size_t)i * B + b]);
+                for (int i = 0; i < U; i++) sum += (a[(size_t)i * B + b] = exp(w->z[l][(size_t)i * B + b] - m));
+                for (int i = 0; i < U; i++) a[(size_t)i * B + b] /= sum;
             }
+        } else if (Ly->shared_act) {
+            mlpf_activation_eval_n(&Ly->acts[0], w->z[l], (size_t)U * B, a, w->da[l], w->d2a[l]);
         } else {
-            double *d2 = w->d2a[l]; /* cheap next to f and f', and keeps the loops vectorised */
-            if (Ly->shared_act) {
-                mlpf_activation_eval_n(&Ly->acts[0], w->z[l], B * (size_t)U, a, w->da[l], d2);
-            } else {
-                for (size_t k = 0; k < B * (size_t)U; k++)
-                    mlpf_activation_eval(&Ly->acts[k % (size_t)U], w->z[l][k], &a[k], &w->da[l][k],
-                                         d2 ? &d2[k] : NULL);
-            }
-            for (size_t b = 0; b < B; b++) {
-                memcpy(ab + b * (size_t)(U + 1), a + b * (size_t)U, (size_t)U * sizeof(double));
-                ab[b * (size_t)(U + 1) + (size_t)U] = 1.0;
-            }
+            for (int i = 0; i < U; i++)
+                mlpf_activation_eval_n(&Ly->acts[i], w->z[l] + (size_t)i * B, B, a + (size_t)i * B,
+                                       w->da[l] + (size_t)i * B, w->d2a[l] + (size_t)i * B);
         }
-        in = ab;
+        for (size_t b = 0; b < B; b++) a[(size_t)U * B + b] = 1.0;
+        in = a;
     }
 }
 
-/* The loss node. -> loss of the chunk; delta_L (B, dout); phi (B, dout, dout) with
+/* The loss node. -> loss of the chunk; delta_L (dout, B); phi, kappa_out with
    d2loss/dz_L^2 = phi^T phi + diag(kappa_out) per sample. */
 static double output_chunk(const finite_data *f, size_t B, int want_hess, chunk_ws *w) {
     const mlpf_net *net = f->net;
     int L = net->nlayers, D = mlpf_net_dout(net);
     const mlpf_layer *Ly = &net->layers[L - 1];
-    double loss = 0;
-    for (size_t b = 0; b < B; b++) {
-        const double *y = w->abar[L - 1] + b * (size_t)(D + 1), *t = w->t + b * (size_t)D;
-        const double *z = w->z[L - 1] + b * (size_t)D;
-        double c = w->c[b], *delta = w->delta[L - 1] + b * (size_t)D;
-        double *phi = w->phi + b * (size_t)D * (size_t)D, *kap = w->kappa_out + b * (size_t)D;
-        if (f->loss == MLPF_LOSS_CROSSENTROPY) {
+    const double *y = w->a[L - 1], *z = w->z[L - 1], *t = w->t, *c = w->c;
+    double *delta = w->delta[L - 1], loss = 0;
+    if (f->loss == MLPF_LOSS_CROSSENTROPY) {
+        for (size_t b = 0; b < B; b++) {
             /* -c sum t log p with log p = z - logsumexp(z); d/dz = c (T p - t). */
-            double m = z[0], s = 0, T = 0;
-            for (int o = 1; o < D; o++) m = fmax(m, z[o]);
-            for (int o = 0; o < D; o++) s += exp(z[o] - m);
+            double m = z[b], s = 0, T = 0;
+            for (int o = 1; o < D; o++) m = fmax(m, z[(size_t)o * B + b]);
+            for (int o = 0; o < D; o++) s += exp(z[(size_t)o * B + b] - m);
             double lse = m + log(s);
             for (int o = 0; o < D; o++) {
-                if (t[o] != 0) loss -= c * t[o] * (z[o] - lse);
-                T += t[o];
+                double to = t[(size_t)o * B + b];
+                if (to != 0) loss -= c[b] * to * (z[(size_t)o * B + b] - lse);
+                T += to;
             }
-            for (int o = 0; o < D; o++) delta[o] = c * (T * y[o] - t[o]);
-            if (want_hess) {
-                /* c T (diag p - p p^T) = phi^T phi with phi = diag(sqrt(cTp)) (I - 1 p^T). */
-                for (int o = 0; o < D; o++) {
-                    double r = sqrt(fmax(c * T * y[o], 0.0));
-                    for (int q = 0; q < D; q++) phi[o * D + q] = r * ((o == q) - y[q]);
-                    kap[o] = 0;
-                }
-            }
-        } else {
-            const double *da = w->da[L - 1] + b * (size_t)D, *d2a = w->d2a[L - 1] + b * (size_t)D;
+            for (int o = 0; o < D; o++)
+                delta[(size_t)o * B + b] = c[b] * (T * y[(size_t)o * B + b] - t[(size_t)o * B + b]);
+            if (!want_hess) continue;
+            /* c T (diag p - p p^T) = phi^T phi with phi = diag(sqrt(cTp)) (I - 1 p^T). */
             for (int o = 0; o < D; o++) {
-                double r = y[o] - t[o];
-                loss += c * r * r;
-                delta[o] = 2 * c * r * da[o];
-                if (want_hess) {
-                    for (int q = 0; q < D; q++) phi[o * D + q] = 0;
-                    phi[o * D + o] = sqrt(2 * c) * da[o];
-                    kap[o] = Ly->acts[o].kind == MLPF_ACT_IDENTITY ? 0.0 : 2 * c * r * d2a[o];
-                }
+                double r = sqrt(fmax(c[b] * T * y[(size_t)o * B + b], 0.0));
+                for (int q = 0; q < D; q++)
+                    w->phi[((size_t)o * (size_t)D + (size_t)q) * B + b] = r * ((o == q) - y[(size_t)q * B + b]);
+                w->kappa_out[(size_t)o * B + b] = 0;
             }
         }
+        return loss;
+    }
+    for (int o = 0; o < D; o++) {
+        const double *yo = y + (size_t)o * B, *to = t + (size_t)o * B;
+        const double *da = w->da[L - 1] + (size_t)o * B, *d2a = w->d2a[L - 1] + (size_t)o * B;
+        double *dl = delta + (size_t)o * B;
+        int linear = Ly->acts[o].kind == MLPF_ACT_IDENTITY;
+#pragma omp simd reduction(+ : loss)
+        for (size_t b = 0; b < B; b++) {
+            double r = yo[b] - to[b];
+            loss += c[b] * r * r;
+            dl[b] = 2 * c[b] * r * da[b];
+        }
+        if (!want_hess) continue;
+        for (int q = 0; q < D; q++) {
+            double *ph = w->phi + ((size_t)o * (size_t)D + (size_t)q) * B;
+            if (q != o) { memset(ph, 0, B * sizeof(double)); continue; }
+            for (size_t b = 0; b < B; b++) ph[b] = sqrt(2 * c[b]) * da[b];
+        }
+        double *ko = w->kappa_out + (size_t)o * B;
+        for (size_t b = 0; b < B; b++) ko[b] = linear ? 0.0 : 2 * c[b] * (yo[b] - to[b]) * d2a[b];
     }
     return loss;
 }
 
-/* Backpropagation: delta_{l-1} = lambda_{l-1} * sigma'(z_{l-1}), lambda_{l-1} = delta_l W_l.
-   Adds dloss/dW_l = delta_l^T abar_{l-1} to grad (P). */
+/* Backpropagation: lambda_{l-1} = W_l^T delta_l, delta_{l-1} = lambda_{l-1} * sigma'(z_{l-1}).
+   Adds dloss/dW_l = delta_l [a_{l-1}; 1]^T to grad (P). */
 static void backward_chunk(const finite_data *f, const double *x, size_t B, double *grad, chunk_ws *w) {
     const mlpf_net *net = f->net;
     for (int l = net->nlayers - 1; l >= 0; l--) {
         const mlpf_layer *Ly = &net->layers[l];
         int U = Ly->units, cols = Ly->inputs + Ly->bias;
-        const double *in = l ? w->abar[l - 1] : w->xbar;
-        if (grad)
-            mlpf_mm_tn_acc(U, cols, (int)B, w->delta[l], U, in, Ly->inputs + 1, grad + Ly->offset,
-                           cols, w->scratch);
+        const double *in = l ? w->a[l - 1] : w->x;
+        if (grad) mlpf_mm_nt_acc(U, cols, (int)B, w->delta[l], (int)B, in, (int)B, grad + Ly->offset, cols);
         if (l == 0) break;
         int Up = Ly->inputs;
-        mlpf_mm_nn((int)B, Up, U, w->delta[l], U, x + Ly->offset, cols, w->lam[l - 1], Up);
+        mlpf_mm_tn(Up, (int)B, U, x + Ly->offset, cols, w->delta[l], (int)B, w->lam[l - 1], (int)B);
         const double *da = w->da[l - 1];
         double *dl = w->delta[l - 1], *lam = w->lam[l - 1];
-        for (size_t k = 0; k < B * (size_t)Up; k++) dl[k] = lam[k] * da[k];
+        for (size_t k = 0; k < (size_t)Up * B; k++) dl[k] = lam[k] * da[k];
     }
 }
 
-/* Kronecker expansion of one layer's block: rows (M, ldrow),
-   rows[r, off + i*cols + k] = g[r, i] * abar[r / per, k] for the U x cols block. */
-static void expand_rows(const double *g, int U, const double *abar, int inputs, int bias,
-                        size_t M, size_t per, double *rows, size_t ldrow, size_t off) {
+/* Kronecker expansion of one layer's block into columns: R (P, M),
+   R[off + i*cols + k, r] = g[i, r] * a[k, r / per] for the U x cols block. */
+static void expand_cols(const double *g, int U, const double *a, int inputs, int bias, size_t B,
+                        size_t per, double *R, size_t off) {
     int cols = inputs + bias;
-    for (size_t r = 0; r < M; r++) {
-        const double *gr = g + r * (size_t)U, *ab = abar + (r / per) * (size_t)(inputs + 1);
-        double *out = rows + r * ldrow + off;
-        for (int i = 0; i < U; i++) {
-            double gi = gr[i];
-            double *o = out + (size_t)i * (size_t)cols;
-            for (int k = 0; k < cols; k++) o[k] = gi * ab[k];
+    size_t M = B * per;
+    for (int i = 0; i < U; i++) {
+        const double *gi = g + (size_t)i * M;
+        for (int k = 0; k < cols; k++) {
+            const double *ak = a + (size_t)k * B;
+            double *out = R + (off + (size_t)i * (size_t)cols + (size_t)k) * M;
+            if (per == 1)
+                for (size_t r = 0; r < M; r++) out[r] = gi[r] * ak[r];
+            else
+                for (size_t r = 0; r < M; r++) out[r] = gi[r] * ak[r / per];
         }
     }
 }
 
-/* Backpropagate row factors one layer down: g (M, U_l) -> g' (M, U_{l-1}) = (g W_l) * sigma'_{l-1}. */
-static void backprop_rows(const mlpf_layer *Ly, const double *W, const double *g, size_t M,
-                          size_t per, const double *da_prev, double *out) {
+/* Backpropagate column factors one layer down: g (U_l, M) -> (W_l^T g) * sigma'_{l-1}, (U_{l-1}, M). */
+static void backprop_cols(const mlpf_layer *Ly, const double *W, const double *g, size_t B, size_t per,
+                          const double *da_prev, double *out) {
     int U = Ly->units, Up = Ly->inputs, cols = Up + Ly->bias;
-    mlpf_mm_nn((int)M, Up, U, g, U, W, cols, out, Up);
-    for (size_t r = 0; r < M; r++) {
-        const double *da = da_prev + (r / per) * (size_t)Up;
-        for (int j = 0; j < Up; j++) out[r * (size_t)Up + (size_t)j] *= da[j];
+    size_t M = B * per;
+    mlpf_mm_tn(Up, (int)M, U, W, cols, g, (int)M, out, (int)M);
+    for (int j = 0; j < Up; j++) {
+        const double *da = da_prev + (size_t)j * B;
+        double *o = out + (size_t)j * M;
+        if (per == 1)
+            for (size_t r = 0; r < M; r++) o[r] *= da[r];
+        else
+            for (size_t r = 0; r < M; r++) o[r] *= da[r / per];
     }
 }
 
-/* Rows R (M, P) of d z_top / d params for row factors g0 (M, U_top) at layer `top`
-   (per = rows per sample). Columns beyond the top layer are left untouched. */
-static void jacobian_rows(const finite_data *f, const double *x, int top, const double *g0, size_t M,
+/* Columns R (P, M) of d z_top / d params for column factors g0 (U_top, M) at layer
+   `top` (per = columns per sample). Rows beyond the top layer are left untouched. */
+static void jacobian_cols(const finite_data *f, const double *x, int top, const double *g0, size_t B,
                           size_t per, double *R, chunk_ws *w) {
     const mlpf_net *net = f->net;
-    size_t P = net->nparams;
     const double *g = g0;
     double *bufs[2] = {w->F, w->F2};
     for (int m = top; m >= 0; m--) {
         const mlpf_layer *Ly = &net->layers[m];
-        const double *in = m ? w->abar[m - 1] : w->xbar;
-        expand_rows(g, Ly->units, in, Ly->inputs, Ly->bias, M, per, R, P, Ly->offset);
+        const double *in = m ? w->a[m - 1] : w->x;
+        expand_cols(g, Ly->units, in, Ly->inputs, Ly->bias, B, per, R, Ly->offset);
         if (m == 0) break;
         double *next = bufs[m & 1];
-        backprop_rows(Ly, x + Ly->offset, g, M, per, w->da[m - 1], next);
+        backprop_cols(Ly, x + Ly->offset, g, B, per, w->da[m - 1], next);
         g = next;
     }
 }
@@ -285,88 +291,98 @@ static void hessian_chunk(const finite_data *f, const double *x, size_t B, doubl
     int L = net->nlayers, D = mlpf_net_dout(net);
     size_t P = net->nparams;
 
-    /* (GN) rows phi Dz_L: one dsyrk, the dominant cost. */
-    jacobian_rows(f, x, L - 1, w->phi, B * (size_t)D, (size_t)D, w->J, w);
-    cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, (int)P, (int)(B * (size_t)D), 1.0, w->J,
-                (int)P, 1.0, H, (int)P);
+    /* (GN) columns phi Dz_L: one dsyrk, the dominant cost. The factor phi (dout, dout, B)
+       is already laid out as (dout, dout * B) column factors, sample-major within. */
+    if (D == 1) {
+        jacobian_cols(f, x, L - 1, w->phi, B, 1, w->J, w);
+    } else {
+        /* reorder phi[o][q][b] -> g[q][b * D + o] so each sample's D columns sit together */
+        double *g0 = w->KR; /* (D, D * B) scratch, free until the layers >= 2 below */
+        for (int o = 0; o < D; o++)
+            for (int q = 0; q < D; q++)
+                for (size_t b = 0; b < B; b++)
+                    g0[(size_t)q * (size_t)D * B + b * (size_t)D + (size_t)o] = w->phi[((size_t)o * (size_t)D + (size_t)q) * B + b];
+        jacobian_cols(f, x, L - 1, g0, B, (size_t)D, w->J, w);
+    }
+    cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, (int)P, (int)(B * (size_t)D), 1.0, w->J,
+                (int)(B * (size_t)D), 1.0, H, (int)P);
 
     /* Layer 1's (act) term is block diagonal: sum_b kappa_bj xbar_b xbar_b^T in unit j's block;
        its (lin) partner pairs W_2[i, j] with unit j's block: sum_b gamma_bij xbar_b.
-       Transposed copies make every sum over samples a contiguous dot product. */
+       Every sum over samples is a contiguous dot product. */
     const mlpf_layer *L1 = &net->layers[0];
-    int U1 = L1->units, cols1 = L1->inputs + L1->bias, ldx = net->din + 1;
+    int U1 = L1->units, cols1 = L1->inputs + L1->bias;
     const mlpf_layer *L2 = L > 1 ? &net->layers[1] : NULL;
     int U2 = L2 ? L2->units : 0, cols2 = L2 ? L2->inputs + L2->bias : 0;
-    double *xT = w->tr, *kT = xT + (size_t)cols1 * B, *dT = kT + (size_t)U1 * B, *gT = dT + (size_t)U1 * B;
-    for (size_t b = 0; b < B; b++) {
-        for (int r = 0; r < cols1; r++) xT[(size_t)r * B + b] = w->xbar[b * (size_t)ldx + (size_t)r];
-        for (int j = 0; j < U1; j++) {
-            size_t k = b * (size_t)U1 + (size_t)j;
-            kT[(size_t)j * B + b] = L > 1 ? w->lam[0][k] * w->d2a[0][k] : w->kappa_out[k];
-            dT[(size_t)j * B + b] = w->da[0][k];
-        }
-        for (int i = 0; i < U2; i++) gT[(size_t)i * B + b] = w->delta[1][b * (size_t)U2 + (size_t)i];
-    }
     for (int j = 0; j < U1; j++) {
         size_t blk = L1->offset + (size_t)j * (size_t)cols1;
-        const double *kj = kT + (size_t)j * B, *dj = dT + (size_t)j * B;
+        double *kj = w->kap; /* (B) */
+        if (L > 1) {
+            const double *lj = w->lam[0] + (size_t)j * B, *d2 = w->d2a[0] + (size_t)j * B;
+            for (size_t b = 0; b < B; b++) kj[b] = lj[b] * d2[b];
+        } else {
+            memcpy(kj, w->kappa_out + (size_t)j * B, B * sizeof(double));
+        }
         for (int r = 0; r < cols1; r++) {
-            const double *xr = xT + (size_t)r * B;
+            const double *xr = w->x + (size_t)r * B;
             for (int c = 0; c <= r; c++) {
-                const double *xc = xT + (size_t)c * B;
+                const double *xc = w->x + (size_t)c * B;
                 double acc = 0;
+#pragma omp simd reduction(+ : acc)
                 for (size_t b = 0; b < B; b++) acc += kj[b] * xr[b] * xc[b];
                 H[(blk + (size_t)r) * P + blk + (size_t)c] += acc;
             }
         }
+        const double *dj = w->da[0] + (size_t)j * B;
         for (int i = 0; i < U2; i++) {
             size_t row = L2->offset + (size_t)i * (size_t)cols2 + (size_t)j;
-            const double *gi = gT + (size_t)i * B;
+            const double *gi = w->delta[1] + (size_t)i * B;
             for (int c = 0; c < cols1; c++) {
-                const double *xc = xT + (size_t)c * B;
+                const double *xc = w->x + (size_t)c * B;
                 double acc = 0;
+#pragma omp simd reduction(+ : acc)
                 for (size_t b = 0; b < B; b++) acc += gi[b] * dj[b] * xc[b];
                 H[row * P + blk + (size_t)c] += acc;
             }
         }
     }
 
-    /* Layers >= 2: for each unit j, the rows Dz_lj (B, P_<=l) serve the (act) term of
+    /* Layers >= 2: for each unit j, the columns Dz_lj (P_<=l, B) serve the (act) term of
        this layer and the (lin) term of the next one. */
     for (int l = 1; l < L; l++) {
         const mlpf_layer *Ly = &net->layers[l];
         int U = Ly->units;
-        size_t Pl = Ly->offset + (size_t)U * (size_t)(Ly->inputs + Ly->bias); /* columns of layers <= l */
+        size_t Pl = Ly->offset + (size_t)U * (size_t)(Ly->inputs + Ly->bias); /* rows of layers <= l */
         for (int j = 0; j < U; j++) {
+            double *kj = w->kap;
             int any_kappa = 0;
             for (size_t b = 0; b < B; b++) {
-                double kap = l == L - 1 ? w->kappa_out[b * (size_t)D + (size_t)j]
-                                        : w->lam[l][b * (size_t)U + (size_t)j] * w->d2a[l][b * (size_t)U + (size_t)j];
-                w->gam[b] = kap;
-                any_kappa |= kap != 0;
+                kj[b] = l == L - 1 ? w->kappa_out[(size_t)j * B + b]
+                                   : w->lam[l][(size_t)j * B + b] * w->d2a[l][(size_t)j * B + b];
+                any_kappa |= kj[b] != 0;
             }
             if (!any_kappa && l == L - 1) continue;
-            /* Unit row factors e_j, then the rows. */
-            double *e = w->KR; /* scratch (B, U) before KR is used */
-            memset(e, 0, B * (size_t)U * sizeof(double));
-            for (size_t b = 0; b < B; b++) e[b * (size_t)U + (size_t)j] = 1.0;
-            jacobian_rows(f, x, l, e, B, 1, w->R, w);
+            double *e = w->gam; /* unit factor e_j: (U, B) */
+            memset(e, 0, (size_t)U * B * sizeof(double));
+            for (size_t b = 0; b < B; b++) e[(size_t)j * B + b] = 1.0;
+            jacobian_cols(f, x, l, e, B, 1, w->R, w);
             if (any_kappa) {
-                /* 0.5 (R^T (kR) + (kR)^T R) = R^T diag(k) R on the leading Pl block. */
-                for (size_t b = 0; b < B; b++)
-                    for (size_t q = 0; q < Pl; q++) w->KR[b * P + q] = w->gam[b] * w->R[b * P + q];
-                cblas_dsyr2k(CblasRowMajor, CblasLower, CblasTrans, (int)Pl, (int)B, 0.5, w->R,
-                             (int)P, w->KR, (int)P, 1.0, H, (int)P);
+                /* 0.5 (R (kR)^T + (kR) R^T) = R diag(k) R^T on the leading Pl block. */
+                for (size_t q = 0; q < Pl; q++)
+                    for (size_t b = 0; b < B; b++) w->KR[q * B + b] = kj[b] * w->R[q * B + b];
+                cblas_dsyr2k(CblasRowMajor, CblasLower, CblasNoTrans, (int)Pl, (int)B, 0.5, w->R,
+                             (int)B, w->KR, (int)B, 1.0, H, (int)P);
             }
             if (l + 1 < L) {
-                /* (lin): H[(l+1, i, j), :Pl] += sum_b delta_{l+1,bi} sigma'_{l,bj} R_b. */
+                /* (lin): H[(l+1, i, j), :Pl] += sum_b delta_{l+1,ib} sigma'_{l,jb} R[:, b]. */
                 const mlpf_layer *Ln = &net->layers[l + 1];
                 int Un = Ln->units, coln = Ln->inputs + Ln->bias;
-                for (size_t b = 0; b < B; b++)
-                    for (int i = 0; i < Un; i++)
-                        w->gam[b * (size_t)Un + (size_t)i] = w->delta[l + 1][b * (size_t)Un + (size_t)i] * w->da[l][b * (size_t)U + (size_t)j];
-                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Un, (int)Pl, (int)B, 1.0, w->gam,
-                            Un, w->R, (int)P, 1.0, H + (Ln->offset + (size_t)j) * P, (int)((size_t)coln * P));
+                const double *dj = w->da[l] + (size_t)j * B;
+                for (int i = 0; i < Un; i++)
+                    for (size_t b = 0; b < B; b++)
+                        w->gam[(size_t)i * B + b] = w->delta[l + 1][(size_t)i * B + b] * dj[b];
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Un, (int)Pl, (int)B, 1.0, w->gam,
+                            (int)B, w->R, (int)B, 1.0, H + (Ln->offset + (size_t)j) * P, (int)((size_t)coln * P));
             }
         }
     }
@@ -443,7 +459,7 @@ static int finite_eval(void *ctx, const double *x, const size_t *subset, size_t 
             for (size_t c = c0; c < c1; c++) {
                 size_t s0 = c * B, m = n - s0 < B ? n - s0 : B;
                 load_chunk(f, subset, s0, m, inv_n, &w);
-                forward_chunk(f, x, m, want_hess, &w);
+                forward_chunk(f, x, m, &w);
                 slab_loss[s] += output_chunk(f, m, want_hess, &w);
                 if (g || h) backward_chunk(f, x, m, g, &w);
                 if (h) hessian_chunk(f, x, m, h, &w);
