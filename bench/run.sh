@@ -2,6 +2,13 @@
 # Runs the benchmarks side by side with their peers (see bench/README.md).
 set -e
 cd "$(dirname "$0")/.."
+# bench/run.sh train [--quick]: the training benchmarks (train_compare.py, flow_accuracy.py)
+if [ "${1:-}" = train ]; then
+    shift
+    /usr/bin/python3 bench/train_compare.py "$@"
+    /usr/bin/python3 bench/flow_accuracy.py "$@"
+    exit 0
+fi
 mkdir -p build/bench
 cc -O2 -o build/bench/dsyrk_floor bench/dsyrk_floor.c -L/usr/lib/x86_64-linux-gnu/openblas-openmp \
     -Wl,-rpath,/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas

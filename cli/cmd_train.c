@@ -63,10 +63,12 @@ static const char HELP_EXAMPLE[] =
     "The built-in teacher-student example: 10 000 standard normal inputs in 2-D\n"
     "(seed 1); a teacher with 4 sigmoid units without biases and a linear readout\n"
     "without bias (Glorot normal, seed 2); a student with 5 sigmoid units without\n"
-    "biases and an identity output without bias, started from seed 3 and trained\n"
-    "with the default options. Prints loss, gradient norm, stop reasons, time and\n"
-    "the extreme Hessian eigenvalues at the result; writes RUN.json and RUN.npz\n"
-    "(default RUN = example_run). --print-spec prints the equivalent spec JSON.\n";
+    "biases and an identity output without bias, started from seed 3; gradient\n"
+    "flow to time maxT = 1000 (the flow has chosen its minimum by then; following\n"
+    "it further only crawls), then the default minimiser. Prints loss, gradient\n"
+    "norm, stop reasons, time and the extreme Hessian eigenvalues at the result;\n"
+    "writes RUN.json and RUN.npz (default RUN = example_run). --print-spec prints\n"
+    "the equivalent spec JSON.\n";
 
 static const char EXAMPLE_SPEC[] =
     "{\n"
@@ -74,7 +76,7 @@ static const char EXAMPLE_SPEC[] =
     "              \"din\": 2, \"seed\": 2},\n"
     "  \"data\": {\"samples\": 10000, \"seed\": 1},\n"
     "  \"layers\": [[5, \"sigmoid\", false], [1, \"identity\", false]],\n"
-    "  \"train\": {\"seed\": 3}\n"
+    "  \"train\": {\"seed\": 3, \"maxT\": 1000}\n"
     "}\n";
 
 /* Flags named after train options override the spec's "train" object. */

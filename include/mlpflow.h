@@ -294,7 +294,10 @@ typedef struct {
     double gnorm;               /* inf-norm of the gradient of the unregularised loss */
     double gnorm_regularized;
     int converged;              /* gnorm <= min_gnorm or loss <= minloss */
-    char ode_stopped_by[64];    /* "maxT", "maxtime", "maxiterations", "minloss",
+    char ode_stopped_by[64];    /* "maxT", "maxtime", "maxiterations", "minloss", "basin"
+                                   (open-ended flow reached the basin of a minimum: Hessian
+                                   positive semi-definite, a Newton step shrinks the gradient
+                                   10x),
                                    "min_gnorm", "patience", "interrupt", "solver_failure",
                                    "skipped" */
     char optim_stopped_by[64];  /* as above, plus "stalled": the minimiser cannot

@@ -410,6 +410,39 @@ static void test_teacher_student(void) {
     free_ts(&t);
 }
 
+/* An open-ended flow followed by a minimiser hands over at the basin of the
+   minimum; without a minimiser it keeps flowing. */
+static void test_basin_handover(void) {
+    ts_problem t = make_ts("softplus", 3, 300, 11);
+    if (!t.obj) return;
+    double *x0 = malloc(t.P * sizeof(double));
+    mlpf_rng r;
+    mlpf_rng_seed(&r, 12);
+    for (size_t i = 0; i < t.P; i++) x0[i] = t.teacher[i] + 0.05 * mlpf_rng_normal(&r);
+    mlpf_error err;
+    mlpf_train_options o;
+    options(&o, "kencarp58", "newtontr");
+    o.maxtime_ode = 20;
+    mlpf_result *res = NULL;
+    CHECK_OK(mlpf_train(t.obj, x0, &o, &res, &err), &err);
+    if (res) {
+        CHECK(!strcmp(res->ode_stopped_by, "basin"), "open-ended flow stopped by %s", res->ode_stopped_by);
+        CHECK(res->gnorm <= 1e-13 && res->loss <= 1e-24, "after the hand-over: gnorm %g loss %g", res->gnorm,
+              res->loss);
+        CHECK(res->ode_wall_time < 5, "flow phase took %g s", res->ode_wall_time);
+    }
+    mlpf_result_free(res);
+    options(&o, "kencarp58", "none");
+    o.maxiterations_ode = 300;
+    res = NULL;
+    CHECK_OK(mlpf_train(t.obj, x0, &o, &res, &err), &err);
+    CHECK(res && strcmp(res->ode_stopped_by, "basin") != 0, "without a minimiser the flow goes on: %s",
+          res ? res->ode_stopped_by : "-");
+    mlpf_result_free(res);
+    free(x0);
+    free_ts(&t);
+}
+
 /* Many starts on two threads equal single runs bit for bit. */
 static void test_train_many(void) {
     ts_problem t = make_ts("tanh", 3, 64, 9);
@@ -485,6 +518,7 @@ int main(void) {
     test_stop_reasons();
     test_interrupt();
     test_teacher_student();
+    test_basin_handover();
     test_train_many();
     test_regularized();
     return check_report("test_train");
