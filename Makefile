@@ -50,7 +50,7 @@ $(BUILD)/libmlpflow.so: $(LIB_OBJ)
 $(BUILD)/mlpflow: $(CLI_OBJ) $(BUILD)/libmlpflow.a
 	$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libmlpflow.a $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libmlpflow.a
+$(BUILD)/tests/%: tests/%.c tests/check.h tests/test_objectives.h $(BUILD)/libmlpflow.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libmlpflow.a $(LDLIBS)
 

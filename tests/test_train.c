@@ -7,31 +7,7 @@
 #include <float.h>
 #include <stdlib.h>
 
-/* ---- extended Rosenbrock ---- */
-static int rosen_eval(void *c, const double *x, const size_t *sub, size_t ns, double *loss,
-                      double *grad, double *hess, mlpf_error *err) {
-    (void)sub, (void)ns, (void)err;
-    size_t p = *(const size_t *)c;
-    double l = 0;
-    if (grad) memset(grad, 0, p * sizeof *grad);
-    if (hess) memset(hess, 0, p * p * sizeof *hess);
-    for (size_t i = 0; i + 1 < p; i++) {
-        double a = x[i + 1] - x[i] * x[i], b = 1 - x[i];
-        l += 100 * a * a + b * b;
-        if (grad) {
-            grad[i] += -400 * a * x[i] - 2 * b;
-            grad[i + 1] += 200 * a;
-        }
-        if (hess) {
-            hess[i * p + i] += -400 * a + 800 * x[i] * x[i] + 2;
-            hess[i * p + i + 1] += -400 * x[i];
-            hess[(i + 1) * p + i] += -400 * x[i];
-            hess[(i + 1) * p + i + 1] += 200;
-        }
-    }
-    if (loss) *loss = l;
-    return MLPF_OK;
-}
+#include "test_objectives.h"
 
 /* ---- double well (x0^2 - 1)^2 / 4 + x1^2 / 2 + c x0 x1^2: saddle at 0 ---- */
 static int well_eval(void *c, const double *x, const size_t *sub, size_t ns, double *loss,
