@@ -77,7 +77,7 @@ valgrind-test: all tests
 	@command -v valgrind >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q valgrind >/dev/null; }
 	@for t in $(VALGRIND_TESTS); do \
 	    [ -x $(BUILD)/tests/$$t ] || continue; \
-	    OMP_NUM_THREADS=1 valgrind -q --error-exitcode=9 --leak-check=full --show-possibly-lost=no --errors-for-leak-kinds=definite,indirect \
+	    OMP_NUM_THREADS=1 MLPF_UNDER_VALGRIND=1 valgrind -q --error-exitcode=9 --leak-check=full --show-possibly-lost=no --errors-for-leak-kinds=definite,indirect \
 	        $(BUILD)/tests/$$t >/dev/null || { echo "valgrind: $$t failed"; exit 1; }; \
 	    echo "valgrind: $$t clean"; \
 	done
