@@ -72,3 +72,9 @@ def test_06_landscape(tmp_path):
     assert "equals its loss: True" in f
     assert int(re.search(r"has (\d+) negative", f).group(1)) >= 1
     assert {"ex6_plane_loss.png", "ex6_plane_minloss.png"} <= {p.name for p in tmp_path.iterdir()}
+
+
+def test_07_copy_average(tmp_path):
+    f, _ = run_example("07_copy_average.py", tmp_path)
+    assert "not critical (gnorm > 1e-12) 0;" in f
+    assert num(r"built copy-average loss\| ([0-9.e+-]+);", f) < 1e-10

@@ -6,6 +6,16 @@
 
 #include "internal.h"
 
+#include <float.h>
+
+/* Rounding level of a loss value, in units of eps * |loss|. Losses that are
+   differences of larger terms (the infinite-data objective near a minimum: pair
+   expectations of size 1 summing to 0.02) carry errors of several hundred ulps
+   of the loss, so steps whose loss changes by less than this are judged by their
+   gradient instead; 1024 ulps is still 2e-13 relative, far below any real
+   progress a minimiser makes. */
+#define DYN_LOSS_NOISE (1024 * DBL_EPSILON)
+
 /* The problem every phase sees. tauinv is a change of variables on the free
    parameters, x[idx[i]] = scale[i] * y[i] with scale = sqrt(tauinv), frozen
    parameters (tauinv == 0) keep their value: plain gradient flow in y,

@@ -193,7 +193,7 @@ int dyn_newtontr(dyn_problem *pb, const double *y0, dyn_outcome *out, mlpf_error
                falls below the loss's rounding level long before the gradient
                is 1e-15: there the loss cannot rank the points, and a step that
                is not measurably uphill is taken when it lowers the gradient. */
-            double noise = 32 * DBL_EPSILON * fabs(f);
+            double noise = DYN_LOSS_NOISE * fabs(f);
             int blind = !(rho > 1e-4) && pred <= noise && fn <= f + noise;
             if (rho > 1e-4 || blind) {
                 st = mlpf_objective_eval(pb->obj, xn, NULL, gn, Hn, err);

@@ -68,7 +68,7 @@ static int ls_run(linesearch *ls, double a1, double *aout, double *fout, int *fo
     /* Near a minimum with non-zero loss, decreases fall below the loss's
        rounding level: comparisons of loss values allow that much slack and
        the slope conditions decide (approximate Wolfe, Hager & Zhang). */
-    double noise = 32 * DBL_EPSILON * fabs(f0);
+    double noise = DYN_LOSS_NOISE * fabs(f0);
     *found = 0;
     for (int i = 0; i < LS_MAXEVAL; i++) {
         if ((st = ls_eval(ls, a, &f, &df))) return st;

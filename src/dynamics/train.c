@@ -519,7 +519,7 @@ int mlpf_train(const mlpf_objective *obj, const double *x0, const mlpf_train_opt
     /* ---- the best point and its gradients ---- */
     /* the minimiser starts at the flow's best point and moves uphill at most
        by rounding noise (where the gradient decides): prefer its point */
-    double noise = 64 * DBL_EPSILON * fabs(ode.loss_best);
+    double noise = DYN_LOSS_NOISE * fabs(ode.loss_best);
     const double *ybest = opt_out.loss_best <= ode.loss_best + noise ? opt_out.ybest : ode.ybest;
     dyn_y_to_x(&pb, ybest, r->x);
     st = mlpf_objective_eval(robj, r->x, &r->loss, g, NULL, err);
