@@ -2,19 +2,13 @@
    estimate: 1e6 seeded standard normal inputs in din = 5, both nets evaluated
    with mlpf_predict; the two must agree within five standard errors. */
 #include "check.h"
+#include "test_objectives.h"
 #include "internal.h"
 #include "mlpflow.h"
 
 #include <math.h>
 #include <stdlib.h>
 
-static mlpf_net *make_net(int din, int k, const char *act, int bias, int obias) {
-    mlpf_error err;
-    mlpf_net *net = mlpf_net_create(din, &err);
-    mlpf_net_add_layer(net, k, act, bias, &err);
-    mlpf_net_add_layer(net, 1, "identity", obias, &err);
-    return net;
-}
 
 static void mc_check(const char *sact, const char *tact, int bias, uint64_t seed) {
     enum { DIN = 5, CHUNK = 100000, NCHUNK = 10 };

@@ -6,6 +6,7 @@
    are the arc-cosine kernel (no bias), a 1-D Simpson integral of the exactly
    smoothed inner expectation (with bias), and finite differences. */
 #include "check.h"
+#include "test_objectives.h"
 #include "mlpflow.h"
 #include "objective/gaussian.h"
 
@@ -79,13 +80,6 @@ static void test_pair_values(void) {
     CHECK_CLOSE(out.val, 0.7 * (0.1 * Phi(0.1 / sv) + sv * phi(0.1 / sv)), 1e-16, 1e-15, "zero weights");
 }
 
-static mlpf_net *make_net(int din, int k, const char *act, int bias, int obias) {
-    mlpf_error err;
-    mlpf_net *net = mlpf_net_create(din, &err);
-    mlpf_net_add_layer(net, k, act, bias, &err);
-    mlpf_net_add_layer(net, 1, "identity", obias, &err);
-    return net;
-}
 
 /* max |FD - exact| for gradient and Hessian at x */
 static void fd_errors(const mlpf_objective *obj, const double *x0, double eps, double *eg, double *eh) {

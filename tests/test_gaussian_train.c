@@ -2,6 +2,7 @@
    permutation of the teacher, recovers it under mlpf_train on the exact
    infinite-data objective: every student neuron aligns with a teacher neuron. */
 #include "check.h"
+#include "test_objectives.h"
 #include "internal.h"
 #include "mlpflow.h"
 
@@ -9,13 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static mlpf_net *make_net(int din, int k, const char *act, int bias, int obias) {
-    mlpf_error err;
-    mlpf_net *net = mlpf_net_create(din, &err);
-    mlpf_net_add_layer(net, k, act, bias, &err);
-    mlpf_net_add_layer(net, 1, "identity", obias, &err);
-    return net;
-}
 
 static void recover(const char *act, int bias, int din, int k, uint64_t seed) {
     mlpf_error err;

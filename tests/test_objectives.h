@@ -1,5 +1,5 @@
-/* test_objectives.h - small objectives with known answers, shared by the
-   dynamics and training tests. */
+/* test_objectives.h - small objectives with known answers and network
+   builders, shared by the tests. */
 #ifndef MLPF_TEST_OBJECTIVES_H
 #define MLPF_TEST_OBJECTIVES_H
 #include <string.h>
@@ -7,7 +7,7 @@
 
 /* Extended Rosenbrock sum_i 100 (x_{i+1} - x_i^2)^2 + (1 - x_i)^2, exact
    derivatives; ctx points at the dimension (size_t). Nonlinear, mildly stiff. */
-static int rosen_eval(void *c, const double *x, const size_t *sub, size_t ns, double *loss,
+static inline int rosen_eval(void *c, const double *x, const size_t *sub, size_t ns, double *loss,
                       double *grad, double *hess, mlpf_error *err) {
     (void)sub, (void)ns, (void)err;
     size_t p = *(const size_t *)c;
@@ -30,6 +30,16 @@ static int rosen_eval(void *c, const double *x, const size_t *sub, size_t ns, do
     }
     if (loss) *loss = l;
     return MLPF_OK;
+}
+
+/* One hidden layer of k units (activation act, hidden bias flag) and one linear
+   output (bias flag obias): the shape of every teacher-student test. */
+static inline mlpf_net *make_net(int din, int k, const char *act, int bias, int obias) {
+    mlpf_error err;
+    mlpf_net *net = mlpf_net_create(din, &err);
+    mlpf_net_add_layer(net, k, act, bias, &err);
+    mlpf_net_add_layer(net, 1, "identity", obias, &err);
+    return net;
 }
 
 #endif
