@@ -405,7 +405,8 @@ static void test_basin_handover(void) {
         CHECK(!strcmp(res->ode_stopped_by, "basin"), "open-ended flow stopped by %s", res->ode_stopped_by);
         CHECK(res->gnorm <= 1e-13 && res->loss <= 1e-24, "after the hand-over: gnorm %g loss %g", res->gnorm,
               res->loss);
-        CHECK(res->ode_wall_time < 5, "flow phase took %g s", res->ode_wall_time);
+        /* without the hand-over the open-ended flow would crawl on for thousands of steps */
+        CHECK(res->ode_iterations < 100, "hand-over after %ld flow steps", res->ode_iterations);
     }
     mlpf_result_free(res);
     options(&o, "kencarp58", "none");
