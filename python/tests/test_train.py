@@ -182,7 +182,7 @@ def test_ctrl_c_returns_best_point(ts_net):
     t0 = time.time()
     with pytest.warns(RuntimeWarning, match="interrupt"):
         r = mlpflow.train(ts_net, x0, alg="gd", lr=1e-6, maxtime_ode=30, optim_solver="none")
-    assert time.time() - t0 < 5
+    assert time.time() - t0 < 20   # stopped by the interrupt, long before maxtime_ode = 30
     assert r["ode_stopped_by"] == "interrupt"
     assert r["loss"] <= mlpflow.loss(ts_net, x0)
 
