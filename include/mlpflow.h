@@ -250,8 +250,8 @@ typedef struct {
     double abstol, reltol;      /* 1e-6, 1e-6 */
     double maxtime_ode;         /* 180 s */
     long maxiterations_ode;     /* 1e6 */
-    double rk4_step;            /* fixed step of rk4 and gd learning rate; 1e-2 */
-    double lr, beta1, beta2, eps; /* adam: 1e-3, 0.9, 0.999, 1e-8 (gd uses lr too) */
+    double rk4_step;            /* fixed step of rk4; 1e-2 */
+    double lr, beta1, beta2, eps; /* gd and adam: lr 1e-3; adam: 0.9, 0.999, 1e-8 */
     size_t batchsize;           /* 0 = full batch (gd / adam only) */
     int shuffle;                /* minibatches: 0 in order, 1 shuffled with seed */
     /* minimiser phase */
