@@ -45,19 +45,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def make_problem(d, n, data_seed):
-    import numpy as np
-    rng = np.random.default_rng(data_seed)
-    X = rng.standard_normal((n, 2))
-    W1 = rng.normal(0.0, (2.0 / (2 + 4)) ** 0.5, (4, 2))
-    a = rng.normal(0.0, (2.0 / (4 + 1)) ** 0.5, (1, 4))
-    Y = (1.0 / (1.0 + np.exp(-X @ W1.T))) @ a.T
-    np.save(os.path.join(d, "X.npy"), X)
-    np.save(os.path.join(d, "Y.npy"), Y)
-    spec = {"layers": [[5, "sigmoid", False], [1, "identity", False]],
-            "input": "X.npy", "target": "Y.npy", "loss": "mse"}
-    with open(os.path.join(d, "S.json"), "w") as f:
-        json.dump(spec, f)
-    return os.path.join(d, "S.json")
+    """The reference README problem with n samples (written by train_compare.py)."""
+    sys.path.insert(0, HERE)
+    from train_compare import make_problem as write_problem
+    return write_problem(d, data_seed, n)
 
 
 def train(exe, spec, seed, run, opts, env):

@@ -49,10 +49,10 @@ ISSUE = ["--alg", "dopri5", "--maxiterations_ode", "100", "--optim_solver", "bfg
          "--maxtime_optim", "10"]
 
 
-def make_problem(d, data_seed):
+def make_problem(d, data_seed, n=10000):
     import numpy as np
     rng = np.random.default_rng(data_seed)
-    X = rng.standard_normal((10000, 2))
+    X = rng.standard_normal((n, 2))
     W1 = rng.normal(0.0, (2.0 / (2 + 4)) ** 0.5, (4, 2))   # Glorot normal, fan 2 -> 4
     a = rng.normal(0.0, (2.0 / (4 + 1)) ** 0.5, (1, 4))    # Glorot normal, fan 4 -> 1
     Y = (1.0 / (1.0 + np.exp(-X @ W1.T))) @ a.T

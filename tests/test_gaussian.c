@@ -2,6 +2,7 @@
    independent oracles: Gauss-Hermite data nets through the finite objective,
    central finite differences, brute-force integrals, and its own quadrature. */
 #include "check.h"
+#include "test_objectives.h"
 #include "mlpflow.h"
 #include "objective/gaussian.h"
 
@@ -9,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static mlpf_net *make_net(int din, int k, const mlpf_activation *act, int bias, int obias) {
+static mlpf_net *make_net_acts(int din, int k, const mlpf_activation *act, int bias, int obias) {
     mlpf_error err;
     mlpf_net *net = mlpf_net_create(din, &err);
     if (!net) return NULL;
@@ -53,8 +54,8 @@ static void compare_with_gh_net(int din, const mlpf_activation *sact, const mlpf
                                 int flags, int k, int m, uint64_t seed, double tol, int order,
                                 double scale) {
     mlpf_error err;
-    mlpf_net *teacher = make_net(din, m, tact, flags & 1, (flags >> 1) & 1);
-    mlpf_net *student = make_net(din, k, sact, (flags >> 2) & 1, (flags >> 3) & 1);
+    mlpf_net *teacher = make_net_acts(din, m, tact, flags & 1, (flags >> 1) & 1);
+    mlpf_net *student = make_net_acts(din, k, sact, (flags >> 2) & 1, (flags >> 3) & 1);
     size_t pt = mlpf_net_nparams(teacher), P = mlpf_net_nparams(student);
     double *tp = malloc(sizeof(double) * pt), *x = malloc(sizeof(double) * P);
     random_point(teacher, seed, scale, tp);
@@ -171,32 +172,11 @@ static void test_owen_bvn(void) {
 
 /* gradient and Hessian of the exact objective against central differences */
 static void check_fd(const mlpf_objective *obj, const double *x0, const char *what) {
-    mlpf_error err;
-    size_t P = mlpf_objective_nparams(obj);
-    double *x = malloc(sizeof(double) * P), *g = malloc(sizeof(double) * P);
-    double *h = malloc(sizeof(double) * P * P), *gp = malloc(sizeof(double) * P);
-    double *gm = malloc(sizeof(double) * P), l;
-    memcpy(x, x0, sizeof(double) * P);
-    CHECK_OK(mlpf_objective_eval(obj, x, &l, g, h, &err), &err);
-    double eps = 1e-5, worst_g = 0, worst_h = 0;
-    for (size_t i = 0; i < P; i++) {
-        double lp, lm, xi = x[i];
-        x[i] = xi + eps;
-        mlpf_objective_eval(obj, x, &lp, gp, NULL, &err);
-        x[i] = xi - eps;
-        mlpf_objective_eval(obj, x, &lm, gm, NULL, &err);
-        x[i] = xi;
-        worst_g = fmax(worst_g, fabs((lp - lm) / (2 * eps) - g[i]));
-        for (size_t j = 0; j < P; j++)
-            worst_h = fmax(worst_h, fabs((gp[j] - gm[j]) / (2 * eps) - h[i * P + j]));
-    }
+    double worst_g, worst_h, asym;
+    CHECK(fd_errors(obj, x0, 1e-5, &worst_g, &worst_h, &asym) == MLPF_OK, "%s: evaluation failed", what);
     CHECK(worst_g < 1e-8, "%s: gradient vs FD %g", what, worst_g);
     CHECK(worst_h < 1e-7, "%s: Hessian vs FD %g", what, worst_h);
-    double asym = 0;
-    for (size_t i = 0; i < P; i++)
-        for (size_t j = 0; j < P; j++) asym = fmax(asym, fabs(h[i * P + j] - h[j * P + i]));
     CHECK(asym <= 1e-14, "%s: Hessian asymmetry %g", what, asym);
-    free(x); free(g); free(h); free(gp); free(gm);
 }
 
 static void test_fd_and_closed_vs_quad(void) {
@@ -205,8 +185,8 @@ static void test_fd_and_closed_vs_quad(void) {
     for (int a = 0; a < 4; a++)
         for (int flags = 0; flags < 16; flags += 5) {
             mlpf_activation act = {.kind = kinds[a]}, tact = {.kind = kinds[(a + 1) % 4]};
-            mlpf_net *t = make_net(3, 3, &tact, flags & 1, (flags >> 1) & 1);
-            mlpf_net *s = make_net(3, 4, &act, (flags >> 2) & 1, (flags >> 3) & 1);
+            mlpf_net *t = make_net_acts(3, 3, &tact, flags & 1, (flags >> 1) & 1);
+            mlpf_net *s = make_net_acts(3, 4, &act, (flags >> 2) & 1, (flags >> 3) & 1);
             double tp[64], x[64];
             random_point(t, 11 + flags, 1.0, tp);
             random_point(s, 23 + flags, 1.0, x);
@@ -242,7 +222,7 @@ static void test_quadrature_bound(void) {
     double scales[] = {1.0, 0.6, 1.5, 1.0, 1.5, 0.3, 0.8};
     for (int a = 0; a < 7; a++) {
         mlpf_activation act = {.kind = kinds[a]};
-        mlpf_net *t = make_net(4, 3, &act, 1, 1), *s = make_net(4, 3, &act, 1, 1);
+        mlpf_net *t = make_net_acts(4, 3, &act, 1, 1), *s = make_net_acts(4, 3, &act, 1, 1);
         double tp[64], x[64], l1, l2, g1[64], g2[64];
         random_point(t, 31 + a, scales[a], tp);
         random_point(s, 41 + a, scales[a], x);
@@ -306,7 +286,7 @@ static void test_large_scale_and_kinks(void) {
     double ws[] = {3.0, 2.0, 4.0, 6.0, 1.5, 1.2, 0.8};
     for (int a = 0; a < 7; a++) {
         mlpf_activation sa = {.kind = ks[a]}, ta = {.kind = kt[a]};
-        mlpf_net *t = make_net(1, 1, &ta, 1, 0), *s = make_net(1, 1, &sa, 1, 0);
+        mlpf_net *t = make_net_acts(1, 1, &ta, 1, 0), *s = make_net_acts(1, 1, &sa, 1, 0);
         double tp[3] = {ws[a], 0.2, 1.1}, x[3] = {-0.8 * ws[a], -0.1, 0.7}, l;
         mlpf_objective *o = mlpf_objective_gaussian(t, tp, s, &err);
         CHECK_OK(mlpf_objective_eval(o, x, &l, NULL, NULL, &err), &err);
@@ -322,7 +302,7 @@ static void test_large_scale_and_kinks(void) {
 static void test_threads(void) {
     mlpf_error err;
     mlpf_activation sp = {.kind = MLPF_ACT_SOFTPLUS}, er = {.kind = MLPF_ACT_SIGMOID2};
-    mlpf_net *t = make_net(3, 3, &er, 1, 1), *s = make_net(3, 4, &sp, 1, 1);
+    mlpf_net *t = make_net_acts(3, 3, &er, 1, 1), *s = make_net_acts(3, 4, &sp, 1, 1);
     double tp[32], x[32], g0[32], h0[1024], l0;
     random_point(t, 3, 1.0, tp);
     random_point(s, 4, 1.0, x);
@@ -347,7 +327,7 @@ static void test_threads(void) {
 static void test_unsupported(void) {
     mlpf_error err;
     mlpf_activation erf_act = {.kind = MLPF_ACT_SIGMOID2};
-    mlpf_net *t = make_net(2, 2, &erf_act, 0, 0);
+    mlpf_net *t = make_net_acts(2, 2, &erf_act, 0, 0);
     double tp[16] = {0.1, 0.2, 0.3, 0.4, 1, 1};
     mlpf_net *deep = mlpf_net_create(2, &err);
     mlpf_net_add_layer(deep, 3, "tanh", 1, &err);
@@ -363,7 +343,7 @@ static void test_unsupported(void) {
     mlpf_activation acts[2] = {{.kind = MLPF_ACT_TANH}, {.kind = MLPF_ACT_RELU}};
     mlpf_net_add_layer_acts(per_neuron, 2, acts, 2, 0, &err);
     mlpf_net_add_layer(per_neuron, 1, "identity", 0, &err);
-    mlpf_net *din3 = make_net(3, 2, &erf_act, 0, 0);
+    mlpf_net *din3 = make_net_acts(3, 2, &erf_act, 0, 0);
     mlpf_net *bad[] = {deep, two_out, sig_out, per_neuron, din3};
     for (int i = 0; i < 5; i++) {
         mlpf_objective *o = mlpf_objective_gaussian(t, tp, bad[i], &err);

@@ -2,6 +2,8 @@
    builders, shared by the tests. */
 #ifndef MLPF_TEST_OBJECTIVES_H
 #define MLPF_TEST_OBJECTIVES_H
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include "mlpflow.h"
 
@@ -40,6 +42,38 @@ static inline mlpf_net *make_net(int din, int k, const char *act, int bias, int 
     mlpf_net_add_layer(net, k, act, bias, &err);
     mlpf_net_add_layer(net, 1, "identity", obias, &err);
     return net;
+}
+
+/* Central differences as the oracle: max |FD - exact| of the gradient (from the
+   loss) and of the Hessian (from the gradient) at x0, and the Hessian's largest
+   asymmetry (asym may be NULL). Returns the status of the exact evaluation. */
+static inline int fd_errors(const mlpf_objective *obj, const double *x0, double eps, double *eg,
+                            double *eh, double *asym) {
+    mlpf_error err;
+    size_t P = mlpf_objective_nparams(obj);
+    double *x = malloc(sizeof(double) * P), *g = malloc(sizeof(double) * P);
+    double *h = malloc(sizeof(double) * P * P), *gp = malloc(sizeof(double) * P);
+    double *gm = malloc(sizeof(double) * P), l;
+    memcpy(x, x0, sizeof(double) * P);
+    int st = mlpf_objective_eval(obj, x, &l, g, h, &err);
+    *eg = *eh = 0;
+    for (size_t i = 0; i < P; i++) {
+        double lp, lm, xi = x[i];
+        x[i] = xi + eps;
+        mlpf_objective_eval(obj, x, &lp, gp, NULL, &err);
+        x[i] = xi - eps;
+        mlpf_objective_eval(obj, x, &lm, gm, NULL, &err);
+        x[i] = xi;
+        *eg = fmax(*eg, fabs((lp - lm) / (2 * eps) - g[i]));
+        for (size_t j = 0; j < P; j++) *eh = fmax(*eh, fabs((gp[j] - gm[j]) / (2 * eps) - h[i * P + j]));
+    }
+    if (asym) {
+        *asym = 0;
+        for (size_t i = 0; i < P; i++)
+            for (size_t j = 0; j < P; j++) *asym = fmax(*asym, fabs(h[i * P + j] - h[j * P + i]));
+    }
+    free(x); free(g); free(h); free(gp); free(gm);
+    return st;
 }
 
 #endif

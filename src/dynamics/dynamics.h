@@ -38,6 +38,9 @@ void dyn_x_to_y(const dyn_problem *pb, const double *x, double *y);
    quantity min_gnorm refers to, whatever tauinv is. */
 double dyn_gnorm(const dyn_problem *pb, const double *gy);
 int dyn_interrupted(const dyn_problem *pb);
+/* The minimisers' stop test before iteration `it` (loss f, gradient inf-norm
+   gnorm, phase started at wall0): the reason, or NULL to go on. */
+const char *dyn_optim_stop(const dyn_problem *pb, double f, double gnorm, long it, double wall0);
 /* Reports when verbosity > 0 and progress_interval seconds have passed;
    elapsed is counted from the start of mlpf_train. */
 void dyn_progress(dyn_problem *pb, const char *phase, double t, double loss, double gnorm,

@@ -165,11 +165,7 @@ int dyn_newtontr(dyn_problem *pb, const double *y0, dyn_outcome *out, mlpf_error
     while (!why) {
         double gnorm = dyn_gnorm(pb, g);
         dyn_progress(pb, "optim", 0, f, gnorm, snorm, it);
-        if (f <= o->minloss) { why = "minloss"; break; }
-        if (gnorm <= o->min_gnorm) { why = "min_gnorm"; break; }
-        if (dyn_interrupted(pb)) { why = "interrupt"; break; }
-        if (mlpf_now() - wall0 >= o->maxtime_optim) { why = "maxtime"; break; }
-        if (it >= o->maxiterations_optim) { why = "maxiterations"; break; }
+        if ((why = dyn_optim_stop(pb, f, gnorm, it, wall0))) break;
         /* H = Q diag(lam) Q^T, Q overwrites H (eigenvectors in columns) */
         if (eig_serial(H, lam, p) != 0) { why = "solver_failure"; break; }
         matvec(H, g, p, 1, gt);

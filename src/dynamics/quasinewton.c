@@ -151,7 +151,6 @@ static void bfgs_update(double *Hinv, const double *s, const double *y, double *
 
 int dyn_quasinewton(dyn_problem *pb, int limited, const double *y0, dyn_outcome *out,
                     mlpf_error *err) {
-    const mlpf_train_options *o = pb->opt;
     size_t p = pb->p;
     double wall0 = mlpf_now();
     int st = MLPF_ENOMEM;
@@ -177,11 +176,7 @@ int dyn_quasinewton(dyn_problem *pb, int limited, const double *y0, dyn_outcome 
     while (!why) {
         double gnorm = dyn_gnorm(pb, g);
         dyn_progress(pb, "optim", 0, f, gnorm, step, it);
-        if (f <= o->minloss) { why = "minloss"; break; }
-        if (gnorm <= o->min_gnorm) { why = "min_gnorm"; break; }
-        if (dyn_interrupted(pb)) { why = "interrupt"; break; }
-        if (mlpf_now() - wall0 >= o->maxtime_optim) { why = "maxtime"; break; }
-        if (it >= o->maxiterations_optim) { why = "maxiterations"; break; }
+        if ((why = dyn_optim_stop(pb, f, gnorm, it, wall0))) break;
 
         if (fresh) {
             /* steepest descent with a unit-length first step */

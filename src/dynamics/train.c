@@ -77,6 +77,16 @@ int dyn_interrupted(const dyn_problem *pb) {
     return pb->opt->interrupt && *pb->opt->interrupt;
 }
 
+const char *dyn_optim_stop(const dyn_problem *pb, double f, double gnorm, long it, double wall0) {
+    const mlpf_train_options *o = pb->opt;
+    if (f <= o->minloss) return "minloss";
+    if (gnorm <= o->min_gnorm) return "min_gnorm";
+    if (dyn_interrupted(pb)) return "interrupt";
+    if (mlpf_now() - wall0 >= o->maxtime_optim) return "maxtime";
+    if (it >= o->maxiterations_optim) return "maxiterations";
+    return NULL;
+}
+
 void dyn_progress(dyn_problem *pb, const char *phase, double t, double loss, double gnorm,
                   double step, long iteration) {
     const mlpf_train_options *o = pb->opt;

@@ -281,6 +281,46 @@ static int minimise_at(mlpf_objective *sub, const subspace *s, const double *zst
     return MLPF_OK;
 }
 
+/* What both minimisers need: the subspace objective at (a1, a2), a buffer with
+   the start z (projection of x0), the best z, and work space, the options and
+   a seeded generator. On failure nothing is left allocated. */
+typedef struct {
+    subspace *s;
+    mlpf_objective *sub;
+    size_t q;
+    double *buf, *zs, *zb, *work;
+    mlpf_train_options o;
+    mlpf_rng rng;
+} minloss_setup;
+
+static int minloss_begin(const mlpf_objective *base, const double *ref, const double *v1,
+                         const double *v2, double a1, double a2, const double *x0, uint64_t seed,
+                         const mlpf_train_options *opt, minloss_setup *m, mlpf_error *err) {
+    int st = subspace_create(base, ref, v1, v2, a1, a2, &m->s, err);
+    if (st) return st;
+    m->sub = subspace_objective(m->s, err);
+    if (!m->sub) return err && err->status ? err->status : MLPF_ENOMEM;
+    size_t p = m->s->p;
+    m->q = p - m->s->r;
+    m->buf = mlpf_malloc((4 * m->q + 2 * p) * sizeof *m->buf, err);
+    if (!m->buf) {
+        mlpf_objective_free(m->sub);
+        return MLPF_ENOMEM;
+    }
+    m->zs = m->buf;
+    m->zb = m->buf + m->q;
+    m->work = m->buf + 2 * m->q;
+    x_to_z(m->s, x0, m->zs, m->work + 2 * m->q + p);
+    default_options(opt, &m->o);
+    mlpf_rng_seed(&m->rng, seed);
+    return MLPF_OK;
+}
+
+static void minloss_end(minloss_setup *m) {
+    free(m->buf);
+    mlpf_objective_free(m->sub);
+}
+
 int mlpf_subspace_minloss(const mlpf_objective *base, const double *ref, const double *v1,
                           const double *v2, double a1, double a2, const double *x0, int restarts,
                           uint64_t seed, const mlpf_train_options *opt, double *loss, double *x,
@@ -292,27 +332,12 @@ int mlpf_subspace_minloss(const mlpf_objective *base, const double *ref, const d
         size_t bad = mlpf_first_nonfinite(x0, base->ops.nparams);
         if (bad) return mlpf_fail(err, MLPF_ENONFINITE, "subspace_minloss: x0[%zu] is not finite", bad - 1);
     }
-    subspace *s;
-    int st = subspace_create(base, ref, v1, v2, a1, a2, &s, err);
+    minloss_setup m;
+    int st = minloss_begin(base, ref, v1, v2, a1, a2, x0 ? x0 : ref, seed, opt, &m, err);
     if (st) return st;
-    mlpf_objective *sub = subspace_objective(s, err);
-    if (!sub) return err && err->status ? err->status : MLPF_ENOMEM;
-    size_t p = s->p, q = p - s->r;
-    double *buf = mlpf_malloc((4 * q + 2 * p) * sizeof *buf, err);
-    if (!buf) {
-        mlpf_objective_free(sub);
-        return MLPF_ENOMEM;
-    }
-    double *zs = buf, *zb = buf + q, *work = buf + 2 * q, *tmp = work + 2 * q + p;
-    x_to_z(s, x0 ? x0 : ref, zs, tmp);
-    mlpf_train_options o;
-    default_options(opt, &o);
-    mlpf_rng rng;
-    mlpf_rng_seed(&rng, seed);
-    st = minimise_at(sub, s, zs, restarts, &rng, &o, loss, zb, work, err);
-    if (st == MLPF_OK && x) z_to_x(s, zb, x);
-    free(buf);
-    mlpf_objective_free(sub);
+    st = minimise_at(m.sub, m.s, m.zs, restarts, &m.rng, &m.o, loss, m.zb, m.work, err);
+    if (st == MLPF_OK && x) z_to_x(m.s, m.zb, x);
+    minloss_end(&m);
     return st;
 }
 
@@ -331,39 +356,24 @@ int mlpf_subspace_minloss_grid(const mlpf_objective *base, const double *ref, co
         return mlpf_fail(err, MLPF_ENONFINITE, "subspace_minloss_grid: a1s[%zu] is not finite", bad - 1);
     if (a2s && (bad = mlpf_first_nonfinite(a2s, n2)))
         return mlpf_fail(err, MLPF_ENONFINITE, "subspace_minloss_grid: a2s[%zu] is not finite", bad - 1);
-    subspace *s;
-    int st = subspace_create(base, ref, v1, v2, a1s[0], a2s ? a2s[0] : 0.0, &s, err);
+    minloss_setup m;
+    int st = minloss_begin(base, ref, v1, v2, a1s[0], a2s ? a2s[0] : 0.0, ref, seed, opt, &m, err);
     if (st) return st;
-    mlpf_objective *sub = subspace_objective(s, err);
-    if (!sub) return err && err->status ? err->status : MLPF_ENOMEM;
-    size_t p = s->p, q = p - s->r;
-    double *buf = mlpf_malloc((4 * q + 2 * p) * sizeof *buf, err);
-    if (!buf) {
-        mlpf_objective_free(sub);
-        return MLPF_ENOMEM;
-    }
-    double *zs = buf, *zb = buf + q, *work = buf + 2 * q, *tmp = work + 2 * q + p;
-    x_to_z(s, ref, zs, tmp);
-    mlpf_train_options o;
-    default_options(opt, &o);
-    mlpf_rng rng;
-    mlpf_rng_seed(&rng, seed);
     /* Boustrophedon order: consecutive grid points are always neighbours. Q
        depends only on v1, v2, so the previous minimiser's z is the projection of
        its x onto the next point's subspace, and it is the warm start as is. */
     for (size_t i = 0; i < n1 && st == MLPF_OK; i++) {
         for (size_t jj = 0; jj < n2; jj++) {
             size_t j = i % 2 ? n2 - 1 - jj : jj;
-            plane_point(s, a1s[i], a2s ? a2s[j] : 0.0);
-            st = minimise_at(sub, s, zs, restarts, &rng, &o, &losses[i * n2 + j], zb, work, err);
+            plane_point(m.s, a1s[i], a2s ? a2s[j] : 0.0);
+            st = minimise_at(m.sub, m.s, m.zs, restarts, &m.rng, &m.o, &losses[i * n2 + j], m.zb, m.work, err);
             if (st) {
                 mlpf_fail_prefix(err, st, "grid point (%zu, %zu)", i, j);
                 break;
             }
-            memcpy(zs, zb, q * sizeof *zs);
+            memcpy(m.zs, m.zb, m.q * sizeof *m.zs);
         }
     }
-    free(buf);
-    mlpf_objective_free(sub);
+    minloss_end(&m);
     return st;
 }
