@@ -1,23 +1,43 @@
-# mlpflow build. `make` builds the library and the CLI, `make test` runs every
-# test, `make run` trains the built-in example. Missing Debian packages are
-# installed with apt-get when run as root (scripts/deps.sh).
+# mlpflow build.
+#   make            build the library and the CLI (installs nothing)
+#   make deps       install the Debian packages the build and the tests need (as root)
+#   make run        deps + build, then train the built-in example
+#   make test       deps + build, then every test (make test T=test_finite: one test)
+#
+# Portability: the default, install, sanitizer and valgrind builds contain no
+# code the build machine's CPU alone can run. The vector kernels are compiled for
+# x86-64, x86-64-v3 (AVX2 + FMA) and x86-64-v4 (AVX-512) and chosen at load time
+# (MLPF_HOT in src/internal.h); `make NATIVE=1` builds for this CPU only.
 
 PREFIX   ?= /usr/local
 BUILD    ?= build
 CC       ?= gcc
-OPT      ?= -O3 -march=native
 SAN      ?=
-OBLAS    := /usr/lib/x86_64-linux-gnu/openblas-openmp
+NATIVE   ?=
+ifeq ($(NATIVE),1)
+OPT      ?= -O3 -march=native -DMLPF_NO_DISPATCH
+else
+OPT      ?= -O3
+endif
+
+# OpenBLAS's OpenMP build, found through its own pkg-config file (Debian installs
+# one per variant): its BLAS calls then run serially inside our OpenMP regions
+# instead of fighting them with a second thread pool. DT_RPATH (not RUNPATH) so
+# that LAPACKE's own liblapack / libblas dependencies resolve to it too.
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+OBLAS_PC  := /usr/lib/$(MULTIARCH)/openblas-openmp/pkgconfig
+OBLAS_DIR := $(shell PKG_CONFIG_PATH=$(OBLAS_PC) pkg-config --variable=libdir openblas 2>/dev/null)
+OBLAS_DIR := $(if $(OBLAS_DIR),$(patsubst %/,%,$(OBLAS_DIR)),/usr/lib/$(MULTIARCH)/openblas-openmp)
+BLAS_LIBS := -L$(OBLAS_DIR) -Wl,--disable-new-dtags -Wl,-rpath,$(OBLAS_DIR) -llapacke -lopenblas
+
+VERSION  := $(shell sed -n 's/^\#define MLPF_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\).*/\2/p' include/mlpflow.h | paste -sd.)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) -fno-math-errno $(WARN) -fPIC -fopenmp \
-            -Iinclude -Isrc $(SAN)
-# Link OpenBLAS's OpenMP build explicitly (DT_RPATH so that LAPACKE's own
-# liblapack/libblas dependencies resolve to it too): its BLAS calls run serially
-# inside our OpenMP regions instead of fighting them with a second thread pool.
-LDLIBS   := -L$(OBLAS) -Wl,--disable-new-dtags -Wl,-rpath,$(OBLAS) \
-            -llapacke -lopenblas -lsundials_arkode -lsundials_cvode -lsundials_nvecserial \
-            -lsundials_sunmatrixdense -lsundials_sunlinsoldense -lnlopt -lcjson -lmvec -lm -fopenmp $(SAN)
+            -fvisibility=hidden -Iinclude -Isrc -MMD -MP $(SAN)
+DEP_LIBS := -lsundials_arkode -lsundials_cvode -lsundials_nvecserial \
+            -lsundials_sunmatrixdense -lsundials_sunlinsoldense -lnlopt -lcjson -lmvec -lm -fopenmp
+LDLIBS   := $(BLAS_LIBS) $(DEP_LIBS) $(SAN)
 
 LIB_SRC  := $(sort $(shell find src -name '*.c'))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -28,7 +48,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps lib cli tests test test-c asan-test valgrind-test run install clean bench
 
-all: deps lib cli
+all: lib cli
 
 deps:
 	@sh scripts/deps.sh
@@ -36,7 +56,7 @@ deps:
 lib: $(BUILD)/libmlpflow.so $(BUILD)/libmlpflow.a
 cli: $(BUILD)/mlpflow
 
-$(BUILD)/%.o: %.c include/mlpflow.h src/internal.h $(wildcard src/*/*.h)
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -44,45 +64,63 @@ $(BUILD)/libmlpflow.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libmlpflow.so: $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libmlpflow.so.0 -o $@ $^ $(LDLIBS)
+# The shared library exports exactly the functions mlpflow.h declares (a version
+# script made from the header): -fvisibility=hidden alone lets GCC's ifunc
+# resolvers of the dispatched kernels through.
+$(BUILD)/mlpflow.map: include/mlpflow.h
+	@mkdir -p $(dir $@)
+	{ echo '{ global:'; grep -oE '\bmlpf_[a-z0-9_]+ *\(' $< | tr -d ' (' | sort -u | sed 's/$$/;/'; \
+	  echo 'local: *; };'; } > $@
+
+$(BUILD)/libmlpflow.so: $(LIB_OBJ) $(BUILD)/mlpflow.map
+	$(CC) -shared -Wl,-soname,libmlpflow.so.$(firstword $(subst ., ,$(VERSION))) \
+	    -Wl,--version-script=$(BUILD)/mlpflow.map -o $@ $(LIB_OBJ) $(LDLIBS)
 
 $(BUILD)/mlpflow: $(CLI_OBJ) $(BUILD)/libmlpflow.a
 	$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libmlpflow.a $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/check.h tests/test_objectives.h $(BUILD)/libmlpflow.a
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libmlpflow.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libmlpflow.a $(LDLIBS)
+	$(CC) $(CFLAGS) -MF $@.d -Itests -o $@ $< $(BUILD)/libmlpflow.a $(LDLIBS)
 
 tests: $(TEST_BIN) $(BUILD)/mlpflow
 
-# The whole suite: C tests (each binary prints its checks), CLI tests, Python tests.
-test: all tests
-	@sh scripts/run_tests.sh $(BUILD)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d)
+
+# The whole suite: C tests (each binary prints its checks), CLI tests, Python
+# tests. T=name runs the tests whose file name contains name (C, CLI or pytest).
+test: deps
+	@$(MAKE) --no-print-directory all tests
+	@MLPF_ONLY="$(T)" sh scripts/run_tests.sh $(BUILD)
 
 test-c: all tests
-	@MLPF_SKIP_PYTHON=1 sh scripts/run_tests.sh $(BUILD)
+	@MLPF_ONLY="$(T)" MLPF_SKIP_PYTHON=1 sh scripts/run_tests.sh $(BUILD)
 
-# The C and CLI tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
-asan-test: deps
-	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+# The C and CLI tests again under AddressSanitizer + UndefinedBehaviorSanitizer,
+# built without dispatch for the baseline x86-64 (the other code path than the
+# default build takes on this machine).
+asan-test:
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -DMLPF_NO_DISPATCH" \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" lib cli tests
-	@MLPF_SKIP_PYTHON=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	@MLPF_ONLY="$(T)" MLPF_SKIP_PYTHON=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    sh scripts/run_tests.sh build-asan
 
 # valgrind's leak check on the library's test binaries (fast ones; OpenMP's
-# thread pool is told to stay put so its stacks are not reported).
-VALGRIND_TESTS ?= test_finite test_io
-valgrind-test: all tests
-	@command -v valgrind >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q valgrind >/dev/null; }
+# thread pool is told to stay put so its stacks are not reported). Its own
+# build for baseline x86-64: valgrind cannot run AVX-512 code (nor OpenBLAS's
+# AVX-512 kernels: an unset OPENBLAS_CORETYPE becomes the baseline Prescott).
+VALGRIND_TESTS ?= test_finite test_io test_abi
+valgrind-test:
+	@$(MAKE) --no-print-directory BUILD=build-vg OPT="-O2 -g -DMLPF_NO_DISPATCH" lib \
+	    $(VALGRIND_TESTS:%=build-vg/tests/%)
 	@for t in $(VALGRIND_TESTS); do \
-	    [ -x $(BUILD)/tests/$$t ] || continue; \
-	    OMP_NUM_THREADS=1 MLPF_UNDER_VALGRIND=1 valgrind -q --error-exitcode=9 --leak-check=full --show-possibly-lost=no --errors-for-leak-kinds=definite,indirect \
-	        $(BUILD)/tests/$$t >/dev/null || { echo "valgrind: $$t failed"; exit 1; }; \
+	    OPENBLAS_CORETYPE=$${OPENBLAS_CORETYPE:-Prescott} OMP_NUM_THREADS=1 MLPF_UNDER_VALGRIND=1 valgrind -q --error-exitcode=9 --leak-check=full --show-possibly-lost=no --errors-for-leak-kinds=definite,indirect \
+	        build-vg/tests/$$t >/dev/null || { echo "valgrind: $$t failed"; exit 1; }; \
 	    echo "valgrind: $$t clean"; \
 	done
 
-run: all
+run: deps
+	@$(MAKE) --no-print-directory all
 	$(BUILD)/mlpflow example
 
 bench: all
@@ -92,12 +130,15 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 include/mlpflow.h $(DESTDIR)$(PREFIX)/include/
-	install -m 755 $(BUILD)/libmlpflow.so $(DESTDIR)$(PREFIX)/lib/libmlpflow.so.0
-	ln -sf libmlpflow.so.0 $(DESTDIR)$(PREFIX)/lib/libmlpflow.so
+	install -m 755 $(BUILD)/libmlpflow.so $(DESTDIR)$(PREFIX)/lib/libmlpflow.so.$(VERSION)
+	ln -sf libmlpflow.so.$(VERSION) \
+	    $(DESTDIR)$(PREFIX)/lib/libmlpflow.so.$(firstword $(subst ., ,$(VERSION)))
+	ln -sf libmlpflow.so.$(firstword $(subst ., ,$(VERSION))) $(DESTDIR)$(PREFIX)/lib/libmlpflow.so
 	install -m 644 $(BUILD)/libmlpflow.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/mlpflow $(DESTDIR)$(PREFIX)/bin/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@OBLAS@|$(OBLAS)|' mlpflow.pc.in \
-	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mlpflow.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@BLAS_LIBS@|-L$(OBLAS_DIR) -llapacke -lopenblas|' -e 's|@DEP_LIBS@|$(DEP_LIBS)|' \
+	    mlpflow.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mlpflow.pc
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-vg

@@ -32,7 +32,41 @@
 extern "C" {
 #endif
 
-#define MLPF_VERSION "0.1.0"
+/* Every declaration of this header is exported from libmlpflow.so; everything
+   else in the library is built hidden (-fvisibility=hidden). */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Version: the one source of the version number (the build, pkg-config and  */
+/* the Python package read it from here or from mlpf_version()).            */
+/* ------------------------------------------------------------------------ */
+
+#define MLPF_VERSION_MAJOR 0
+#define MLPF_VERSION_MINOR 2
+#define MLPF_VERSION_PATCH 0
+#define MLPF_STR_(x) #x
+#define MLPF_XSTR_(x) MLPF_STR_(x)
+#define MLPF_VERSION                                                                    \
+    MLPF_XSTR_(MLPF_VERSION_MAJOR) "." MLPF_XSTR_(MLPF_VERSION_MINOR) "." MLPF_XSTR_( \
+        MLPF_VERSION_PATCH)
+
+/* The version of the library actually loaded ("0.2.0"); *major, *minor, *patch
+   may be NULL. Compare with the MLPF_VERSION_* the caller was compiled with. */
+const char *mlpf_version(int *major, int *minor, int *patch);
+
+/* ABI check for bindings (the Python package runs it at import): the size of a
+   public struct by name ("mlpf_train_options", "mlpf_result", ...) and the
+   offset of one of its fields; (size_t)-1 for an unknown struct or field. */
+size_t mlpf_abi_sizeof(const char *type);
+size_t mlpf_abi_offsetof(const char *type, const char *field);
+
+/* Frees memory the library allocated and handed to the caller (arrays from
+   mlpf_read_array, mlpf_gauss_hermite_data, the surgery functions' x_new, ...).
+   NULL is a no-op. Use it rather than free(): the library and the caller may
+   not share one allocator (static runtimes, Python's ctypes). */
+void mlpf_free(void *p);
 
 /* ------------------------------------------------------------------------ */
 /* Status codes and errors                                                  */
@@ -227,7 +261,7 @@ mlpf_objective *mlpf_objective_gaussian(const mlpf_net *teacher, const double *t
    with tensor-product Gauss-Hermite nodes for N(0, I) pruned below
    weight_threshold (weights sum to 1 before pruning, times n afterwards so that
    the finite objective's (1/N) sum w_n is the expectation). Arrays are
-   malloc'ed; the caller frees them. order is the 1-D rule size. */
+   malloc'ed; the caller frees them with mlpf_free. order is the 1-D rule size. */
 int mlpf_gauss_hermite_data(int din, int order, double weight_threshold, double **input,
                             double **weights, size_t *n, mlpf_error *err);
 
@@ -335,7 +369,7 @@ int mlpf_train_many(const mlpf_objective *obj, const double *x0s, size_t k,
 
 /* Read .npy (little-endian float64 / float32, C or Fortran order) or .csv
    (comma or whitespace separated, optional header line) as float64 C order.
-   shape[0..*ndim-1], ndim <= 2. *data is malloc'ed. */
+   shape[0..*ndim-1], ndim <= 2. *data is allocated; free it with mlpf_free. */
 int mlpf_read_array(const char *path, double **data, size_t shape[2], int *ndim, mlpf_error *err);
 /* Write float64 C-order .npy atomically (temp file + rename). */
 int mlpf_write_npy(const char *path, const double *data, const size_t *shape, int ndim,
@@ -390,8 +424,8 @@ int mlpf_subspace_minloss_grid(const mlpf_objective *base, const double *ref, co
 
 /* Network surgery (networks with one hidden layer and a linear readout; layer
    index 0 is the hidden layer). The new network and parameters are allocated
-   (*new_net with mlpf_net_create, free with mlpf_net_free; *x_new with malloc,
-   free with free). Per-neuron activations follow their neurons. The readout
+   (*new_net with mlpf_net_create, free with mlpf_net_free; *x_new: free with
+   mlpf_free). Per-neuron activations follow their neurons. The readout
    may have any activation and any number of outputs: surgery keeps its
    pre-activation. Networks with another number of layers give MLPF_EINVAL. */
 /* Duplicate hidden neuron i: the copy gets the same incoming weights, output
@@ -409,6 +443,10 @@ int mlpf_grow_net(const mlpf_net *net, const double *x, int extra, uint64_t seed
    one neuron left); returns the smaller net/params (others keep their order). */
 int mlpf_shrink_net(const mlpf_net *net, const double *x, const int *remove, size_t nremove,
                     mlpf_net **new_net, double **x_new, mlpf_error *err);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

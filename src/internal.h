@@ -6,10 +6,29 @@
 #include <stdarg.h>
 #include <stdlib.h>
 
+/* Everything declared here is internal: hidden even where a compiler feature
+   (target_clones' ifunc symbols) would otherwise export it. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
+
 #if defined(__GNUC__)
 #define MLPF_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define MLPF_PRINTF(a, b)
+#endif
+
+/* The vector kernels (activation loops, small matmuls, the finite-data chunk
+   kernels) are compiled three times, for baseline x86-64, x86-64-v3 (AVX2, FMA)
+   and x86-64-v4 (AVX-512), and the loader picks the best the CPU runs (GCC
+   target_clones, an ifunc): one portable library, no -march=native. ISO C mode
+   keeps FMA contraction off, so the clones differ only in libmvec's last bits.
+   -DMLPF_NO_DISPATCH (sanitizer, valgrind and NATIVE=1 builds) turns it off. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__ELF__) && \
+    !defined(MLPF_NO_DISPATCH)
+#define MLPF_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define MLPF_HOT
 #endif
 
 /* Fill err (may be NULL) and return status: `return mlpf_fail(err, MLPF_EINVAL, "...")`. */
@@ -78,5 +97,9 @@ void mlpf_mm_tn(int M, int N, int K, const double *A, int lda, const double *B, 
 /* C (M, N) += A B^T with A (M, K), B (N, K). */
 void mlpf_mm_nt_acc(int M, int N, int K, const double *A, int lda, const double *B, int ldb,
                     double *C, int ldc);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #endif

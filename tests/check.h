@@ -14,7 +14,8 @@ static int check_passed_, check_failed_;
             check_passed_++;                                                     \
         } else {                                                                 \
             check_failed_++;                                                     \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);      \
+            fprintf(stderr, "FAIL %s:%d in %s: %s: ", __FILE__, __LINE__, __func__, \
+                    #cond);                                                      \
             fprintf(stderr, __VA_ARGS__);                                        \
             fputc('\n', stderr);                                                 \
         }                                                                        \

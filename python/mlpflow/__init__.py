@@ -18,7 +18,7 @@ Example::
     >>> res["gnorm"] < 1e-8
     True
 """
-from ._lib import Error, InvalidArgumentError, lib_path
+from ._lib import Error, InvalidArgumentError, lib_path, version as _lib_version
 from .core import (Net, NetI, TeacherNet, activation_names, gauss_hermite_net, gradient, hessian,
                    hessian_spectrum, loss, params, params_dict, predict, random_params)
 from .training import RESULT_KEYS, default_options, train, train_many
@@ -26,7 +26,7 @@ from .landscape import (LinearSubspace, SubspaceNet, cosine_similarity, grow_net
                         split_neuron, subspace_minloss, subspace_minloss_grid,
                         trajectory_distance)
 
-__version__ = "0.1.0"
+__version__ = _lib_version   # the loaded library's: one version source (mlpflow.h)
 
 __all__ = ["Error", "InvalidArgumentError", "lib_path", "Net", "NetI", "TeacherNet",
            "activation_names", "gauss_hermite_net", "gradient", "hessian", "hessian_spectrum",

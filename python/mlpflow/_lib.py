@@ -291,11 +291,58 @@ def check_ptr(ptr, err):
     return ptr
 
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-_libc.free.argtypes = [c_void_p]
-_libc.free.restype = None
+bind("mlpf_free", None, [c_void_p])
 
 
 def c_free(ptr):
-    """free() memory the library malloc'ed for the caller."""
-    _libc.free(ctypes.cast(ptr, c_void_p))
+    """Free memory the library allocated for the caller (mlpf_free)."""
+    need("mlpf_free")(ctypes.cast(ptr, c_void_p))
+
+
+# ---- ABI check: the ctypes mirrors above must match the loaded library ----
+bind("mlpf_version", c_char_p, [POINTER(c_int), POINTER(c_int), POINTER(c_int)])
+bind("mlpf_abi_sizeof", c_size_t, [c_char_p])
+bind("mlpf_abi_offsetof", c_size_t, [c_char_p, c_char_p])
+
+MIRRORS = (mlpf_error, mlpf_activation, mlpf_finite_options, mlpf_merge, mlpf_progress,
+           mlpf_train_options, mlpf_result)
+
+
+def abi_mismatches():
+    """Differences between the ctypes mirrors and the library's structs, as text lines
+    (empty when they match)."""
+    bad = []
+    for cls in MIRRORS:
+        name = cls.__name__.encode()
+        size = lib.mlpf_abi_sizeof(name)
+        if size != ctypes.sizeof(cls):
+            bad.append("%s: size %d in Python, %d in the library" % (cls.__name__,
+                                                                      ctypes.sizeof(cls), size))
+        for field in cls._fields_:
+            fname = field[0].rstrip("_")   # lambda_ mirrors lambda
+            off = lib.mlpf_abi_offsetof(name, fname.encode())
+            if off != getattr(cls, field[0]).offset:
+                bad.append("%s.%s: offset %d in Python, %s in the library"
+                           % (cls.__name__, fname, getattr(cls, field[0]).offset,
+                              "absent" if off == c_size_t(-1).value else off))
+    return bad
+
+
+def _check_abi():
+    if not has("mlpf_version") or not has("mlpf_abi_sizeof"):
+        raise ImportError("mlpflow: %s is too old (no mlpf_version / mlpf_abi_sizeof); "
+                          "rebuild it with `make lib`" % lib_path)
+    major = c_int()
+    version = lib.mlpf_version(ctypes.byref(major), None, None).decode()
+    if major.value != VERSION_MAJOR:
+        raise ImportError("mlpflow: %s is version %s; this package needs %d.x"
+                          % (lib_path, version, VERSION_MAJOR))
+    bad = abi_mismatches()
+    if bad:
+        raise ImportError("mlpflow: the Python package does not match %s (version %s):\n  %s"
+                          % (lib_path, version, "\n  ".join(bad)))
+    return version
+
+
+VERSION_MAJOR = 0
+version = _check_abi()

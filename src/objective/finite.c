@@ -130,7 +130,7 @@ static void load_chunk(const finite_data *f, const size_t *subset, size_t s0, si
 }
 
 /* Forward through all layers. x (din+1, B) -> z_l, da_l, d2a_l (U_l, B), a_l (U_l+1, B). */
-static void forward_chunk(const finite_data *f, const double *x, size_t B, chunk_ws *w) {
+MLPF_HOT static void forward_chunk(const finite_data *f, const double *x, size_t B, chunk_ws *w) {
     const mlpf_net *net = f->net;
     const double *in = w->x;
     for (int l = 0; l < net->nlayers; l++) {
@@ -160,7 +160,7 @@ static void forward_chunk(const finite_data *f, const double *x, size_t B, chunk
 
 /* The loss node. -> loss of the chunk; delta_L (dout, B); phi, kappa_out with
    d2loss/dz_L^2 = phi^T phi + diag(kappa_out) per sample. */
-static double output_chunk(const finite_data *f, size_t B, int want_hess, chunk_ws *w) {
+MLPF_HOT static double output_chunk(const finite_data *f, size_t B, int want_hess, chunk_ws *w) {
     const mlpf_net *net = f->net;
     int L = net->nlayers, D = mlpf_net_dout(net);
     const mlpf_layer *Ly = &net->layers[L - 1];
@@ -216,7 +216,7 @@ static double output_chunk(const finite_data *f, size_t B, int want_hess, chunk_
 
 /* Backpropagation: lambda_{l-1} = W_l^T delta_l, delta_{l-1} = lambda_{l-1} * sigma'(z_{l-1}).
    Adds dloss/dW_l = delta_l [a_{l-1}; 1]^T to grad (P). */
-static void backward_chunk(const finite_data *f, const double *x, size_t B, double *grad, chunk_ws *w) {
+MLPF_HOT static void backward_chunk(const finite_data *f, const double *x, size_t B, double *grad, chunk_ws *w) {
     const mlpf_net *net = f->net;
     for (int l = net->nlayers - 1; l >= 0; l--) {
         const mlpf_layer *Ly = &net->layers[l];
@@ -234,7 +234,7 @@ static void backward_chunk(const finite_data *f, const double *x, size_t B, doub
 
 /* Kronecker expansion of one layer's block into columns: R (P, M),
    R[off + i*cols + k, r] = g[i, r] * a[k, r / per] for the U x cols block. */
-static void expand_cols(const double *g, int U, const double *a, int inputs, int bias, size_t B,
+MLPF_HOT static void expand_cols(const double *g, int U, const double *a, int inputs, int bias, size_t B,
                         size_t per, double *R, size_t off) {
     int cols = inputs + bias;
     size_t M = B * per;
@@ -252,7 +252,7 @@ static void expand_cols(const double *g, int U, const double *a, int inputs, int
 }
 
 /* Backpropagate column factors one layer down: g (U_l, M) -> (W_l^T g) * sigma'_{l-1}, (U_{l-1}, M). */
-static void backprop_cols(const mlpf_layer *Ly, const double *W, const double *g, size_t B, size_t per,
+MLPF_HOT static void backprop_cols(const mlpf_layer *Ly, const double *W, const double *g, size_t B, size_t per,
                           const double *da_prev, double *out) {
     int U = Ly->units, Up = Ly->inputs, cols = Up + Ly->bias;
     size_t M = B * per;
@@ -269,7 +269,7 @@ static void backprop_cols(const mlpf_layer *Ly, const double *W, const double *g
 
 /* Columns R (P, M) of d z_top / d params for column factors g0 (U_top, M) at layer
    `top` (per = columns per sample). Rows beyond the top layer are left untouched. */
-static void jacobian_cols(const finite_data *f, const double *x, int top, const double *g0, size_t B,
+MLPF_HOT static void jacobian_cols(const finite_data *f, const double *x, int top, const double *g0, size_t B,
                           size_t per, double *R, chunk_ws *w) {
     const mlpf_net *net = f->net;
     const double *g = g0;
@@ -286,7 +286,7 @@ static void jacobian_cols(const finite_data *f, const double *x, int top, const 
 }
 
 /* Add this chunk's Hessian to the lower triangle of H (P, P). */
-static void hessian_chunk(const finite_data *f, const double *x, size_t B, double *H, chunk_ws *w) {
+MLPF_HOT static void hessian_chunk(const finite_data *f, const double *x, size_t B, double *H, chunk_ws *w) {
     const mlpf_net *net = f->net;
     int L = net->nlayers, D = mlpf_net_dout(net);
     size_t P = net->nparams;

@@ -9,7 +9,7 @@
 
 #define SMALL 8
 
-void mlpf_mm_nn(int M, int N, int K, const double *A, int lda, const double *B, int ldb,
+MLPF_HOT void mlpf_mm_nn(int M, int N, int K, const double *A, int lda, const double *B, int ldb,
                 double *C, int ldc) {
     if (K > SMALL && M > SMALL) {
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0, A, lda, B, ldb, 0.0, C, ldc);
@@ -26,7 +26,7 @@ void mlpf_mm_nn(int M, int N, int K, const double *A, int lda, const double *B, 
     }
 }
 
-void mlpf_mm_tn(int M, int N, int K, const double *A, int lda, const double *B, int ldb,
+MLPF_HOT void mlpf_mm_tn(int M, int N, int K, const double *A, int lda, const double *B, int ldb,
                 double *C, int ldc) {
     if (K > SMALL && M > SMALL) {
         cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, N, K, 1.0, A, lda, B, ldb, 0.0, C, ldc);
@@ -42,7 +42,7 @@ void mlpf_mm_tn(int M, int N, int K, const double *A, int lda, const double *B, 
     }
 }
 
-void mlpf_mm_nt_acc(int M, int N, int K, const double *A, int lda, const double *B, int ldb,
+MLPF_HOT void mlpf_mm_nt_acc(int M, int N, int K, const double *A, int lda, const double *B, int ldb,
                     double *C, int ldc) {
     if (M > SMALL && N > SMALL) {
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0, A, lda, B, ldb, 1.0, C, ldc);

@@ -174,7 +174,7 @@ void mlpf_activation_eval(const mlpf_activation *a, double u, double *f, double 
 
 /* Array version for the kernels: the common activations get loops written so
    the compiler vectorises them (no branches but selects; libmvec calls). */
-void mlpf_activation_eval_n(const mlpf_activation *a, const double *u, size_t n, double *f,
+MLPF_HOT void mlpf_activation_eval_n(const mlpf_activation *a, const double *u, size_t n, double *f,
                             double *df, double *d2f) {
     switch (a->kind) {
     case MLPF_ACT_IDENTITY:
