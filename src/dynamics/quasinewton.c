@@ -152,7 +152,7 @@ static void bfgs_update(double *Hinv, const double *s, const double *y, double *
 int dyn_quasinewton(dyn_problem *pb, int limited, const double *y0, dyn_outcome *out,
                     mlpf_error *err) {
     size_t p = pb->p;
-    double wall0 = mlpf_now();
+    dyn_limits lim = dyn_limits_optim(pb);
     int st = MLPF_ENOMEM;
     double *x = mlpf_malloc(p * sizeof *x, err), *g = mlpf_malloc(p * sizeof *g, err);
     double *d = mlpf_malloc(p * sizeof *d, err), *xt = mlpf_malloc(p * sizeof *xt, err);
@@ -171,12 +171,13 @@ int dyn_quasinewton(dyn_problem *pb, int limited, const double *y0, dyn_outcome 
     if (st) goto done;
     int fresh = 1, count = 0, head = 0;
     long it = 0, evals = 1;
-    const char *why = NULL;
+    dyn_stop why = DYN_GO;
     double step = 0;
     while (!why) {
         double gnorm = dyn_gnorm(pb, g);
         dyn_progress(pb, "optim", 0, f, gnorm, step, it);
-        if ((why = dyn_optim_stop(pb, f, gnorm, it, wall0))) break;
+        dyn_state state = {f, gnorm, it, 0, 0};
+        if ((why = dyn_stop_test(pb, &lim, &state))) break;
 
         if (fresh) {
             /* steepest descent with a unit-length first step */
@@ -193,7 +194,7 @@ int dyn_quasinewton(dyn_problem *pb, int limited, const double *y0, dyn_outcome 
         }
         double d0 = dot(g, d, p);
         if (!(d0 < 0)) {
-            if (fresh) { why = "stalled"; break; }
+            if (fresh) { why = DYN_STALLED; break; }
             fresh = 1;
             continue;
         }
@@ -211,7 +212,7 @@ int dyn_quasinewton(dyn_problem *pb, int limited, const double *y0, dyn_outcome 
         it++;
         if (!found) {
             /* no decrease along d: restart from steepest descent once */
-            if (fresh) { why = "stalled"; break; }
+            if (fresh) { why = DYN_STALLED; break; }
             fresh = 1;
             continue;
         }
@@ -242,7 +243,7 @@ int dyn_quasinewton(dyn_problem *pb, int limited, const double *y0, dyn_outcome 
         memcpy(g, gt, p * sizeof *g);
         f = fa;
     }
-    snprintf(out->stopped_by, sizeof out->stopped_by, "%s", why);
+    out->stopped_by = why;
     memcpy(out->ybest, x, p * sizeof *x);
     out->loss_best = f;
     out->iterations = it;
@@ -259,6 +260,6 @@ done:
     free(Hinv);
     free(S);
     free(Y);
-    out->wall = mlpf_now() - wall0;
+    out->wall = mlpf_now() - lim.wall0;
     return st;
 }
