@@ -6,6 +6,7 @@
 
 #include <float.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "test_objectives.h"
 
@@ -286,6 +287,68 @@ static void test_interrupt(void) {
     mlpf_objective_free(obj);
 }
 
+/* ---- limits while the trajectory is recorded ----
+   A slow 1-d quadratic (200 us per evaluation) flowed to maxT = 1000 with
+   30 000 trajectory samples: a few solver steps each owe thousands of
+   samples, every one an evaluation of the objective. The interrupt and
+   maxtime must still take effect within a few evaluations. */
+typedef struct {
+    double t0;            /* wall clock of the first evaluation */
+    long evals, evals_at_flag;
+    double flag_after;    /* seconds; raise *flag then (0: never) */
+    volatile int *flag;
+} slow_ctx;
+
+static int slow_eval(void *c, const double *x, const size_t *sub, size_t ns, double *loss,
+                     double *grad, double *hess, mlpf_error *err) {
+    (void)sub, (void)ns, (void)err;
+    slow_ctx *s = c;
+    struct timespec d = {0, 200000};
+    nanosleep(&d, NULL);
+    if (s->evals++ == 0) s->t0 = mlpf_now();
+    if (s->flag && !*s->flag && s->flag_after > 0 && mlpf_now() - s->t0 >= s->flag_after) {
+        *s->flag = 1;
+        s->evals_at_flag = s->evals;
+    }
+    if (loss) *loss = x[0] * x[0] / 2;
+    if (grad) grad[0] = x[0];
+    if (hess) hess[0] = 1;
+    return MLPF_OK;
+}
+
+static void test_limits_while_recording(void) {
+    for (int interrupt = 0; interrupt < 2; interrupt++) {
+        volatile int flag = 0;
+        slow_ctx s = {0, 0, 0, interrupt ? 0.1 : 0, interrupt ? &flag : NULL};
+        mlpf_objective_ops ops = {"slow", 1, 0, slow_eval, NULL};
+        mlpf_objective *obj = mlpf_objective_custom(&ops, &s, NULL);
+        mlpf_train_options o;
+        options(&o, "dopri5", "none");
+        o.maxT = 1000;
+        o.n_samples_trajectory = 30000;
+        o.maxtime_ode = interrupt ? 60 : 0.2;
+        o.interrupt = &flag;
+        double x0 = 1, t0 = mlpf_now();
+        mlpf_result *r = NULL;
+        mlpf_error err;
+        CHECK_OK(mlpf_train(obj, &x0, &o, &r, &err), &err);
+        double wall = mlpf_now() - t0;
+        if (r) {
+            CHECK(!strcmp(r->ode_stopped_by, interrupt ? "interrupt" : "maxtime"), "%s",
+                  r->ode_stopped_by);
+            CHECK(r->ntrajectory >= 2 && r->ntrajectory < 30000, "%zu samples", r->ntrajectory);
+        }
+        if (interrupt)
+            CHECK(s.evals_at_flag > 0 && s.evals - s.evals_at_flag <= 10,
+                  "%ld evaluations after the interrupt", s.evals - s.evals_at_flag);
+        /* 0.2 s of flow (or 0.1 s then the interrupt) plus a few evaluations;
+           recording every sample would take 6 s */
+        CHECK(wall < 1.5, "%s: %.2f s", interrupt ? "interrupt" : "maxtime", wall);
+        mlpf_result_free(r);
+        mlpf_objective_free(obj);
+    }
+}
+
 /* ---- teacher-student MLPs on the finite objective ---- */
 typedef struct {
     mlpf_net *net;
@@ -494,6 +557,7 @@ int main(void) {
     test_saddle();
     test_stop_reasons();
     test_interrupt();
+    test_limits_while_recording();
     test_teacher_student();
     test_basin_handover();
     test_train_many();

@@ -94,6 +94,11 @@ static int check_options(const mlpf_train_options *o, mlpf_error *err) {
     if (isnan(o->maxtime_ode) || isnan(o->maxtime_optim) || isnan(o->min_gnorm) ||
         isnan(o->minloss) || isnan(o->maxnorm) || isnan(o->progress_interval))
         return mlpf_fail(err, MLPF_EINVAL, "train options: NaN in a tolerance or limit");
+    /* a stop the start already satisfies is a mistake, not a result */
+    if (o->minloss == INFINITY || o->min_gnorm == INFINITY)
+        return mlpf_fail(err, MLPF_EINVAL,
+                         "train options: minloss = %g, min_gnorm = %g: inf would stop at the start",
+                         o->minloss, o->min_gnorm);
     if (o->nmerges && !o->merges)
         return mlpf_fail(err, MLPF_EINVAL, "train options: nmerges = %zu but merges is NULL",
                          o->nmerges);
