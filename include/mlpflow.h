@@ -305,11 +305,17 @@ typedef struct {
     const char *name, *type, *default_text, *doc;
     double min, max;
     int min_exclusive;          /* 1: the value must be > min */
+    int max_exclusive;          /* 1: the value must be < max */
+    int inf_ok;                 /* integer limit that may be "inf" (= its largest value) */
 } mlpf_option_info;
 
 size_t mlpf_option_count(void);
 /* MLPF_EINVAL when i is out of range. */
 int mlpf_option_get(size_t i, mlpf_option_info *info);
+/* The one check of a numeric option's value (the CLI, the spec loader and
+   Python all use it): MLPF_OK, or MLPF_EINVAL with a message naming the option
+   and its range (NaN, out of range, not an integer, unknown name). */
+int mlpf_option_check(const char *name, double value, mlpf_error *err);
 
 typedef struct {
     size_t nparams;

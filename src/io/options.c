@@ -88,6 +88,8 @@ int mlpf_option_get(size_t i, mlpf_option_info *info) {
     info->min = f->min;
     info->max = f->type == OPT_DOUBLE ? f->max : type_max(f->type);
     info->min_exclusive = f->min_open;
+    info->max_exclusive = f->type == OPT_DOUBLE ? f->max_open : 0;
+    info->inf_ok = f->inf_ok;
     return MLPF_OK;
 }
 
@@ -141,6 +143,20 @@ void mlpf_train_config_free(mlpf_train_config *c) {
     c->opt.ntauinv = 0;
     c->opt.merges = NULL;
     c->opt.nmerges = 0;
+}
+
+static const opt_field *find_field(const char *name) {
+    for (size_t i = 0; i < NFIELDS; i++)
+        if (!strcmp(FIELDS[i].name, name)) return &FIELDS[i];
+    return NULL;
+}
+
+int mlpf_option_check(const char *name, double value, mlpf_error *err) {
+    const opt_field *f = name ? find_field(name) : NULL;
+    if (!f || f->type == OPT_STR)
+        return mlpf_fail(err, MLPF_EINVAL, "\"%s\" is not a numeric train option",
+                         name ? name : "(null)");
+    return check_number(f, value, f->name, err);
 }
 
 int mlpf_train_config_check(const mlpf_train_config *c, mlpf_error *err) {
