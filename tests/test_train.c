@@ -349,6 +349,79 @@ static void test_limits_while_recording(void) {
     }
 }
 
+/* ---- the option table and the method registry ---- */
+static void test_option_table(void) {
+    size_t n = mlpf_option_count();
+    CHECK(n >= 20, "%zu options", n);
+    mlpf_option_info info;
+    for (size_t i = 0; i < n; i++) {
+        CHECK(mlpf_option_get(i, &info) == MLPF_OK, "option %zu", i);
+        CHECK(info.name && *info.doc && *info.default_text && *info.type, "option %zu", i);
+    }
+    CHECK(mlpf_option_get(n, &info) == MLPF_EINVAL, "past the end");
+    mlpf_error err;
+    struct { const char *name; double v; const char *frag; } bad[] = {
+        {"maxT", NAN, "nan is not a valid maxT"},
+        {"minloss", INFINITY, "minloss = inf is out of range"},
+        {"maxiterations_ode", 0x1p63, "out of range [0, 9223372036854775807]"},
+        {"n_samples_trajectory", 0x1p40, "out of range [0, 2147483647]"},
+        {"seed", 0x1p64, "out of range [0, 18446744073709551615]"},
+        {"beta1", 1, "beta1 = 1 is out of range [0, 1)"},
+        {"lr", 0, "lr = 0 is out of range (0, inf)"},
+        {"patience", 2.5, "2.5 is not an integer"},
+        {"alg", 1, "not a numeric train option"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK(mlpf_option_check(bad[i].name, bad[i].v, &err) == MLPF_EINVAL &&
+                  strstr(err.msg, bad[i].frag), "%s = %g: %s", bad[i].name, bad[i].v, err.msg);
+    CHECK_OK(mlpf_option_check("maxiterations_ode", INFINITY, &err), &err);
+    CHECK_OK(mlpf_option_check("minloss", -INFINITY, &err), &err);
+    CHECK_OK(mlpf_option_check("seed", 0x1p64 - 2048, &err), &err);
+
+    /* mlpf_train makes the same checks on the struct */
+    size_t p = 4;
+    mlpf_objective_ops ops = {"rosenbrock", p, 0, rosen_eval, NULL};
+    mlpf_objective *obj = mlpf_objective_custom(&ops, &p, NULL);
+    double x0[4] = {-1.2, 1, -1.2, 1};
+    mlpf_result *r = NULL;
+    mlpf_train_options o;
+    options(&o, "gd", "bfgs");
+    o.minloss = INFINITY;
+    CHECK(mlpf_train(obj, x0, &o, &r, &err) == MLPF_EINVAL && strstr(err.msg, "minloss"), "%s",
+          err.msg);
+    options(&o, "gd", "bfgs");
+    o.maxiterations_ode = -1;
+    CHECK(mlpf_train(obj, x0, &o, &r, &err) == MLPF_EINVAL && strstr(err.msg, "maxiterations_ode"),
+          "%s", err.msg);
+    options(&o, "gd", "bfgs");
+    o.maxT = NAN;
+    CHECK(mlpf_train(obj, x0, &o, &r, &err) == MLPF_EINVAL && strstr(err.msg, "nan is not a valid maxT"),
+          "%s", err.msg);
+
+    /* every registered method runs in its phase; an unknown one lists them all */
+    size_t nm = mlpf_method_count();
+    const char *name, *kind, *doc;
+    for (size_t i = 0; i < nm; i++) {
+        CHECK(mlpf_method_info(i, &name, &kind, &doc) == MLPF_OK, "method %zu", i);
+        int minimiser = !strcmp(kind, "minimiser");
+        options(&o, minimiser ? "none" : name, minimiser ? name : "none");
+        o.maxiterations_ode = o.maxiterations_optim = 3;
+        o.maxT = 1;
+        CHECK(mlpf_train(obj, x0, &o, &r, &err) == MLPF_OK && r, "%s (%s): %s", name, kind, err.msg);
+        if (r && strcmp(kind, "none"))
+            CHECK(!strcmp(minimiser ? r->optim_solver : r->alg, name), "%s ran as %s", name,
+                  minimiser ? r->optim_solver : r->alg);
+        mlpf_result_free(r);
+        r = NULL;
+    }
+    CHECK(mlpf_method_info(nm, &name, &kind, &doc) == MLPF_EINVAL, "past the end");
+    options(&o, "euler", "bfgs");
+    CHECK(mlpf_train(obj, x0, &o, &r, &err) == MLPF_EINVAL &&
+              strstr(err.msg, "unknown alg \"euler\" (known: kencarp58, bdf, dopri5, verner8, rk4, "
+                              "gd, adam, none)"), "%s", err.msg);
+    mlpf_objective_free(obj);
+}
+
 /* ---- teacher-student MLPs on the finite objective ---- */
 typedef struct {
     mlpf_net *net;
@@ -558,6 +631,7 @@ int main(void) {
     test_stop_reasons();
     test_interrupt();
     test_limits_while_recording();
+    test_option_table();
     test_teacher_student();
     test_basin_handover();
     test_train_many();

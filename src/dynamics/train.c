@@ -2,6 +2,7 @@
    tauinv), the flow phase then the minimiser phase, the result, and many
    starts at once. The phases run through the method registry. */
 #include "dynamics/dynamics.h"
+#include "io/io.h"
 #include "objective/tauinv.h"
 #include "result/result.h"
 
@@ -79,26 +80,11 @@ static const char *default_solver(size_t P) {
     return "lbfgs";
 }
 
+/* The option table's ranges (io/options.c, shared with the CLI, the spec
+   loader and Python), then what the table cannot see. */
 static int check_options(const mlpf_train_options *o, mlpf_error *err) {
-    if (!(o->abstol > 0) || !(o->reltol >= 0))
-        return mlpf_fail(err, MLPF_EINVAL, "train options: abstol %g must be > 0, reltol %g >= 0",
-                         o->abstol, o->reltol);
-    if (!(o->maxT > 0))
-        return mlpf_fail(err, MLPF_EINVAL, "train options: maxT = %g must be > 0", o->maxT);
-    if (!(o->rk4_step > 0) || !(o->lr > 0))
-        return mlpf_fail(err, MLPF_EINVAL, "train options: rk4_step %g and lr %g must be > 0",
-                         o->rk4_step, o->lr);
-    if (!(o->beta1 >= 0 && o->beta1 < 1) || !(o->beta2 >= 0 && o->beta2 < 1) || !(o->eps >= 0))
-        return mlpf_fail(err, MLPF_EINVAL,
-                         "train options: adam needs 0 <= beta1, beta2 < 1 and eps >= 0");
-    if (isnan(o->maxtime_ode) || isnan(o->maxtime_optim) || isnan(o->min_gnorm) ||
-        isnan(o->minloss) || isnan(o->maxnorm) || isnan(o->progress_interval))
-        return mlpf_fail(err, MLPF_EINVAL, "train options: NaN in a tolerance or limit");
-    /* a stop the start already satisfies is a mistake, not a result */
-    if (o->minloss == INFINITY || o->min_gnorm == INFINITY)
-        return mlpf_fail(err, MLPF_EINVAL,
-                         "train options: minloss = %g, min_gnorm = %g: inf would stop at the start",
-                         o->minloss, o->min_gnorm);
+    int st = mlpf_train_options_check(o, err);
+    if (st) return st;
     if (o->nmerges && !o->merges)
         return mlpf_fail(err, MLPF_EINVAL, "train options: nmerges = %zu but merges is NULL",
                          o->nmerges);

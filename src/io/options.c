@@ -159,6 +159,30 @@ int mlpf_option_check(const char *name, double value, mlpf_error *err) {
     return check_number(f, value, f->name, err);
 }
 
+int mlpf_train_options_check(const mlpf_train_options *o, mlpf_error *err) {
+    for (size_t i = 0; i < NFIELDS; i++) {
+        const opt_field *f = &FIELDS[i];
+        const char *base = (const char *)o + f->offset;
+        long v;
+        switch (f->type) {
+        case OPT_DOUBLE: {
+            int st = check_number(f, *(const double *)base, "train options", err);
+            if (st) return st;
+            continue;
+        }
+        /* a field of the struct is within its type's range: only the lower
+           bound can fail */
+        case OPT_LONG: v = *(const long *)base; break;
+        case OPT_INT: v = *(const int *)base; break;
+        default: continue;
+        }
+        if (v < f->min)
+            return mlpf_fail(err, MLPF_EINVAL, "train options: %s = %ld must be >= %g", f->name, v,
+                             f->min);
+    }
+    return MLPF_OK;
+}
+
 int mlpf_train_config_check(const mlpf_train_config *c, mlpf_error *err) {
     const mlpf_train_options *o = &c->opt;
     int st;
