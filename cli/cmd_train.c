@@ -45,22 +45,29 @@ static const char HELP_TRAIN[] =
     "  --threads T    threads (across starts with --starts, else in the objective)\n"
     "  --quiet        no progress lines on stderr\n"
     "\n"
-    "Train options (names of the reference system), e.g. --alg bdf --maxtime_ode 10:\n"
-    "  alg maxT abstol reltol maxtime_ode maxiterations_ode rk4_step optim_solver\n"
-    "  maxtime_optim maxiterations_optim min_gnorm minloss patience tauinv maxnorm\n"
-    "  merge batchsize lr beta1 beta2 eps shuffle n_samples_trajectory verbosity\n"
-    "  progress_interval seed\n"
-    "  tauinv: a number, a JSON list, or a .npy file; merge: [[layer,i,j,lambda],...];\n"
-    "  numbers may be \"inf\".\n"
     "Ctrl-C stops training; the best point so far is written (stopped_by\n"
-    "\"interrupt\") and the exit code is 1.\n"
+    "\"interrupt\") and the exit code is 1. Usage errors (unknown option or method,\n"
+    "a value out of range, NaN, impossible combinations) exit 2 before any work.\n"
+    "\n"
+    "Train options (names of the reference system), e.g. --alg bdf --maxtime_ode 10;\n"
+    "numbers may be \"inf\" (integer limits: no limit) [default]:\n";
+
+static const char HELP_TRAIN_MORE[] =
+    "  --tauinv                 time scales: a number, a JSON list, or a .npy file [1]\n"
+    "  --merge                  merge penalty [[layer,i,j,lambda],...] [none]\n"
     "\n"
     "Methods (alg: flow or descent, default by P; optim_solver: minimiser,\n"
     "default by P; none skips the phase):\n";
 
-/* HELP_TRAIN followed by the method registry, one line per method. */
+/* HELP_TRAIN followed by the option table and the method registry, one
+   line each. */
 static void train_help(char *buf, size_t cap) {
     size_t n = (size_t)snprintf(buf, cap, "%s", HELP_TRAIN);
+    mlpf_option_info o;
+    for (size_t i = 0; n < cap && mlpf_option_get(i, &o) == MLPF_OK; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "  --%-22s %s [%s]\n", o.name, o.doc,
+                              o.default_text);
+    if (n < cap) n += (size_t)snprintf(buf + n, cap - n, "%s", HELP_TRAIN_MORE);
     const char *name, *kind, *doc;
     for (size_t i = 0; n < cap && mlpf_method_info(i, &name, &kind, &doc) == MLPF_OK; i++)
         n += (size_t)snprintf(buf + n, cap - n, "  %-14s %-10s %s\n", name, kind, doc);
@@ -269,7 +276,7 @@ int cmd_train(int argc, char **argv) {
     static const char *const valued[] = {"spec", "init", "seed", "starts", "threads", "o", NULL};
     static const char *const flags[] = {"quiet", NULL};
     cli_args a;
-    char help[8192];
+    char help[16384];
     train_help(help, sizeof help);
     int rc = cli_parse("train", help, argc, argv, valued, flags, 1, &a);
     if (rc) return rc < 0 ? CLI_OK : rc;
