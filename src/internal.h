@@ -10,6 +10,13 @@
 #define MLPF_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define MLPF_PRINTF(a, b)
+/* The memory budget (io/budget.c): half the physical memory, or MLPF_MAX_BYTES
+   (bytes, with an optional K/M/G/T suffix). check_budget fails with MLPF_ENOMEM
+   naming what and the bytes it needs when bytes exceed it; call it before
+   allocating sizes that come from files, specs or callers. */
+int mlpf_memory_budget(size_t *bytes, mlpf_error *err);
+int mlpf_check_budget(const char *what, double bytes, mlpf_error *err);
+
 #endif
 
 /* Fill err (may be NULL) and return status: `return mlpf_fail(err, MLPF_EINVAL, "...")`. */
@@ -78,5 +85,12 @@ void mlpf_mm_tn(int M, int N, int K, const double *A, int lda, const double *B, 
 /* C (M, N) += A B^T with A (M, K), B (N, K). */
 void mlpf_mm_nt_acc(int M, int N, int K, const double *A, int lda, const double *B, int ldb,
                     double *C, int ldc);
+
+/* The memory budget (io/budget.c): half the physical memory, or MLPF_MAX_BYTES
+   (bytes, with an optional K/M/G/T suffix). check_budget fails with MLPF_ENOMEM
+   naming what and the bytes it needs when bytes exceed it; call it before
+   allocating sizes that come from files, specs or callers. */
+int mlpf_memory_budget(size_t *bytes, mlpf_error *err);
+int mlpf_check_budget(const char *what, double bytes, mlpf_error *err);
 
 #endif

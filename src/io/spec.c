@@ -573,6 +573,7 @@ int mlpf_problem_parse(const char *text, const char *name, const char *dir, int 
         return sfail(&c, MLPF_EFORMAT, "malformed JSON at line %ld, column %ld%s%s%s", line, col,
                      k ? " (near \"" : " (at the end)", near, k ? "\")" : "");
     }
+    if (mlpf_json_check_keys(root, name, c.err)) return cJSON_Delete(root), c.err->status;
     mlpf_problem *p = mlpf_calloc(1, sizeof *p, c.err);
     if (!p) {
         cJSON_Delete(root);
