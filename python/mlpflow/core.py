@@ -35,6 +35,9 @@ def activation_names():
 
 def _f64(a, name, ndim=None):
     """A C-contiguous float64 array (a copy when the input is not one already)."""
+    if np.iscomplexobj(a):
+        raise ValueError("%s: complex values are not supported (the imaginary part would be "
+                         "dropped); pass a real array, e.g. a.real" % name)
     try:
         arr = np.ascontiguousarray(a, dtype=np.float64)
     except (TypeError, ValueError) as e:
@@ -114,7 +117,7 @@ def _normalize_layers(layers):
         bias = bool(L[2]) if len(L) == 3 else True
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError("layers[%d]: units must be a positive integer, got %r" % (k, units))
-        out.append((int(units), act, bias))
+        out.append((_lib.int_arg("layers[%d] units" % k, units, 1), act, bias))
     return out
 
 
@@ -123,7 +126,7 @@ def _build_net(layers, din):
     if isinstance(din, bool) or not isinstance(din, (int, np.integer)) or din < 1:
         raise ValueError("din: must be a positive integer, got %r" % (din,))
     err = _err()
-    net = _lib.check_ptr(lib.mlpf_net_create(int(din), byref(err)), err)
+    net = _lib.check_ptr(lib.mlpf_net_create(_lib.int_arg("din", din, 1), byref(err)), err)
     try:
         for k, (units, act, bias) in enumerate(layers):
             where = "layers[%d]" % k
@@ -213,7 +216,8 @@ def _merges(merge, model):
         if len(m) != 4:
             raise ValueError("merge[%d]: expected (layer, i, j, lambda) counting from 0, got %r"
                              % (k, m))
-        layer, i, j, lam = int(m[0]), int(m[1]), int(m[2]), float(m[3])
+        layer, i, j = (_lib.int_arg("merge[%d][%d]" % (k, c), m[c]) for c in range(3))
+        lam = float(m[3])
         if not 0 <= layer < lib.mlpf_net_nlayers(model._net):
             raise ValueError("merge[%d]: layer %d does not exist (the net has %d layers, counting "
                              "from 0)" % (k, layer, lib.mlpf_net_nlayers(model._net)))
@@ -302,7 +306,7 @@ class Net(_Model):
                 raise ValueError("weights: expected %d values (one per sample), got %d"
                                  % (N, W.size))
         self.input, self.target, self.weights, self.loss = X, T, W, loss
-        self.threads = int(threads)
+        self.threads = _lib.int_arg("threads", threads, 0, 4096)
         fo = _lib.mlpf_finite_options(1 if loss == "crossentropy" else 0, self.threads)
         err = _err()
         self._obj = _lib.check_ptr(lib.mlpf_objective_finite(
@@ -419,7 +423,8 @@ def gauss_hermite_net(teacher, student, order=40, weight_threshold=1e-18, maxnor
         student = student.layers
     inp, wts, n = DP(), DP(), c_size_t()
     err = _err()
-    _lib.check(lib.mlpf_gauss_hermite_data(teacher.din, int(order), float(weight_threshold),
+    _lib.check(lib.mlpf_gauss_hermite_data(teacher.din, _lib.int_arg("order", order, 1),
+                                           float(weight_threshold),
                                            byref(inp), byref(wts), byref(n), byref(err)), err)
     try:
         N = n.value
@@ -447,7 +452,8 @@ def random_params(net, seed=1):
     """
     x = np.empty(net.nparams)
     err = _err()
-    _lib.check(lib.mlpf_random_params(_cnet(net), int(seed) & (2**64 - 1), _ptr(x), byref(err)), err)
+    _lib.check(lib.mlpf_random_params(_cnet(net), _lib.seed_arg("seed", seed), _ptr(x),
+                                         byref(err)), err)
     return x
 
 
