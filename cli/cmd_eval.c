@@ -151,8 +151,9 @@ static int derivative_cmd(const char *cmd, const char *help, int argc, char **ar
     if (rc) return finish(&c, rc);
     mlpf_error err = {0};
     size_t np = c.np;
-    if (order >= 2 && np > 46000) return finish(&c, cli_error(CLI_FAIL, "%s: %zu parameters: "
-                                                "the Hessian would not fit in memory", cmd, np));
+    double matrices = order < 2 ? 0 : cli_get(&c.a, "vectors") ? 2 : 1;
+    if (mlpf_check_budget("the Hessian", matrices * 8.0 * (double)np * (double)np, &err))
+        return finish(&c, cli_error(CLI_FAIL, "%s: %zu parameters: %s", cmd, np, err.msg));
     double *g = malloc((np ? np : 1) * sizeof(double));
     double *h = order >= 2 ? malloc((np * np + 1) * sizeof(double)) : NULL;
     double *ev = order == 3 ? malloc((np ? np : 1) * sizeof(double)) : NULL;
