@@ -84,6 +84,17 @@ rm A.json
 expect 1 'A.json: cannot open' partial_pair -- "$M" loss --spec S.json --params A.npz
 ls | grep -q '\.tmp\.' && bad "temp files left: $(ls)" || ok
 
+# Ctrl-C during many starts: the message names files that exist
+"$M" train --spec S.json --starts 2 --alg gd --lr 1e-9 --maxtime_ode 60 --min_gnorm 0 --minloss 0 \
+    --patience 1e12 --maxiterations_ode 1e12 --quiet -o MS > /dev/null 2> ms.err &
+pid=$!
+sleep 1
+kill -INT $pid
+wait $pid; rc=$?
+if [ $rc -eq 1 ] && grep -qF 'best points so far are in MS_0.json / .npz .. MS_1.json / .npz (summary in MS.json)' ms.err &&
+   [ -f MS_0.npz ] && [ -f MS_1.json ] && [ -f MS.json ] && [ ! -e MS.npz ]; then ok
+else bad "multi-start interrupt: exit $rc"; cat ms.err; ls; fi
+
 # JSON on stdout stays JSON: an infinite loss is the string "inf"
 printf '{"layers": [[1, "exp", true], [1, "identity", false]], "input": "X.csv", "target": "Y.csv"}\n' > E.json
 $PY -c "import numpy as np; np.save('Pe.npy', np.array([1e4, 0, 0, 1.0]))"
