@@ -17,7 +17,8 @@ bad() { failed=$((failed + 1)); echo "FAIL $*"; }
 expect() {
     code=$1; frag=$2; name=$3; shift 4
     "$@" >out.txt 2>err.txt; rc=$?
-    if [ "$rc" -eq "$code" ] && { [ -z "$frag" ] || grep -qF -- "$frag" err.txt; }; then ok
+    if [ "$rc" -eq "$code" ] && { [ -z "$frag" ] || grep -qF -- "$frag" err.txt; } &&
+       ! grep -qE 'Sanitizer|runtime error' err.txt; then ok
     else bad "$name: exit $rc (want $code), want \"$frag\" in:"; cat err.txt; fi
 }
 ms() { date +%s%3N; }
