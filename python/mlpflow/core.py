@@ -4,7 +4,11 @@ random_params, params_dict / params, loss, gradient, hessian, hessian_spectrum, 
 All numerics run in libmlpflow; this module converts arrays and calls it.
 """
 import ctypes
+import io
+import json
 import math
+import os
+import zlib
 from ctypes import byref, c_double, c_size_t
 
 import numpy as np
@@ -14,7 +18,7 @@ from ._lib import DP, lib
 
 __all__ = ["Net", "TeacherNet", "NetI", "gauss_hermite_net", "random_params", "params_dict",
            "params", "loss", "gradient", "hessian", "hessian_spectrum", "predict",
-           "activation_names"]
+           "activation_names", "load_run"]
 
 ACTIVATIONS = ("identity", "relu", "sigmoid", "tanh", "softplus", "gelu", "silu", "selu",
                "sigmoid2", "normal_cdf", "g", "square", "cube", "exp", "poly", "softmax")
@@ -496,6 +500,66 @@ def params(d):
         raise ValueError("params: keys must be w1..w%d without gaps, got %s"
                          % (len(keys), sorted(d)))
     return np.concatenate([_f64(d[k], k).reshape(-1) for _, k in keys])
+
+
+# ---------------------------------------------------------------- runs written by the CLI
+
+def _unique_keys(path):
+    def hook(pairs):
+        seen = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise ValueError('%s: duplicate key "%s"' % (path, k))
+            seen.add(k)
+        return {k: float(v) if isinstance(v, str) and v in _NONFINITE else v for k, v in pairs}
+    return hook
+
+
+_NONFINITE = ("inf", "-inf", "nan")   # how our JSON spells non-finite numbers
+
+
+def load_run(run):
+    """A run written by ``mlpflow train -o RUN`` as one dict: the fields of RUN.json
+    and the arrays of RUN.npz (x, init, ode_x, trajectory_t, trajectory_x,
+    loss_curve). The strings "inf", "-inf" and "nan" become floats at every level
+    (options included).
+
+    RUN.json records RUN.npz's size and CRC-32; a pair that does not match (two
+    runs mixed, or a run stopped between writing the two files) or a missing file
+    raises ValueError. ``run`` may be "RUN", "RUN.json" or "RUN.npz".
+
+    Example::
+
+        >>> r = mlpflow.load_run("example_run")
+        >>> r["x"].shape == (r["nparams"],)
+        True
+    """
+    base = os.fspath(run)
+    for ext in (".json", ".npz"):
+        if base.endswith(ext):
+            base = base[:-len(ext)]
+    jpath, zpath = base + ".json", base + ".npz"
+    try:
+        with open(jpath, encoding="utf-8") as f:
+            meta = json.load(f, object_pairs_hook=_unique_keys(jpath))
+        with open(zpath, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ValueError("%s: cannot read the run: %s" % (base, e)) from None
+    rec = meta.get("npz") if isinstance(meta, dict) else None
+    if not isinstance(rec, dict) or "bytes" not in rec or "crc32" not in rec:
+        raise ValueError('%s: no "npz" record with "bytes" and "crc32" (not a run file of this '
+                         "mlpflow version): cannot check %s" % (jpath, zpath))
+    crc = "%08x" % zlib.crc32(data)
+    if len(data) != rec["bytes"] or crc != rec["crc32"]:
+        raise ValueError("%s (%d bytes, crc32 %s) is not the file %s records (%s bytes, crc32 %s):"
+                         " the pair comes from different runs or a run was stopped between "
+                         "writing the two" % (zpath, len(data), crc, jpath, rec["bytes"],
+                                              rec["crc32"]))
+    out = dict(meta)
+    with np.load(io.BytesIO(data)) as z:
+        out.update({k: z[k] for k in z.files})
+    return out
 
 
 # ---------------------------------------------------------------- evaluation
