@@ -536,8 +536,18 @@ static void test_budget(void) {
     char *buf = NULL;
     size_t len;
     int st = mlpf_read_file("/dev/zero", &buf, &len, &err);
-    CHECK(st == MLPF_ENOMEM && buf == NULL && strstr(err.msg, "/dev/zero") &&
-              strstr(err.msg, "1048576"), "a stream is read up to the budget: %s", err.msg);
+    CHECK(st == MLPF_EFORMAT && buf == NULL && strstr(err.msg, "/dev/zero: this stream") &&
+              strstr(err.msg, "binary data"), "a binary stream is refused at once: %s", err.msg);
+    /* a regular file over the budget is refused before reading */
+    char *big = calloc(1, (1 << 20) + 2);
+    if (big) {
+        memset(big, '1', (1 << 20) + 1);
+        write_text(tmp("big.csv"), big);
+    }
+    free(big);
+    st = mlpf_read_file(tmp("big.csv"), &buf, &len, &err);
+    CHECK(st == MLPF_ENOMEM && buf == NULL && strstr(err.msg, "the file has 1048577 bytes, more "
+              "than the memory budget of 1048576"), "%s", err.msg);
     /* a .npy whose header declares far more than the budget (and the file) */
     write_npy_raw(tmp("huge.npy"), 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (100000000,), }",
                   "", 0);

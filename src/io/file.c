@@ -2,7 +2,8 @@
 
    Reads are bounded by the memory budget (io/budget.c): a regular file larger
    than the budget is refused before anything is allocated, and a stream
-   (device, FIFO, "/dev/zero") is read only up to the budget.
+   (device, FIFO) is read only up to the budget, or not at all when its first
+   bytes are binary but no format we read ("/dev/zero").
 
    Writes go to where the path really points: symlinks are followed to their
    target, so the link survives and the target is updated. A regular (or new)
@@ -28,11 +29,12 @@
 
 /* ---- reading ---- */
 
-/* *buf (*cap) grows to hold need bytes, doubling; 0 on out of memory */
-static int grow(char **buf, size_t *cap, size_t need) {
+/* *buf (*cap) grows to hold need bytes, doubling up to most (>= need); 0 on
+   out of memory */
+static int grow(char **buf, size_t *cap, size_t need, size_t most) {
     if (need <= *cap) return 1;
     size_t ncap = *cap;
-    while (ncap < need) ncap = ncap > SIZE_MAX / 2 ? need : 2 * ncap;
+    while (ncap < need) ncap = ncap > most / 2 ? most : 2 * ncap;
     char *nb = realloc(*buf, ncap + 1);
     if (!nb) return 0;
     *buf = nb;
@@ -40,16 +42,29 @@ static int grow(char **buf, size_t *cap, size_t need) {
     return 1;
 }
 
-/* Read fd to the end, at most limit bytes; *n = bytes read. 1 when the stream
-   holds more than limit bytes. */
-static int read_all(int fd, char **buf, size_t *cap, size_t *n, size_t limit, int *errnum) {
+/* Every format we read is text (JSON, CSV) or starts with its magic string
+   (.npy, .npz): a stream whose first bytes are neither (/dev/zero, /dev/urandom)
+   is refused at once instead of being read up to the memory budget. */
+static int readable_start(const char *p, size_t n) {
+    if (n >= 6 && !memcmp(p, "\x93NUMPY", 6)) return 1;
+    if (n >= 4 && !memcmp(p, "PK\x03\x04", 4)) return 1;
+    return memchr(p, '\0', n) == NULL;
+}
+
+enum { READ_DONE = 0, READ_ERROR = -1, READ_OVER = 1, READ_BINARY = 2 };
+
+/* Read fd to the end, at most limit bytes; *n = bytes read. A stream is
+   checked by readable_start after its first read. */
+static int read_all(int fd, int stream, char **buf, size_t *cap, size_t *n, size_t limit,
+                    int *errnum) {
+    size_t most = limit < SIZE_MAX ? limit + 1 : limit;
     for (;;) {
         size_t chunk = *cap - *n;
         if (chunk == 0) {
-            if (*n > limit) return 1;
-            if (!grow(buf, cap, *n + 1)) {
+            if (*n > limit) return READ_OVER;
+            if (!grow(buf, cap, *n + 1, most)) {
                 *errnum = ENOMEM;
-                return -1;
+                return READ_ERROR;
             }
             chunk = *cap - *n;
         }
@@ -57,11 +72,12 @@ static int read_all(int fd, char **buf, size_t *cap, size_t *n, size_t limit, in
         if (got < 0 && errno == EINTR) continue;
         if (got < 0) {
             *errnum = errno;
-            return -1;
+            return READ_ERROR;
         }
-        if (got == 0) return 0;
+        if (got == 0) return READ_DONE;
+        if (stream && *n == 0 && !readable_start(*buf, (size_t)got)) return READ_BINARY;
         *n += (size_t)got;
-        if (*n > limit) return 1;
+        if (*n > limit) return READ_OVER;
     }
 }
 
@@ -92,11 +108,14 @@ int mlpf_read_file(const char *path, char **data, size_t *len, mlpf_error *err) 
         close(fd);
         return mlpf_fail(err, MLPF_ENOMEM, "%s: out of memory reading %zu bytes", path, cap);
     }
-    int e = 0, over = read_all(fd, &buf, &cap, &n, budget, &e);
+    int e = 0, got = read_all(fd, !regular, &buf, &cap, &n, budget, &e);
     close(fd);
-    if (over) {
+    if (got != READ_DONE) {
         free(buf);
-        if (over > 0)
+        if (got == READ_BINARY)
+            return mlpf_fail(err, MLPF_EFORMAT, "%s: this stream (not a regular file) starts "
+                             "with binary data that is neither .npy, .npz nor text", path);
+        if (got == READ_OVER)
             return mlpf_fail(err, MLPF_ENOMEM, "%s: %s holds more than the memory budget of %zu "
                              "bytes (set MLPF_MAX_BYTES to change it)", path,
                              regular ? "the file" : "this stream (not a regular file)", budget);

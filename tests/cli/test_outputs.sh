@@ -39,7 +39,7 @@ fi
 
 # a FIFO: the reader gets exactly the bytes of the file
 mkfifo F
-cat F > from_fifo.npy &
+timeout 20 sh -c 'cat F > from_fifo.npy' &
 reader=$!
 expect 0 '' fifo -- "$M" init --spec S.json --seed 3 -o F
 wait $reader
@@ -113,8 +113,21 @@ expect 1 'dup.json: duplicate key "train.maxT"' duplicate_key -- "$M" info --spe
 
 # resource guards: checked up front, fast, naming the field and the bytes
 sed 's/"X.csv"/"\/dev\/zero"/' S.json > zero.json
-expect 1 '/dev/zero: this stream (not a regular file) holds more than the memory budget of 1048576' \
-    dev_zero -- env MLPF_MAX_BYTES=1M "$M" info --spec zero.json
+t0=$(ms)
+expect 1 'input: /dev/zero: this stream (not a regular file) starts with binary data' \
+    dev_zero -- "$M" info --spec zero.json
+[ $(($(ms) - t0)) -lt 2000 ] && ok || bad "/dev/zero took $(($(ms) - t0)) ms"
+mkfifo endless
+sed 's/"X.csv"/"endless"/' S.json > endless.json
+timeout 20 sh -c 'yes 1,2 > endless' 2>/dev/null &   # bounded: never hangs the suite
+expect 1 'endless: this stream (not a regular file) holds more than the memory budget of 1048576' \
+    endless_stream -- env MLPF_MAX_BYTES=1M "$M" info --spec endless.json
+wait
+# a .npy through a pipe (not a regular file) is read as usual
+mkfifo Pfifo
+timeout 20 sh -c 'cat P.npy > Pfifo' &
+expect 0 '' npy_stream -- "$M" loss --spec S.json --params Pfifo
+wait
 TS='"teacher": {"layers": [[2, "tanh", false], [1, "identity", false]], "din": 2, "seed": 2},
  "layers": [[2, "tanh", false], [1, "identity", false]]'
 printf '{%s, "data": {"gaussian": "gauss-hermite", "order": 100000}}\n' "$TS" > gh.json
