@@ -486,6 +486,11 @@ static void test_write_targets(void) {
     CHECK_OK(mlpf_read_array(tmp("target.npy"), &back, bs, &nd, &err), &err);
     CHECK(back && back[0] == 42, "the target got the new data");
     free(back);
+    /* a replaced file keeps its permissions */
+    CHECK(chmod(tmp("target.npy"), 0640) == 0, "chmod");
+    CHECK_OK(mlpf_write_npy(tmp("target.npy"), v, shape, 1, &err), &err);
+    CHECK(stat(tmp("target.npy"), &sb) == 0 && (sb.st_mode & 0777) == 0640, "mode kept: %o",
+          (unsigned)(sb.st_mode & 0777));
 
     CHECK_OK(mlpf_write_npy("/dev/null", v, shape, 1, &err), &err);
     CHECK(stat("/dev/null", &sb) == 0 && S_ISCHR(sb.st_mode), "/dev/null is still a device");

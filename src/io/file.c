@@ -244,6 +244,17 @@ static void sync_dir(const char *dir) {
     close(fd);
 }
 
+/* Fill the new temporary file fd with data, keeping the permissions of the
+   file it replaces (old, may be NULL), and fsync it; the descriptor is closed.
+   0, or the errno of the first failure. */
+static int fill_temp(int fd, const struct stat *old, const void *data, size_t len) {
+    int e = 0;
+    if (old && fchmod(fd, old->st_mode & 07777) != 0) e = errno;
+    else if (write_all(fd, data, len) != 0 || fsync(fd) != 0) e = errno;
+    if (close(fd) != 0 && !e) e = errno;
+    return e;
+}
+
 /* A regular or new target: temp file beside it, fsync, rename, fsync the dir. */
 static int write_replace(const char *path, const char *target, const struct stat *old,
                          const void *data, size_t len, mlpf_error *err) {
@@ -259,17 +270,13 @@ static int write_replace(const char *path, const char *target, const struct stat
     remove_stale_temps(dir, slash ? slash + 1 : target);
     snprintf(tmp, tl, "%s.tmp.%ld.%ld", target, (long)getpid(), (long)syscall(SYS_gettid));
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    int bad = fd < 0, e = errno;
-    /* a file that is replaced keeps its permissions */
-    if (!bad && old && fchmod(fd, old->st_mode & 07777) != 0) bad = 1, e = errno;
-    if (!bad && (write_all(fd, data, len) != 0 || fsync(fd) != 0)) bad = 1, e = errno;
-    if (fd >= 0 && close(fd) != 0 && !bad) bad = 1, e = errno;
-    if (!bad && rename(tmp, target) != 0) bad = 1, e = errno;
-    if (bad && fd >= 0) unlink(tmp);
-    if (!bad) sync_dir(dir);
+    int e = fd < 0 ? errno : fill_temp(fd, old, data, len);
+    if (!e && rename(tmp, target) != 0) e = errno;
+    if (e && fd >= 0) unlink(tmp);
+    if (!e) sync_dir(dir);
     free(tmp);
     free(dir);
-    return bad ? mlpf_fail(err, MLPF_EIO, "%s: cannot write: %s", path, strerror(e)) : MLPF_OK;
+    return e ? mlpf_fail(err, MLPF_EIO, "%s: cannot write: %s", path, strerror(e)) : MLPF_OK;
 }
 
 int mlpf_write_file_atomic(const char *path, const void *data, size_t len, mlpf_error *err) {
