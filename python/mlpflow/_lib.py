@@ -19,6 +19,8 @@ from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_double, c
                     c_long, c_size_t, c_uint64, c_void_p)
 from pathlib import Path
 
+import numpy as np
+
 MLPF_ERRMSG_LEN = 512
 MLPF_POLY_MAXCOEF = 16
 
@@ -60,7 +62,7 @@ def int_arg(name, value, lo=0, hi=INT_MAX):
     goes to the library passes through here. Integral floats (``5.0``) are
     accepted; booleans, fractions and non-numbers are not.
     """
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
+    if isinstance(value, (bool, np.bool_)):
         raise ValueError("%s: expected an integer, got %r" % (name, value))
     try:
         iv = operator.index(value)
