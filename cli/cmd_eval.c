@@ -19,8 +19,9 @@ static const char HELP_INIT[] =
 static const char HELP_LOSS[] =
     "usage: mlpflow loss --spec S.json --params P.npy [--regularized] [--threads T]\n"
     "\n"
-    "Prints {\"loss\": L} (17 significant digits; \"inf\" / \"nan\" as strings) on stdout. When the spec has a\n"
-    "norm barrier (maxnorm) or merge penalties, \"loss_regularized\" is printed too.\n"
+    "Prints {\"loss\": L} (17 significant digits; \"inf\" / \"nan\" as strings) on\n"
+    "stdout. When the spec has a norm barrier (maxnorm) or merge penalties,\n"
+    "\"loss_regularized\" is printed too.\n"
     "P.npy holds P values (any shape), P = the network's parameter count; a run's\n"
     "RUN.npz (or RUN.json) gives its x, after checking the pair belongs together.\n";
 

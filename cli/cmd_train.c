@@ -226,8 +226,11 @@ static int train_and_save(const cli_args *a, mlpf_problem *p, const char *run, s
         cJSON_Delete(o);
     }
     if (!rc && g_interrupt)
-        rc = k == 1 ? cli_error(CLI_FAIL, "interrupted: the best point so far is in %s.json / .npz", run)
-                    : cli_error(CLI_FAIL, "interrupted: the best points so far are in %s_0.json / .npz .. %s_%zu.json / .npz (summary in %s.json)", run, run, k - 1, run);
+        rc = k == 1 ? cli_error(CLI_FAIL, "interrupted: the best point so far is in %s.json / "
+                                ".npz", run)
+                    : cli_error(CLI_FAIL, "interrupted: the best points so far are in %s_0.json / "
+                                ".npz .. %s_%zu.json / .npz (summary in %s.json)", run, run, k - 1,
+                                run);
     return rc;
 }
 
