@@ -245,7 +245,11 @@ static int train_and_save(const cli_args *a, mlpf_problem *p, const char *run, s
         cJSON_Delete(o);
     }
     if (!rc && g_interrupt)
-        rc = cli_error(CLI_FAIL, "interrupted: the best point so far is in %s.json / .npz", run);
+        rc = k == 1 ? cli_error(CLI_FAIL, "interrupted: the best point so far is in %s.json / "
+                                ".npz", run)
+                    : cli_error(CLI_FAIL, "interrupted: the best points so far are in %s_0.json / "
+                                ".npz .. %s_%zu.json / .npz (summary in %s.json)", run, run, k - 1,
+                                run);
     return rc;
 }
 
@@ -290,6 +294,7 @@ int cmd_train(int argc, char **argv) {
     if (k == 0) return cli_usage("train", "--starts must be at least 1");
     char run[4096];
     if ((rc = run_base("train", cli_get(&a, "o"), run, sizeof run))) return rc;
+    if ((rc = cli_check_output("train", run, ".json"))) return rc;
     mlpf_problem *p;
     /* with many starts the parallelism is across starts, one thread each */
     if ((rc = cli_load_problem(&a, k > 1 ? 1 : (int)threads, &p))) return rc;

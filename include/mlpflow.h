@@ -261,7 +261,9 @@ mlpf_objective *mlpf_objective_gaussian(const mlpf_net *teacher, const double *t
    with tensor-product Gauss-Hermite nodes for N(0, I) pruned below
    weight_threshold (weights sum to 1 before pruning, times n afterwards so that
    the finite objective's (1/N) sum w_n is the expectation). Arrays are
-   malloc'ed; the caller frees them with mlpf_free. order is the 1-D rule size. */
+   allocated; the caller frees them with mlpf_free. order is the 1-D rule size, at
+   most MLPF_GH_MAX_ORDER (building the rule costs order^2 time). */
+#define MLPF_GH_MAX_ORDER 5000
 int mlpf_gauss_hermite_data(int din, int order, double weight_threshold, double **input,
                             double **weights, size_t *n, mlpf_error *err);
 

@@ -12,10 +12,26 @@
 
 /* Read a whole file into a malloc'ed, NUL-terminated buffer. */
 int mlpf_read_file(const char *path, char **data, size_t *len, mlpf_error *err);
-/* Write len bytes to path atomically: "path.tmp.<pid>" then rename. */
+/* Write len bytes to path (file.c explains how): symlinks followed; a regular
+   or new target replaced atomically (temp file beside it, fsync, rename); a
+   device or FIFO written through. Errors name path. */
 int mlpf_write_file_atomic(const char *path, const void *data, size_t len, mlpf_error *err);
+/* Fail at once (before any work) when path could not be written: its directory
+   is missing, not a directory or not writable, or path is a directory. */
+int mlpf_check_output_dir(const char *path, mlpf_error *err);
 /* Pretty-print json to path atomically, with a trailing newline. */
 int mlpf_write_json(const char *path, const cJSON *json, mlpf_error *err);
+
+/* ---- strict JSON (json.c) ---- */
+
+/* An error naming the key and its path ("NAME: duplicate key \"train.maxT\"")
+   when any object in root repeats a key; MLPF_OK otherwise. */
+int mlpf_json_check_keys(const cJSON *root, const char *name, mlpf_error *err);
+/* Parse len bytes of text (NUL-terminated): syntax errors give line and column,
+   repeated keys are errors. name labels messages. Caller deletes. */
+cJSON *mlpf_json_parse(const char *text, size_t len, const char *name, mlpf_error *err);
+/* Read and strictly parse a JSON file. */
+cJSON *mlpf_json_read(const char *path, mlpf_error *err);
 
 /* ---- npy / npz ---- */
 
@@ -38,6 +54,12 @@ typedef struct {
 
 /* numpy .npz: a zip of STORED (uncompressed) .npy entries, written atomically. */
 int mlpf_write_npz(const char *path, const mlpf_npz_entry *entries, size_t n, mlpf_error *err);
+/* The bytes of that .npz in a malloc'ed buffer (path labels messages). */
+int mlpf_npz_build(const char *path, const mlpf_npz_entry *entries, size_t n,
+                   unsigned char **out, size_t *len, mlpf_error *err);
+/* Find the STORED entry "<name>.npy" in .npz bytes, check its CRC and parse it. */
+int mlpf_npz_array(const char *path, const unsigned char *buf, size_t len, const char *name,
+                   double **data, size_t shape[2], int *ndim, mlpf_error *err);
 uint32_t mlpf_crc32(uint32_t crc, const void *data, size_t len);
 
 /* ---- train options by name (shared by the spec's "train" object and CLI flags) ---- */

@@ -307,7 +307,7 @@ static int parse_data(const spec_ctx *c, const cJSON *d, mlpf_problem *p, int *e
                          "\"gauss-hermite\")", g->valuestring);
         double order = 40, thr = 1e-18;
         const cJSON *o = cJSON_GetObjectItemCaseSensitive(d, "order");
-        if (o && get_int(c, o, "data.order", 1, 100000, &order)) return c->err->status;
+        if (o && get_int(c, o, "data.order", 1, MLPF_GH_MAX_ORDER, &order)) return c->err->status;
         const cJSON *th = cJSON_GetObjectItemCaseSensitive(d, "threshold");
         if (th) {
             if (!cJSON_IsNumber(th) || !(th->valuedouble >= 0))
@@ -324,6 +324,7 @@ static int parse_data(const spec_ctx *c, const cJSON *d, mlpf_problem *p, int *e
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(d, "seed");
         if (s && get_int(c, s, "data.seed", 0, 9007199254740992.0, &seed)) return c->err->status;
         p->n = (size_t)n;
+        if (mlpf_check_budget("data.samples (inputs and targets)", n * (din + mlpf_net_dout(p->teacher)) * 8.0, c->err)) return sprefix(c, MLPF_ENOMEM, NULL);
         p->input = mlpf_malloc(p->n * (size_t)din * sizeof(double), c->err);
         if (!p->input) return sprefix(c, MLPF_ENOMEM, "data");
         mlpf_rng rng;
@@ -573,6 +574,7 @@ int mlpf_problem_parse(const char *text, const char *name, const char *dir, int 
         return sfail(&c, MLPF_EFORMAT, "malformed JSON at line %ld, column %ld%s%s%s", line, col,
                      k ? " (near \"" : " (at the end)", near, k ? "\")" : "");
     }
+    if (mlpf_json_check_keys(root, name, c.err)) return cJSON_Delete(root), c.err->status;
     mlpf_problem *p = mlpf_calloc(1, sizeof *p, c.err);
     if (!p) {
         cJSON_Delete(root);

@@ -42,6 +42,12 @@ int mlpf_net_add_layer_acts(mlpf_net *net, int units, const mlpf_activation *act
                             int bias, mlpf_error *err) {
     int l = net->nlayers;
     if (units < 1) return mlpf_fail(err, MLPF_EINVAL, "layer %d: units must be >= 1, got %d", l + 1, units);
+    /* the layer's activation table and weights, checked before allocating */
+    char what[64];
+    snprintf(what, sizeof what, "layer %d (%d units)", l + 1, units);
+    int inputs = l == 0 ? net->din : net->layers[l - 1].units;
+    if (mlpf_check_budget(what, (double)units * (sizeof *acts + 8.0 * (inputs + 1)), err))
+        return MLPF_ENOMEM;
     if (nacts != 1 && nacts != units)
         return mlpf_fail(err, MLPF_EINVAL,
                          "layer %d: %d activations given for %d units (give 1 or one per unit)",
