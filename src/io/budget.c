@@ -40,7 +40,7 @@ int mlpf_memory_budget(size_t *bytes, mlpf_error *err) {
 }
 
 int mlpf_check_budget(const char *what, double bytes, mlpf_error *err) {
-    size_t budget;
+    size_t budget = 0;
     int st = mlpf_memory_budget(&budget, err);
     if (st) return st;
     if (!(bytes <= (double)budget))
