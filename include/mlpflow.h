@@ -410,6 +410,99 @@ int mlpf_grow_net(const mlpf_net *net, const double *x, int extra, uint64_t seed
 int mlpf_shrink_net(const mlpf_net *net, const double *x, const int *remove, size_t nremove,
                     mlpf_net **new_net, double **x_new, mlpf_error *err);
 
+/* ------------------------------------------------------------------------ */
+/* Analysis: symmetries and constructions                                   */
+/* ------------------------------------------------------------------------ */
+
+/* The objective restricted to the affine subspace x = origin + B z, z in R^d,
+   basis B (p, d) row-major (columns need not be orthonormal nor independent).
+   Its loss is base's at x, its gradient B^T g and its Hessian B^T H B (exact,
+   symmetrised). It has d parameters and no network; origin and basis are
+   copied, base must outlive it. mlpf_train and the spectrum work on it. */
+mlpf_objective *mlpf_objective_affine(const mlpf_objective *base, const double *origin,
+                                      const double *basis, size_t d, mlpf_error *err);
+/* Tied parameters: group (p) gives each parameter a coordinate id; parameters
+   with the same id >= 0 share one value (the coordinate), ids must be exactly
+   0..d-1; parameters with id < 0 are fixed at fixed[i] (fixed may be NULL when
+   no id is < 0). The affine objective with 0/1 basis columns. */
+mlpf_objective *mlpf_objective_tied(const mlpf_objective *base, const double *fixed,
+                                    const int *group, mlpf_error *err);
+/* x (p) = origin + B z for an affine / tied objective's parameters z (d). */
+int mlpf_affine_point(const mlpf_objective *sub, const double *z, double *x, mlpf_error *err);
+/* z (d) minimising |origin + B z - x| (least squares; for tied groups the mean
+   of each group). A rank-deficient basis is MLPF_EINVAL. */
+int mlpf_affine_project(const mlpf_objective *sub, const double *x, double *z, mlpf_error *err);
+
+/* Minimum-cost assignment (Hungarian algorithm, O(n^2 m)) for cost (n, m)
+   row-major, finite: assign[i] is row i's column (distinct), or -1 for rows
+   left over when n > m; *total (may be NULL) the summed cost. */
+int mlpf_assignment(const double *cost, size_t n, size_t m, int *assign, double *total,
+                    mlpf_error *err);
+
+/* Canonical representative of x modulo the symmetries of every hidden layer,
+   layers from the input up; a unit is its incoming row (bias last) and its
+   outgoing column:
+   1. positively homogeneous units (relu, identity) are rescaled to |row| = 1,
+      the scale moving into the outgoing column (rows that are 0 stay);
+   2. odd units (identity, tanh, sigmoid2 = erf, cube, odd poly) get the sign
+      that makes the first non-zero outgoing weight positive (the first
+      non-zero incoming weight when all outgoing weights are 0);
+   3. units are sorted lexicographically by (activation kind, incoming row,
+      outgoing column), ascending, stably.
+   The network function is unchanged. xc may equal x. perm (may be NULL; one
+   entry per hidden unit, layer after layer) gets each position's original
+   unit index. */
+int mlpf_canonicalize(const mlpf_net *net, const double *x, double *xc, int *perm, mlpf_error *err);
+/* Euclidean distance between x and y modulo the same symmetries: homogeneous
+   units of both are taken at |row| = 1; then, layer by layer from the input,
+   x's units are permuted (and odd ones flipped) to y's by an optimal
+   assignment of the squared distances of their incoming rows (plus outgoing
+   columns in the last hidden layer, whose next units are never permuted);
+   units with different activations are never matched. Exact for one hidden
+   layer; for deeper nets an upper bound that is 0 for exact symmetric copies.
+   x_aligned and y_scaled (p, may be NULL) receive the compared vectors. */
+int mlpf_symmetry_distance(const mlpf_net *net, const double *x, const double *y, double *dist,
+                           double *x_aligned, double *y_scaled, mlpf_error *err);
+
+/* Student (net, x) against teacher (teacher, xt), both one hidden layer and a
+   readout with the same din and dout (a missing hidden bias counts as 0).
+   cosine (n, k): cosine of student unit i's and teacher unit j's incoming
+   vectors (bias included), its absolute value for odd student units;
+   assign (n): the teacher unit of student unit i from the assignment that
+   maximises the summed cosines (one student per teacher; -1 for the n - k
+   students left over when n > k). err_in / err_out (n, may be NULL): for a
+   matched pair |s w_i - w_j| / |w_j| and |s a_i - a_j| / |a_j| with s the
+   sign flip of odd units and homogeneous units compared at |w| = 1 (their
+   scale folded into a); NaN for unmatched units. */
+int mlpf_match_teacher(const mlpf_net *net, const double *x, const mlpf_net *teacher,
+                       const double *xt, int *assign, double *cosine, double *err_in,
+                       double *err_out, mlpf_error *err);
+
+/* Expand-and-cluster. Options (defaults): */
+typedef struct {
+    double min_cosine;   /* 0.999: two units are the same unit when the cosine of their
+                            incoming vectors (sign-aware for odd units) is at least this,
+                            and, unless homogeneous, their norms differ by at most
+                            sqrt(2 (1 - min_cosine)) relatively                        */
+    double min_output;   /* 1e-3: after merging, a unit whose outgoing weights' norm is at
+                            most this times the student's largest is negligible        */
+} mlpf_cluster_options;
+void mlpf_cluster_options_default(mlpf_cluster_options *opt);
+/* The hidden units of nstudents students xs (nstudents, p) of one network (one
+   hidden layer). Per student, homogeneous units are rescaled to |w| = 1 (scale
+   into a), same units are merged by adding their outgoing weights (duplicates
+   add up, cancelling pairs vanish) and negligible units dropped. Then every
+   remaining unit joins the closest cluster (cosine to its mean) holding no
+   unit of its student yet, or opens one (greedy, students in order).
+   labels (nstudents, k): cluster of each unit, -1 when merged or dropped.
+   Clusters q < *nclusters: rows_out (q, inputs + bias) the mean incoming
+   vector, cols_out (q, dout) the mean outgoing weights (sign-aligned), counts
+   (q) the number of students it occurs in. The outputs need room for
+   nstudents * k clusters. */
+int mlpf_expand_cluster(const mlpf_net *net, const double *xs, size_t nstudents,
+                        const mlpf_cluster_options *opt, int *labels, double *rows_out,
+                        double *cols_out, int *counts, size_t *nclusters, mlpf_error *err);
+
 #ifdef __cplusplus
 }
 #endif
