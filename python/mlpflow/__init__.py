@@ -35,3 +35,6 @@ __all__ = ["Error", "InvalidArgumentError", "lib_path", "Net", "NetI", "TeacherN
            "cosine_similarity", "grow_net", "shrink_net", "split_neuron", "subspace_minloss",
            "subspace_minloss_grid", "trajectory_distance", "__version__"]
 from . import plot  # noqa: E402  (matplotlib is imported only when a plot is made)
+# Landscape analysis: what a point is, channels to infinity (src/analysis/).
+from .classify import channels, classify  # noqa: E402
+__all__ += ["channels", "classify"]
