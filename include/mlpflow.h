@@ -411,6 +411,133 @@ int mlpf_shrink_net(const mlpf_net *net, const double *x, const int *remove, siz
                     mlpf_net **new_net, double **x_new, mlpf_error *err);
 
 /* ------------------------------------------------------------------------ */
+/* Analysis: what a point is (minimum, saddle, channel), critical points    */
+/* ------------------------------------------------------------------------ */
+
+/* Channels to infinity. A pair channel is two units i < j of one hidden layer
+   whose (augmented, bias last) input vectors w_i, w_j converge while their
+   outgoing weight columns a_i, a_j (in the next layer) grow with opposite
+   signs; in the limit the pair computes the gated linear unit (GLU)
+       c sigma(w.xbar) + (v_o.xbar) sigma'(w.xbar)   for each next-layer unit o,
+   with w = (w_i + w_j)/2, c = a_i + a_j, v_o = (a_io - a_jo)(w_i - w_j)/2.
+   A single-unit channel (odd activations with sigma(0) = 0, sigma'(0) != 0:
+   tanh, sigmoid2) is one unit with |w| -> 0 and |a| -> inf at fixed a w: the
+   GLU with c = 0, w = 0, v_o = a_io w_i (a linear unit).
+   Detection on the data (or, for standard Gaussian input, in expectation by
+   2-D Gauss-Hermite quadrature in the plane of the pair's input vectors):
+     glu_error  = rms(pair - GLU) / rms(pair)                   <= glu_tol
+     amplification = rms of one unit's own term / rms(pair)    >= min_amplification
+                 (the units' outputs cancel: output weights "large")
+     gated part = rms((v.xbar) sigma'(w.xbar)) / rms(pair)      >= glu_tol
+                 (pair only: otherwise the pair is a scaled copy of one unit,
+                  a point on a symmetry-induced line, not a channel)
+     single: also rms(unit) >= glu_tol * rms(next layer's pre-activation)
+                 (a negligible unit is not a channel).
+   Defaults: glu_tol 0.1 (the GLU explains 99% of the pair's output variance),
+   min_amplification 10 (the two units' terms cancel to one decimal digit: a
+   finite pair of ordinary units does not do that). */
+typedef enum { MLPF_CHANNEL_PAIR = 0, MLPF_CHANNEL_SINGLE = 1 } mlpf_channel_type;
+
+typedef struct {
+    mlpf_channel_type type;
+    int layer;                 /* hidden layer, counting from 0                       */
+    int units[2];              /* i < j; units[1] = -1 for a single unit              */
+    int nin;                   /* inputs + bias of the layer (length of w)            */
+    int nout;                  /* units of the next layer (length of c)               */
+    double gap;                /* pair: |w_i - w_j| / |w|; single: rms of w_i.xbar    */
+    double cosine;             /* pair: cosine of w_i and w_j; single: NAN            */
+    double amplification;      /* see above                                           */
+    double *out_weights;       /* (2, nout) a_i, a_j; single: (1, nout)               */
+    double *c;                 /* (nout)                                              */
+    double *w;                 /* (nin)                                               */
+    double *v;                 /* (nout, nin)                                         */
+    double glu_error;          /* relative RMS difference pair vs GLU                 */
+    double growth_exponent;    /* d log|a| / d log t over the last decades (NAN       */
+    double loss_rate;          /* unless from a trajectory); -d log L / d log t       */
+} mlpf_channel;
+
+typedef struct {
+    double glu_tol;            /* 0.1 */
+    double min_amplification;  /* 10 */
+} mlpf_channel_options;
+
+void mlpf_channel_options_default(mlpf_channel_options *opt);
+/* Free the arrays inside channels[0..n-1] and the array itself. */
+void mlpf_channels_free(mlpf_channel *channels, size_t n);
+
+/* Channels of net at x. input (n, din) with per-sample weights (n, or NULL) are
+   the data; input == NULL means standard Gaussian input (expectations; only the
+   first hidden layer is then examined, deeper layers need samples). *out is
+   allocated (free with mlpf_channels_free; NULL when *nout == 0). opt NULL =
+   defaults. */
+int mlpf_channels(const mlpf_net *net, const double *x, const double *input,
+                  const double *weights, size_t n, const mlpf_channel_options *opt,
+                  mlpf_channel **out, size_t *nout, mlpf_error *err);
+
+/* Fill growth_exponent and loss_rate of a channel from a trajectory (times t
+   (m), points xs (m, P), losses (m)): least-squares slopes of log|a|(t)
+   (|a| = the norm of the channel's outgoing weights, both units) and of
+   -log L(t) against log t over the samples with t >= t_last / 10^decades and
+   t > 0 (decades 0 or less: 2). Needs at least 3 such samples (else NAN). */
+int mlpf_channel_dynamics(const mlpf_net *net, mlpf_channel *ch, const double *t,
+                          const double *xs, const double *losses, size_t m, double decades,
+                          mlpf_error *err);
+
+typedef enum {
+    MLPF_POINT_MINIMUM = 0,
+    MLPF_POINT_SADDLE = 1,
+    MLPF_POINT_CHANNEL = 2,
+    MLPF_POINT_NOT_CRITICAL = 3
+} mlpf_point_kind;
+
+/* "minimum", "saddle", "channel", "not_critical". */
+const char *mlpf_point_kind_name(mlpf_point_kind kind);
+
+typedef struct {
+    double zero_tol;           /* NAN = derived (see mlpf_classify); else |lambda| <= it is 0 */
+    double gnorm_tol;          /* NAN = derived; else the critical-point threshold (inf-norm) */
+    int detect_channels;       /* 1; needs a network (mlpf_objective_net != NULL)           */
+    mlpf_channel_options channel;
+} mlpf_classify_options;
+
+void mlpf_classify_options_default(mlpf_classify_options *opt);
+
+typedef struct {
+    mlpf_point_kind kind;
+    size_t nparams;
+    int index;                 /* eigenvalues < -zero_tol                               */
+    int n_zero;                /* |lambda| <= zero_tol                                  */
+    int n_positive;            /* eigenvalues > zero_tol                                */
+    int strict;                /* a minimum with n_zero == 0                            */
+    double zero_tol, gnorm_tol;
+    double loss, gnorm;        /* gnorm: inf-norm of the gradient                       */
+    double *eigenvalues;       /* (nparams) ascending                                   */
+    size_t nchannels;
+    mlpf_channel *channels;
+} mlpf_classification;
+
+void mlpf_classification_free(mlpf_classification *c);   /* the arrays inside */
+
+/* What x is on obj. input / weights / n: the data for channel detection, as in
+   mlpf_channels (NULL = standard Gaussian input). Thresholds (when not given;
+   derivation in src/analysis/classify.c):
+     zero_tol  = P eps |H|_2 + |dH|_F: the eigensolver's backward error and the
+                 rounding of H's entries (each about P eps |H|_2), plus how much
+                 the Hessian changes on the way to the nearby critical point,
+                 dH = H(x - H^+ g) - H(x) (Weyl: |d lambda| <= |dH|_2 <= |dH|_F);
+                 symmetry-induced flat directions come out inside this band.
+     gnorm_tol = P eps |H|_2 max(|x|_2, 1): the gradient of an exact critical
+                 point evaluated at the rounded x, H eps |x|, plus the rounding
+                 of the gradient's own sums (same order as the Hessian's).
+   kind: "channel" when a channel is detected (channels are never exactly
+   critical: the gradient vanishes only at infinity), else "not_critical" when
+   gnorm > gnorm_tol, else "saddle" when index > 0, else "minimum".
+   out's arrays are allocated; free them with mlpf_classification_free. */
+int mlpf_classify(const mlpf_objective *obj, const double *x, const double *input,
+                  const double *weights, size_t n, const mlpf_classify_options *opt,
+                  mlpf_classification *out, mlpf_error *err);
+
+/* ------------------------------------------------------------------------ */
 /* Analysis: symmetries and constructions                                   */
 /* ------------------------------------------------------------------------ */
 

@@ -35,6 +35,10 @@ __all__ = ["Error", "InvalidArgumentError", "lib_path", "Net", "NetI", "TeacherN
            "cosine_similarity", "grow_net", "shrink_net", "split_neuron", "subspace_minloss",
            "subspace_minloss_grid", "trajectory_distance", "__version__"]
 from . import plot  # noqa: E402  (matplotlib is imported only when a plot is made)
+# Landscape analysis: what a point is, channels to infinity (src/analysis/).
+from .classify import channels, classify  # noqa: E402
+__all__ += ["channels", "classify"]
+
 
 # Analysis: symmetries and constructions (python/mlpflow/symmetry.py)
 from .symmetry import (AffineSubspace, canonicalize, copy_average, count_G, count_T,  # noqa: E402

@@ -1,0 +1,219 @@
+"""What did my run find? Classification of points (minimum, saddle, channel,
+not_critical), channels to infinity with their gated-linear-unit limit, critical
+points of any index, and the network's internals (activations, hidden layers).
+
+All numerics run in libmlpflow (src/analysis/); this module converts arrays.
+"""
+import math
+from ctypes import POINTER, Structure, byref, c_double, c_int, c_size_t
+
+import numpy as np
+
+from . import _lib
+from ._lib import DP, ERRP, NETP, OBJP, lib
+from .core import Net, _as_params, _cnet, _err, _f64, _Model, _ptr
+
+__all__ = ["classify", "channels"]
+
+KINDS = ("minimum", "saddle", "channel", "not_critical")
+CHANNEL_TYPES = ("pair", "single")
+
+
+class mlpf_channel(Structure):
+    _fields_ = [("type", c_int), ("layer", c_int), ("units", c_int * 2), ("nin", c_int),
+                ("nout", c_int), ("gap", c_double), ("cosine", c_double),
+                ("amplification", c_double), ("out_weights", DP), ("c", DP), ("w", DP),
+                ("v", DP), ("glu_error", c_double), ("growth_exponent", c_double),
+                ("loss_rate", c_double)]
+
+
+class mlpf_channel_options(Structure):
+    _fields_ = [("glu_tol", c_double), ("min_amplification", c_double)]
+
+
+class mlpf_classify_options(Structure):
+    _fields_ = [("zero_tol", c_double), ("gnorm_tol", c_double), ("detect_channels", c_int),
+                ("channel", mlpf_channel_options)]
+
+
+class mlpf_classification(Structure):
+    _fields_ = [("kind", c_int), ("nparams", c_size_t), ("index", c_int), ("n_zero", c_int),
+                ("n_positive", c_int), ("strict", c_int), ("zero_tol", c_double),
+                ("gnorm_tol", c_double), ("loss", c_double), ("gnorm", c_double),
+                ("eigenvalues", DP), ("nchannels", c_size_t),
+                ("channels", POINTER(mlpf_channel))]
+
+
+_SIG = {
+    "mlpf_channel_options_default": (None, [POINTER(mlpf_channel_options)]),
+    "mlpf_channels_free": (None, [POINTER(mlpf_channel), c_size_t]),
+    "mlpf_channels": (c_int, [NETP, DP, DP, DP, c_size_t, POINTER(mlpf_channel_options),
+                              POINTER(POINTER(mlpf_channel)), POINTER(c_size_t), ERRP]),
+    "mlpf_channel_dynamics": (c_int, [NETP, POINTER(mlpf_channel), DP, DP, DP, c_size_t,
+                                      c_double, ERRP]),
+    "mlpf_classify_options_default": (None, [POINTER(mlpf_classify_options)]),
+    "mlpf_classification_free": (None, [POINTER(mlpf_classification)]),
+    "mlpf_classify": (c_int, [OBJP, DP, DP, DP, c_size_t, POINTER(mlpf_classify_options),
+                              POINTER(mlpf_classification), ERRP]),
+}
+for _n, (_r, _a) in _SIG.items():
+    _lib.bind(_n, _r, _a)
+
+
+def _arr(p, *shape):
+    n = int(np.prod(shape))
+    return np.ctypeslib.as_array(p, shape=(n,)).copy().reshape(shape) if n else np.empty(shape)
+
+
+def _channel_dict(ch):
+    single = ch.type == 1
+    nin, nout = ch.nin, ch.nout
+    return {
+        "type": CHANNEL_TYPES[ch.type], "layer": ch.layer,
+        "units": [ch.units[0]] if single else [ch.units[0], ch.units[1]],
+        "gap": ch.gap, "cosine": ch.cosine, "amplification": ch.amplification,
+        "out_weights": _arr(ch.out_weights, 1 if single else 2, nout),
+        "c": _arr(ch.c, nout), "w": _arr(ch.w, nin), "v": _arr(ch.v, nout, nin),
+        "glu_error": ch.glu_error, "growth_exponent": ch.growth_exponent,
+        "loss_rate": ch.loss_rate,
+    }
+
+
+def _data(net):
+    """(input, weights, n) pointers for channel detection: a finite-data net's
+    samples, or None (standard Gaussian input) for NetI."""
+    if isinstance(net, Net):
+        X = net.input
+        W = net.weights
+        return _ptr(X), (_ptr(W) if W is not None else None), X.shape[0], (X, W)
+    return None, None, 0, None
+
+
+def _result_parts(x_or_result):
+    if isinstance(x_or_result, dict):
+        return x_or_result["x"], x_or_result
+    return x_or_result, None
+
+
+def _dynamics(net, ch, result, decades):
+    traj = result.get("trajectory") or {}
+    t = _f64(traj.get("t", np.empty(0)), "trajectory t", 1)
+    xs = _f64(traj.get("x", np.empty((0, net.nparams))), "trajectory x", 2)
+    L = _f64(result.get("loss_curve", np.empty(0)), "loss_curve", 1)
+    if t.size == 0:
+        return
+    err = _err()
+    _lib.check(_lib.need("mlpf_channel_dynamics")(_cnet(net), byref(ch), _ptr(t), _ptr(xs),
+                                                  _ptr(L), t.size, float(decades), byref(err)),
+               err)
+
+
+def _channel_opts(glu_tol, min_amplification):
+    o = mlpf_channel_options()
+    _lib.need("mlpf_channel_options_default")(byref(o))
+    if glu_tol is not None:
+        o.glu_tol = float(glu_tol)
+    if min_amplification is not None:
+        o.min_amplification = float(min_amplification)
+    return o
+
+
+def _channel_list(net, arr, n, result, decades):
+    out = []
+    for k in range(n):
+        if result is not None:
+            _dynamics(net, arr[k], result, decades)
+        out.append(_channel_dict(arr[k]))
+    return out
+
+
+def channels(net, x_or_result, glu_tol=None, min_amplification=None, decades=2):
+    """Channels to infinity at a point (or a training result's ``x``).
+
+    A pair channel is two units of one hidden layer whose input vectors converge
+    while their output weights grow with opposite signs; in the limit the pair
+    computes the gated linear unit c*s(w.x) + (v.x)*s'(w.x). A single-unit
+    channel (tanh, sigmoid2) is one unit with |w| -> 0 and |a| -> inf at fixed a*w.
+    Detection compares RMS outputs on the net's data (in expectation for NetI):
+    glu_error = rms(pair - GLU) / rms(pair) <= glu_tol [0.1], amplification =
+    rms(one unit's own term) / rms(pair) >= min_amplification [10], and the gated
+    part carries >= glu_tol of the pair's output (see mlpf_channels in mlpflow.h).
+
+    Each entry: type ("pair" | "single"), layer, units, gap, cosine,
+    amplification, out_weights, c, w, v (the GLU; w and rows of v have the
+    layer's inputs + bias), glu_error, and -- when a training result with a
+    trajectory is given -- growth_exponent (slope of log|a| against log t) and
+    loss_rate (slope of -log L against log t) over the last ``decades`` of flow
+    time (NaN otherwise).
+
+    Example::
+
+        >>> res = mlpflow.train(net, x0, maxT=1e6, optim_solver="none")
+        >>> for ch in mlpflow.channels(net, res):
+        ...     print(ch["units"], ch["glu_error"], ch["growth_exponent"])
+    """
+    x, result = _result_parts(x_or_result)
+    x = _as_params(net, x)
+    inp, wts, n, keep = _data(net)
+    o = _channel_opts(glu_tol, min_amplification)
+    arr, cnt = POINTER(mlpf_channel)(), c_size_t()
+    err = _err()
+    _lib.check(_lib.need("mlpf_channels")(_cnet(net), _ptr(x), inp, wts, n, byref(o),
+                                          byref(arr), byref(cnt), byref(err)), err)
+    try:
+        return _channel_list(net, arr, cnt.value, result, decades)
+    finally:
+        lib.mlpf_channels_free(arr, cnt.value)
+
+
+def classify(net, x, tol=None, gnorm_tol=None, channels=True, glu_tol=None,
+             min_amplification=None):
+    """What the point x (or a training result dict's ``x``) is.
+
+    Returns a dict: ``kind`` ("minimum" | "saddle" | "channel" | "not_critical"),
+    ``index`` (negative eigenvalues), ``n_zero``, ``n_positive``, ``strict`` (a
+    minimum with n_zero == 0), ``zero_tol`` (the threshold used), ``gnorm_tol``,
+    ``loss``, ``gnorm`` (inf-norm of the gradient), ``eigenvalues`` (ascending)
+    and ``channels`` (see :func:`channels`).
+
+    Thresholds, unless given (``tol`` for eigenvalues, ``gnorm_tol``):
+    zero_tol = P eps |H|_2 + |H(x - H^+ g) - H(x)|_F -- the rounding of the
+    Hessian and its eigenvalues plus how much they move on the way to the nearby
+    critical point, so symmetry-induced flat directions count as zero;
+    gnorm_tol = P eps |H|_2 max(|x|_2, 1) -- the gradient an exact critical point
+    shows after rounding x. "channel" wins over every other kind; else
+    "not_critical" when gnorm > gnorm_tol, "saddle" when index > 0, "minimum".
+
+    Example::
+
+        >>> c = mlpflow.classify(net, res)
+        >>> c["kind"], c["index"], c["n_zero"]
+        ('minimum', 0, 0)
+    """
+    x, result = _result_parts(x)
+    if not isinstance(net, _Model):
+        raise ValueError("net: expected a mlpflow network, got %s" % type(net).__name__)
+    obj = net._objective(False)
+    x = _as_params(net, x)
+    o = mlpf_classify_options()
+    _lib.need("mlpf_classify_options_default")(byref(o))
+    o.zero_tol = math.nan if tol is None else float(tol)
+    o.gnorm_tol = math.nan if gnorm_tol is None else float(gnorm_tol)
+    o.detect_channels = int(bool(channels))
+    o.channel = _channel_opts(glu_tol, min_amplification)
+    inp, wts, n, keep = _data(net)
+    c = mlpf_classification()
+    err = _err()
+    _lib.check(_lib.need("mlpf_classify")(obj, _ptr(x), inp, wts, n, byref(o), byref(c),
+                                          byref(err)), err)
+    try:
+        out = {
+            "kind": KINDS[c.kind], "index": c.index, "n_zero": c.n_zero,
+            "n_positive": c.n_positive, "strict": bool(c.strict), "zero_tol": c.zero_tol,
+            "gnorm_tol": c.gnorm_tol, "loss": c.loss, "gnorm": c.gnorm,
+            "eigenvalues": _arr(c.eigenvalues, c.nparams),
+        }
+        out["channels"] = _channel_list(net, c.channels, c.nchannels, result, 2)
+        return out
+    finally:
+        lib.mlpf_classification_free(byref(c))
