@@ -473,7 +473,7 @@ def symmetry_induced(net, x, width, lam=0.5, zero_units=False, seed=1, max_count
 # ---------------------------------------------------------------- tied-subspace points
 
 def _minimise(sub, z0, **options):
-    opts = dict(alg="none", optim_solver="newtontr", min_gnorm=1e-14, maxtime_optim=60.0)
+    opts = dict(maxT=1e4, optim_solver="newtontr", min_gnorm=1e-14, maxtime_ode=30.0, maxtime_optim=30.0)
     opts.update(options)
     return train(sub, z0, **opts)
 
