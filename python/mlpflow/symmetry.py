@@ -472,10 +472,26 @@ def symmetry_induced(net, x, width, lam=0.5, zero_units=False, seed=1, max_count
 
 # ---------------------------------------------------------------- tied-subspace points
 
+# Gradient flow for a while, then Newton. Newton's trust region can stall in the
+# flat valleys that rescaling symmetries (relu) leave in a subspace; a different
+# hand-over point, or BFGS, then gets there. The first attempt reaching GOOD wins,
+# else the one with the smallest gradient.
+_ATTEMPTS = (dict(maxT=1e2), dict(maxT=1e4), dict(alg="none", optim_solver="bfgs"))
+_GOOD = 1e-12
+
+
 def _minimise(sub, z0, **options):
-    opts = dict(maxT=1e4, optim_solver="newtontr", min_gnorm=1e-14, maxtime_ode=30.0, maxtime_optim=30.0)
-    opts.update(options)
-    return train(sub, z0, **opts)
+    best = None
+    for attempt in _ATTEMPTS if not options else (options,):
+        opts = dict(optim_solver="newtontr", min_gnorm=1e-14, maxtime_ode=30.0,
+                    maxtime_optim=30.0)
+        opts.update(attempt)
+        r = train(sub, z0, **opts)
+        if best is None or r["gnorm"] < best["gnorm"]:
+            best = r
+        if r["gnorm"] <= _GOOD:
+            break
+    return best
 
 
 def _classify(net, x):
@@ -486,8 +502,9 @@ def _classify(net, x):
 def permutation_point(net, x, i, j, **options):
     """Collide hidden units i and j of ``net`` (one hidden layer): tie their incoming
     weights (with bias) and their outgoing weights, start from their mean at x, and
-    minimise the loss within that tied subspace (Newton trust region; ``options``
-    are train options). Brea et al. 2019: the result is a critical point of the full
+    minimise the loss within that tied subspace (gradient flow then Newton trust
+    region, retried with other hand-over points while the gradient's inf-norm is
+    above 1e-12; ``options`` are train options for one attempt instead). Brea et al. 2019: the result is a critical point of the full
     loss with at least n_out zero Hessian eigenvalues (splitting the collided unit's
     outgoing weights); some are first-order saddles.
 
@@ -543,7 +560,8 @@ def copy_average(teacher, n, partition=None, activation=None, **options):
     subspace fixed by every permutation of teacher units inside a block. It starts
     at C = diag(1 / |B_b|) (a one-unit block copies its teacher unit, a larger one
     averages it) and the free scalars (C, a, biases when the teacher has them) are
-    minimised with Newton's method there. When the teacher is itself invariant
+    minimised there (gradient flow then Newton, as in :func:`permutation_point`;
+    ``options`` are train options). When the teacher is itself invariant
     under those permutations (e.g. orthonormal incoming vectors and equal outgoing
     weights, the setting of the paper), a critical point of this subspace is a
     critical point of the full loss (symmetric criticality); ``gnorm`` reports the
