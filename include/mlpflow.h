@@ -613,12 +613,16 @@ typedef struct {
                             sqrt(2 (1 - min_cosine)) relatively                        */
     double min_output;   /* 1e-3: after merging, a unit whose outgoing weights' norm is at
                             most this times the student's largest is negligible        */
+    double const_tol;    /* 1e-8: a unit with hidden bias b and input weights of norm at
+                            most const_tol max(1, |b|) is the constant a sigma(b)      */
 } mlpf_cluster_options;
 void mlpf_cluster_options_default(mlpf_cluster_options *opt);
 /* The hidden units of nstudents students xs (nstudents, p) of one network (one
    hidden layer). Per student, homogeneous units are rescaled to |w| = 1 (scale
    into a), same units are merged by adding their outgoing weights (duplicates
-   add up, cancelling pairs vanish) and negligible units dropped. Then every
+   add up, cancelling pairs vanish), negligible units dropped, and constant
+   units (no input weights) moved into the student's offsets (nstudents, dout;
+   may be NULL): what they add to the readout's pre-activation. Then every
    remaining unit joins the closest cluster (cosine to its mean) holding no
    unit of its student yet, or opens one (greedy, students in order).
    labels (nstudents, k): cluster of each unit, -1 when merged or dropped.
@@ -628,7 +632,8 @@ void mlpf_cluster_options_default(mlpf_cluster_options *opt);
    nstudents * k clusters. */
 int mlpf_expand_cluster(const mlpf_net *net, const double *xs, size_t nstudents,
                         const mlpf_cluster_options *opt, int *labels, double *rows_out,
-                        double *cols_out, int *counts, size_t *nclusters, mlpf_error *err);
+                        double *cols_out, int *counts, size_t *nclusters, double *offsets,
+                        mlpf_error *err);
 
 #ifdef __cplusplus
 }

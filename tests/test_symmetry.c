@@ -323,13 +323,14 @@ static void test_expand_cluster(void) {
         x[18 + 1] = xt[7];
         x[18 + 2] = 5.0;
         x[18 + 4] = -5.0;
-        x[18 + 5] = 1e-6;
+        x[18 + 5] = t == 2 ? 0.5 : 1e-6;
+        if (t == 2) x[5 * 3] = x[5 * 3 + 1] = 0.0;   /* a constant unit: 0.5 tanh(b) */
         x[24] = xt[8];
     }
     int labels[S * 6], counts[S * 6];
-    double rows[S * 6 * 3], cols[S * 6];
+    double rows[S * 6 * 3], cols[S * 6], offsets[S];
     size_t ncl;
-    CHECK_OK(mlpf_expand_cluster(wide, xs, S, NULL, labels, rows, cols, counts, &ncl, &err), &err);
+    CHECK_OK(mlpf_expand_cluster(wide, xs, S, NULL, labels, rows, cols, counts, &ncl, offsets, &err), &err);
     CHECK(ncl == 2 && counts[0] == S && counts[1] == S, "two clusters, each in all %d students (got %zu)", S, ncl);
     double e = 0;
     for (int i = 0; i < 3; i++) e = fmax(e, fmax(fabs(rows[i] - xt[i]), fabs(rows[3 + i] - xt[3 + i])));
@@ -338,6 +339,9 @@ static void test_expand_cluster(void) {
     int dropped = 1;
     for (int t = 0; t < S; t++) dropped &= labels[t * 6 + 2] == -1 && labels[t * 6 + 4] == -1 && labels[t * 6 + 5] == -1 && labels[t * 6 + 3] == -1;
     CHECK(dropped, "the duplicate is merged, the cancelling pair and the negligible unit dropped");
+    double b5 = xs[2 * 25 + 5 * 3 + 2];
+    CHECK(offsets[0] == 0 && offsets[1] == 0 && fabs(offsets[2] - 0.5 * tanh(b5)) <= 1e-16,
+          "a unit without input weights is the constant a tanh(b), moved into the offset (%g)", offsets[2]);
     mlpf_net_free(teacher);
     mlpf_net_free(wide);
 }

@@ -41,13 +41,13 @@ _lib.bind("mlpf_match_teacher", c_int, [NETP, DP, NETP, DP, POINTER(c_int), DP, 
 
 
 class _ClusterOptions(_lib.Structure):
-    _fields_ = [("min_cosine", c_double), ("min_output", c_double)]
+    _fields_ = [("min_cosine", c_double), ("min_output", c_double), ("const_tol", c_double)]
 
 
 _lib.bind("mlpf_cluster_options_default", None, [POINTER(_ClusterOptions)])
 _lib.bind("mlpf_expand_cluster", c_int, [NETP, DP, c_size_t, POINTER(_ClusterOptions),
                                          POINTER(c_int), DP, DP, POINTER(c_int),
-                                         POINTER(c_size_t), ERRP])
+                                         POINTER(c_size_t), DP, ERRP])
 
 
 def _ints(n):
@@ -288,7 +288,8 @@ def _hidden_width_layers(net, width):
     return [(width, act, bias)] + rest
 
 
-def expand_and_cluster(net, xs, min_cosine=0.999, min_output=1e-3, min_fraction=0.5):
+def expand_and_cluster(net, xs, min_cosine=0.999, min_output=1e-3, min_fraction=0.5,
+                       const_tol=1e-8):
     """Expand-and-cluster (Martinelli et al.): recover a teacher from several trained
     over-parameterised students ``xs`` (S, P) of ``net`` (one hidden layer).
 
@@ -296,15 +297,17 @@ def expand_and_cluster(net, xs, min_cosine=0.999, min_output=1e-3, min_fraction=
     incoming vector (cosine >= min_cosine, sign-aware for odd activations; equal
     norms too for non-homogeneous ones) are merged by adding their outgoing weights
     (duplicates add up, cancelling pairs vanish); units whose outgoing weights are
-    below ``min_output`` times the student's largest are dropped as negligible. The
-    rest are clustered across students by the cosine of their incoming vectors; a
+    below ``min_output`` times the student's largest are dropped as negligible, and
+    units without input weights (norm <= const_tol max(1, |bias|)) are constants
+    a sigma(b) that join the student's output offset. The rest are clustered across students by the cosine of their incoming vectors; a
     cluster found in at least ``min_fraction`` of the students is a recovered unit.
 
     Returns a dict: ``units`` (recovered: list of {"w", "a", "count"}), ``counts``,
     ``clusters`` (all clusters, same form), ``labels`` (S, k) cluster of each unit
     (-1: merged or dropped), ``net`` and ``x``: a network like ``net`` whose hidden
-    layer is the recovered units (mean incoming and outgoing weights, the students'
-    mean output bias).
+    layer is the recovered units (mean incoming and outgoing weights; output bias
+    the students' mean output bias plus constant units), ``offsets`` (S, dout) the
+    constant units' contribution per student.
 
     Example::
 
@@ -320,27 +323,28 @@ def expand_and_cluster(net, xs, min_cosine=0.999, min_output=1e-3, min_fraction=
     S = X.shape[0]
     k, c = net.layer_shape(0)
     dout = net.layer_shape(1)[0]
-    opt = _ClusterOptions(float(min_cosine), float(min_output))
+    opt = _ClusterOptions(float(min_cosine), float(min_output), float(const_tol))
     labels = _ints(S * k)
     rows, cols = np.empty((S * k, c)), np.empty((S * k, dout))
     counts = _ints(S * k)
     ncl = c_size_t()
+    offsets = np.empty((S, dout))
     err = _err()
     _lib.check(lib.mlpf_expand_cluster(_cnet(net), _ptr(X), S, byref(opt), _iptr(labels),
                                        _ptr(rows), _ptr(cols), _iptr(counts), byref(ncl),
-                                       byref(err)), err)
+                                       _ptr(offsets), byref(err)), err)
     q = ncl.value
     clusters = [{"w": rows[i].copy(), "a": cols[i].copy(), "count": int(counts[i])}
                 for i in range(q)]
     units = [u for u in clusters if u["count"] >= min_fraction * S]
     out = {"units": units, "counts": [u["count"] for u in units], "clusters": clusters,
-           "labels": labels.reshape(S, k).astype(int)}
+           "labels": labels.reshape(S, k).astype(int), "offsets": offsets}
     if units:
         ob = net.layer_shape(1)[1] > k         # readout bias
-        bias = np.mean([params_dict(net, x)["w2"][:, k] for x in X], axis=0) if ob else None
         w2 = np.stack([u["a"] for u in units], axis=1)
         if ob:
-            w2 = np.concatenate([w2, bias[:, None]], axis=1)
+            bias = np.mean([params_dict(net, x)["w2"][:, k] for x in X], axis=0)
+            w2 = np.concatenate([w2, (bias + offsets.mean(axis=0))[:, None]], axis=1)
         x_new = params({"w1": np.stack([u["w"] for u in units]), "w2": w2})
         out["net"] = _with_layers(net, _hidden_width_layers(net, len(units)), x_new)
         out["x"] = x_new

@@ -7,7 +7,9 @@
    tolerance; sign-aware for odd units) are merged by adding their outgoing
    weights, so duplicates add up and cancelling pairs sum to ~0; units whose
    outgoing weights are below min_output times the student's largest are
-   dropped as negligible. Across students: greedy leader clustering in student
+   dropped as negligible; units without input weights (|w_in| <= const_tol
+   max(1, |b|), bias b) compute the constant a sigma(b), which is moved into
+   the student's output offset. Across students: greedy leader clustering in student
    order; a unit joins the closest cluster (by cosine to its running mean) that
    has no unit of its student yet, or opens a new one. */
 #include "analysis_sym.h"
@@ -39,11 +41,28 @@ static int same_unit(const unit_geom *g, const double *a, const double *b, int s
     return s;
 }
 
-/* Reduce one student's units in place (rows (k, c), cols (k, dout) copied out);
-   alive[i] = 0 for merged-away or negligible units. */
+/* Units with (numerically) no input weights are constants a sigma(b): add them
+   to offset (dout) and mark them dead. Needs a hidden bias (c = din + 1). */
+static void fold_constants(const unit_geom *g, const mlpf_net *net, const double *rows,
+                           const double *cols, int k, double const_tol, char *alive,
+                           double *offset) {
+    size_t din = (size_t)net->layers[0].inputs;
+    if (!net->layers[0].bias) return;
+    for (int i = 0; i < k; i++) {
+        const double *r = rows + (size_t)i * g->c;
+        double b = r[din];
+        if (!alive[i] || sqrt(dot(r, r, din)) > const_tol * fmax(1.0, fabs(b))) continue;
+        double f;
+        mlpf_activation_eval(&net->layers[0].acts[i], b, &f, NULL, NULL);
+        for (size_t o = 0; o < g->dout; o++) offset[o] += cols[(size_t)i * g->dout + o] * f;
+        alive[i] = 0;
+    }
+}
+
+/* Reduce one student's live units in place (rows (k, c), cols (k, dout) copied
+   out); alive[i] becomes 0 for merged-away or negligible units. */
 static void reduce_student(const unit_geom *g, double *rows, double *cols, const int *sym, int k,
                            double min_output, char *alive) {
-    for (int i = 0; i < k; i++) alive[i] = 1;
     for (int i = 0; i < k; i++) {
         if (!alive[i]) continue;
         for (int j = i + 1; j < k; j++) {
@@ -109,6 +128,7 @@ static void student_units(const mlpf_net *net, const double *x, const unit_geom 
 void mlpf_cluster_options_default(mlpf_cluster_options *opt) {
     opt->min_cosine = 0.999;
     opt->min_output = 1e-3;
+    opt->const_tol = 1e-8;
 }
 
 static int check_students(const mlpf_net *net, const double *xs, size_t nstudents,
@@ -129,6 +149,8 @@ static int check_students(const mlpf_net *net, const double *xs, size_t nstudent
         return mlpf_fail(err, MLPF_EINVAL, "expand_cluster: min_cosine = %g must be in (0, 1]", o->min_cosine);
     if (!(o->min_output >= 0 && o->min_output < 1))
         return mlpf_fail(err, MLPF_EINVAL, "expand_cluster: min_output = %g must be in [0, 1)", o->min_output);
+    if (!(o->const_tol >= 0))
+        return mlpf_fail(err, MLPF_EINVAL, "expand_cluster: const_tol = %g must be >= 0", o->const_tol);
     return MLPF_OK;
 }
 
@@ -152,7 +174,8 @@ static int place_unit(const unit_geom *g, cluster *cl, size_t *ncl, const double
 
 int mlpf_expand_cluster(const mlpf_net *net, const double *xs, size_t nstudents,
                         const mlpf_cluster_options *opt, int *labels, double *rows_out,
-                        double *cols_out, int *counts, size_t *nclusters, mlpf_error *err) {
+                        double *cols_out, int *counts, size_t *nclusters, double *offsets,
+                        mlpf_error *err) {
     mlpf_error_clear(err);
     mlpf_cluster_options o;
     if (opt) o = *opt;
@@ -165,7 +188,7 @@ int mlpf_expand_cluster(const mlpf_net *net, const double *xs, size_t nstudents,
     unit_geom g = {(size_t)(net->layers[0].inputs + net->layers[0].bias), (size_t)net->layers[1].units,
                    o.min_cosine, sqrt(2.0 * (1.0 - o.min_cosine))};
     size_t maxcl = nstudents * (size_t)k, per = g.c + g.dout;
-    double *buf = mlpf_malloc(((size_t)k * per + g.c) * sizeof *buf, err);
+    double *buf = mlpf_malloc(((size_t)k * per + g.c + g.dout) * sizeof *buf, err);
     int *sym = mlpf_malloc((size_t)k * sizeof *sym, err);
     char *alive = mlpf_malloc((size_t)k, err);
     cluster *cl = mlpf_malloc(maxcl * sizeof *cl, err);
@@ -183,6 +206,10 @@ int mlpf_expand_cluster(const mlpf_net *net, const double *xs, size_t nstudents,
     size_t ncl = 0;
     for (size_t t = 0; t < nstudents; t++) {
         student_units(net, xs + t * net->nparams, &g, rows, cols, sym);
+        double *offset = offsets ? offsets + t * g.dout : mean + g.c;
+        memset(offset, 0, g.dout * sizeof *offset);
+        for (int i = 0; i < k; i++) alive[i] = 1;
+        fold_constants(&g, net, rows, cols, k, o.const_tol, alive, offset);
         reduce_student(&g, rows, cols, sym, k, o.min_output, alive);
         for (int i = 0; i < k; i++)
             labels[t * (size_t)k + (size_t)i] = alive[i] ? place_unit(&g, cl, &ncl, rows + (size_t)i * g.c,
