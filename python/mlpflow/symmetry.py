@@ -367,7 +367,13 @@ def count_G(r, m):
     of width m made from one width-r critical point (and its r! permutations) by
     replication: each of the m units is a copy of one of the r units, every unit
     copied at least once (a surjection {1..m} -> {1..r}; S = Stirling numbers of
-    the second kind). Şimşek et al. 2021 (arXiv 2105.12221)."""
+    the second kind). Şimşek et al. 2021 (arXiv 2105.12221).
+
+    Example::
+
+        >>> mlpflow.count_G(2, 3)          # 2! S(3, 2) = 2 * 3
+        6
+    """
     if r < 1 or m < r:
         return 0
     return math.factorial(r) * _stirling2(m, r)
@@ -377,7 +383,13 @@ def count_T(r, m):
     """T(r, m) = sum_{j=0}^{m-r} C(m, j) r! S(m - j, r): the affine subspaces forming
     the zero-loss manifold of width m made from a width-r zero-loss minimum: j of
     the m units are zero-type (zero outgoing weights, any incoming weights), the
-    others replicate the r units surjectively. Şimşek et al. 2021 (arXiv 2105.12221)."""
+    others replicate the r units surjectively. Şimşek et al. 2021 (arXiv 2105.12221).
+
+    Example::
+
+        >>> mlpflow.count_T(2, 3)          # G(2, 3) + 3 G(2, 2) = 6 + 3 * 2
+        12
+    """
     if r < 1 or m < r:
         return 0
     return sum(math.comb(m, j) * count_G(r, m - j) for j in range(m - r + 1))
@@ -385,7 +397,13 @@ def count_T(r, m):
 
 def symmetry_induced_count(r, m, zero_units=False):
     """The number of embeddings ``symmetry_induced`` lists: count_T(r, m) with
-    zero-type units, count_G(r, m) without."""
+    zero-type units, count_G(r, m) without.
+
+    Example::
+
+        >>> mlpflow.symmetry_induced_count(2, 4, zero_units=True)
+        50
+    """
     return count_T(r, m) if zero_units else count_G(r, m)
 
 
