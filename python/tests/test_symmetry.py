@@ -252,3 +252,25 @@ def test_copy_average_other_partitions_and_relu():
     assert ca["gnorm"] <= 1e-10 and ca["loss"] > 0     # relu closed form: rounding floor ~1e-11
     with pytest.raises(ValueError, match="partition"):
         mf.copy_average(teacher, 2, partition=[[0, 1], [1, 2, 3, 4]])
+
+
+def test_permutation_point_is_critical_with_zero_eigenvalues():
+    """Brea et al. 2019: colliding two units and minimising in the tied subspace gives
+    a critical point with >= n_out zero Hessian eigenvalues; some are first-order
+    saddles, others (here: collisions that keep zero loss) minima."""
+    net, teacher, X = tanh_problem(k_student=4, k_teacher=3)
+    r = mf.train(net, mf.random_params(net, seed=1), maxT=1e4, optim_solver="newtontr",
+                 min_gnorm=1e-14)
+    assert r["loss"] < 1e-20
+    kinds = []
+    for i, j in ((0, 1), (0, 2)):
+        p = mf.permutation_point(net, r["x"], i, j)
+        d = mf.params_dict(net, p["x"])
+        assert np.array_equal(d["w1"][i], d["w1"][j]) and d["w2"][0, i] == d["w2"][0, j]
+        c = p["classification"]
+        assert p["gnorm"] <= 1e-12 and c["kind"] in ("minimum", "saddle") and c["n_zero"] >= 1
+        kinds.append((c["kind"], c["index"], p["loss"] > 1e-12))
+        # the tied subspace is an AffineSubspace: classify works on it too
+        cs = mf.classify(p["subspace"], p["result"]["x"])
+        assert cs["kind"] in ("minimum", "saddle") and cs["gnorm"] <= 1e-12
+    assert ("saddle", 1, True) in kinds and ("minimum", 0, False) in kinds
