@@ -574,8 +574,9 @@ int mlpf_assignment(const double *cost, size_t n, size_t m, int *assign, double 
    2. odd units (identity, tanh, sigmoid2 = erf, cube, odd poly) get the sign
       that makes the first non-zero outgoing weight positive (the first
       non-zero incoming weight when all outgoing weights are 0);
-   3. units are sorted lexicographically by (activation kind, incoming row,
-      outgoing column), ascending, stably.
+   3. units are sorted lexicographically by (incoming row, outgoing column),
+      ascending, stably; with per-unit activations only units of the same
+      activation exchange places.
    The network function is unchanged. xc may equal x. perm (may be NULL; one
    entry per hidden unit, layer after layer) gets each position's original
    unit index. */

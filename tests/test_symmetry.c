@@ -264,6 +264,43 @@ static void test_canonical_deep(void) {
     mlpf_net_free(net);
 }
 
+static void test_canonical_mixed_activations(void) {
+    /* Per-unit activations tanh, relu, tanh, relu: units move only among their
+       own activation's positions, so the function is kept. */
+    mlpf_error err;
+    mlpf_rng r;
+    mlpf_rng_seed(&r, 8);
+    mlpf_activation acts[4];
+    mlpf_activation_parse("tanh", &acts[0], &err);
+    mlpf_activation_parse("relu", &acts[1], &err);
+    acts[2] = acts[0];
+    acts[3] = acts[1];
+    mlpf_net *net = mlpf_net_create(2, &err);
+    mlpf_net_add_layer_acts(net, 4, acts, 4, 1, &err);
+    mlpf_net_add_layer(net, 1, "identity", 0, &err);
+    double x[16], y[16], xc[16], yc[16], in[4] = {0.3, -1.1, 1.7, 0.4}, f1[2], f2[2], dist;
+    fill_normal(&r, x, 16, 1.0);
+    /* y: the tanh units (0, 2) swapped and unit 2 flipped, the relu units (1, 3) swapped */
+    memcpy(y, x, sizeof x);
+    int perm[4] = {2, 3, 0, 1};
+    for (int i = 0; i < 4; i++) {
+        double s = i == 2 ? -1.0 : 1.0;
+        for (int j = 0; j < 3; j++) y[perm[i] * 3 + j] = s * x[i * 3 + j];
+        y[12 + perm[i]] = s * x[12 + i];
+    }
+    CHECK_OK(mlpf_canonicalize(net, x, xc, NULL, &err), &err);
+    CHECK_OK(mlpf_canonicalize(net, y, yc, NULL, &err), &err);
+    double e = 0;
+    for (int i = 0; i < 16; i++) e = fmax(e, fabs(xc[i] - yc[i]));
+    mlpf_predict(net, x, in, 2, f1, &err);
+    mlpf_predict(net, xc, in, 2, f2, &err);
+    CHECK(e <= 8 * DBL_EPSILON && fabs(f1[0] - f2[0]) <= 1e-14 && fabs(f1[1] - f2[1]) <= 1e-14,
+          "per-unit activations: same canonical form (%.1e), function kept", e);
+    CHECK_OK(mlpf_symmetry_distance(net, y, x, &dist, NULL, NULL, &err), &err);
+    CHECK(dist <= 1e-14, "per-unit activations: symmetry distance 0 (%.1e)", dist);
+    mlpf_net_free(net);
+}
+
 /* ---- teacher matching and expand-and-cluster ---- */
 
 static void test_match_teacher(void) {
@@ -353,6 +390,7 @@ int main(void) {
     test_canonical_and_distance("relu", 0, 1);
     test_canonical_and_distance("softplus", 0, 0);
     test_canonical_deep();
+    test_canonical_mixed_activations();
     test_match_teacher();
     test_expand_cluster();
     return check_report("test_symmetry");

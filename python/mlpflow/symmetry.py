@@ -161,8 +161,9 @@ def canonicalize(net, x, return_perm=False):
     2. odd units (identity, tanh, sigmoid2, cube, odd poly) get the sign that makes
        their first non-zero outgoing weight positive (first non-zero incoming weight
        when all outgoing weights are 0);
-    3. units are sorted by the key (activation, incoming weights, outgoing weights),
-       lexicographically ascending (stable).
+    3. units are sorted by the key (incoming weights, outgoing weights),
+       lexicographically ascending (stable); with per-unit activations only units of
+       the same activation exchange places.
 
     With ``return_perm=True`` also returns, per hidden layer, the original index of
     the unit now at each position.

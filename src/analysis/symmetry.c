@@ -193,11 +193,16 @@ static void layer_fix_scale_sign(const mlpf_net *net, double *x, int l, int sign
     }
 }
 
-/* Lexicographic order of units a, b of layer l: activation kind, then incoming
-   row, then outgoing column. */
+/* Units may be exchanged only when their activations are the same function. */
+static int act_equal(const mlpf_activation *A, const mlpf_activation *B) {
+    if (A->kind != B->kind) return 0;
+    if (A->kind != MLPF_ACT_POLY) return 1;
+    return A->ncoef == B->ncoef && !memcmp(A->coef, B->coef, (size_t)A->ncoef * sizeof *A->coef);
+}
+
+/* Lexicographic order of units a, b of layer l: incoming row, then outgoing
+   column. */
 static int unit_cmp(const mlpf_net *net, double *x, int l, int a, int b) {
-    const mlpf_activation *A = &net->layers[l].acts[a], *B = &net->layers[l].acts[b];
-    if (A->kind != B->kind) return A->kind < B->kind ? -1 : 1;
     mlpf_unit_view ua = mlpf_unit_at(net, x, l, a), ub = mlpf_unit_at(net, x, l, b);
     for (size_t k = 0; k < ua.c; k++)
         if (ua.row[k] != ub.row[k]) return ua.row[k] < ub.row[k] ? -1 : 1;
@@ -206,19 +211,18 @@ static int unit_cmp(const mlpf_net *net, double *x, int l, int a, int b) {
     return 0;
 }
 
-/* Reorder the units of hidden layer l: new unit k is old unit order[k].
-   tmp holds (units, c) + (nout, units) doubles; acts follow their units. */
-static void layer_permute(const mlpf_net *net, double *x, int l, const int *order, double *tmp,
-                          mlpf_activation *acts) {
-    const mlpf_layer *L = &net->layers[l];
-    int n = L->units;
+/* Reorder the units of hidden layer l: new unit k is old unit order[k]. Only
+   units with equal activations are ever exchanged (the sort key and the
+   matching cost put the activation first), so the net's activations stay
+   valid. tmp holds (units, c) + (nout, units) doubles. */
+static void layer_permute(const mlpf_net *net, double *x, int l, const int *order, double *tmp) {
+    int n = net->layers[l].units;
     mlpf_unit_view u0 = mlpf_unit_at(net, x, l, 0);
     double *rows = tmp, *cols = tmp + (size_t)n * u0.c;
     for (int k = 0; k < n; k++) {
         mlpf_unit_view u = mlpf_unit_at(net, x, l, order[k]);
         memcpy(rows + (size_t)k * u.c, u.row, u.c * sizeof *rows);
         for (size_t o = 0; o < u.nout; o++) cols[o * (size_t)n + (size_t)k] = u.col[o * u.stride];
-        if (acts) acts[k] = L->acts[order[k]];
     }
     for (int k = 0; k < n; k++) {
         mlpf_unit_view u = mlpf_unit_at(net, x, l, k);
@@ -254,19 +258,24 @@ static size_t total_hidden(const mlpf_net *net) {
     return t;
 }
 
-/* Sort hidden layer l with a stable insertion sort (layers are small). */
+/* Sort the units of hidden layer l among the positions holding the same
+   activation (per-unit activations stay where they are): a stable insertion
+   sort in which a unit only moves past units of its own activation. */
 static void layer_sort(const mlpf_net *net, double *x, int l, int *order, double *tmp) {
+    const mlpf_activation *acts = net->layers[l].acts;
     int n = net->layers[l].units;
     for (int k = 0; k < n; k++) order[k] = k;
     for (int k = 1; k < n; k++) {
         int v = order[k], j = k;
-        while (j > 0 && unit_cmp(net, x, l, order[j - 1], v) > 0) {
-            order[j] = order[j - 1];
-            j--;
+        for (int i = k - 1; i >= 0; i--) {
+            if (!act_equal(&acts[i], &acts[k])) continue;   /* position i keeps its unit */
+            if (unit_cmp(net, x, l, order[i], v) <= 0) break;
+            order[j] = order[i];
+            j = i;
         }
         order[j] = v;
     }
-    layer_permute(net, x, l, order, tmp, NULL);
+    layer_permute(net, x, l, order, tmp);
 }
 
 int mlpf_canonicalize(const mlpf_net *net, const double *x, double *xc, int *perm, mlpf_error *err) {
@@ -320,7 +329,7 @@ static void layer_costs(const mlpf_net *net, double *x, double *y, int l, double
             mlpf_unit_view uy = mlpf_unit_at(net, y, l, j);
             const mlpf_activation *ai = &net->layers[l].acts[i], *aj = &net->layers[l].acts[j];
             size_t ij = (size_t)i * (size_t)n + (size_t)j;
-            if (ai->kind != aj->kind) {
+            if (!act_equal(ai, aj)) {
                 cost[ij] = -1.0;
                 continue;
             }
@@ -356,7 +365,7 @@ static int layer_align(const mlpf_net *net, double *x, double *y, int l, double 
         order[col_of_row[i]] = i;
         if (sgn[(size_t)i * (size_t)n + (size_t)col_of_row[i]] < 0) mlpf_unit_flip(mlpf_unit_at(net, x, l, i));
     }
-    layer_permute(net, x, l, order, tmp, NULL);
+    layer_permute(net, x, l, order, tmp);
     return MLPF_OK;
 }
 
