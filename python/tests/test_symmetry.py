@@ -250,6 +250,11 @@ def test_copy_average_other_partitions_and_relu():
                          params={"w1": np.eye(3), "w2": np.ones((1, 3))})
     ca = mf.copy_average(relu, 2)
     assert ca["gnorm"] <= 1e-10 and ca["loss"] > 0     # relu closed form: rounding floor ~1e-11
+    # any other activation: Gauss-Hermite quadrature on the Gaussian data
+    soft = mf.TeacherNet([(3, "softplus", False), (1, "identity", False)], din=3,
+                         params={"w1": np.eye(3), "w2": np.ones((1, 3))})
+    ca = mf.copy_average(soft, 2)
+    assert ca["gnorm"] <= 1e-12 and ca["loss"] > 0
     with pytest.raises(ValueError, match="partition"):
         mf.copy_average(teacher, 2, partition=[[0, 1], [1, 2, 3, 4]])
 
