@@ -537,6 +537,34 @@ int mlpf_classify(const mlpf_objective *obj, const double *x, const double *inpu
                   const double *weights, size_t n, const mlpf_classify_options *opt,
                   mlpf_classification *out, mlpf_error *err);
 
+/* Critical points of any index: Levenberg-Marquardt on |grad L|^2 / 2 with the
+   exact Hessian H (the Jacobian of the gradient). Each step solves
+   (H^2 + mu I) d = -H g in H's eigenbasis; mu shrinks after good steps
+   (Nielsen's rule) so the iteration becomes Newton's method on grad L = 0 and
+   converges quadratically to the nearby critical point, whatever its index
+   (a minimiser would run away from a saddle). Flat directions (H singular)
+   get no step: the iteration lands on the nearest point of a manifold of
+   critical points. */
+typedef struct {
+    double gtol;        /* 1e-15: stop when the gradient's inf-norm is <= gtol        */
+    long maxiter;       /* 500                                                      */
+} mlpf_critical_options;
+
+void mlpf_critical_options_default(mlpf_critical_options *opt);
+
+typedef struct {
+    double loss, gnorm;       /* at x (gnorm: inf-norm)                               */
+    long iterations;          /* Hessian evaluations                                  */
+    char stopped_by[32];      /* "gtol"; "stalled": no step lowers |g| any further
+                                 (the rounding floor); "maxiter"                      */
+} mlpf_critical_info;
+
+/* From x0 to the nearby critical point x (P; may alias x0). Returns MLPF_OK
+   whatever the stop reason (see info->stopped_by). */
+int mlpf_find_critical_point(const mlpf_objective *obj, const double *x0,
+                             const mlpf_critical_options *opt, double *x,
+                             mlpf_critical_info *info, mlpf_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,7 +5,7 @@ points of any index, and the network's internals (activations, hidden layers).
 All numerics run in libmlpflow (src/analysis/); this module converts arrays.
 """
 import math
-from ctypes import POINTER, Structure, byref, c_double, c_int, c_size_t
+from ctypes import POINTER, Structure, byref, c_char, c_double, c_int, c_long, c_size_t
 
 import numpy as np
 
@@ -13,7 +13,7 @@ from . import _lib
 from ._lib import DP, ERRP, NETP, OBJP, lib
 from .core import Net, _as_params, _cnet, _err, _f64, _Model, _ptr
 
-__all__ = ["classify", "channels"]
+__all__ = ["classify", "channels", "find_critical_point"]
 
 KINDS = ("minimum", "saddle", "channel", "not_critical")
 CHANNEL_TYPES = ("pair", "single")
@@ -44,7 +44,19 @@ class mlpf_classification(Structure):
                 ("channels", POINTER(mlpf_channel))]
 
 
+class mlpf_critical_options(Structure):
+    _fields_ = [("gtol", c_double), ("maxiter", c_long)]
+
+
+class mlpf_critical_info(Structure):
+    _fields_ = [("loss", c_double), ("gnorm", c_double), ("iterations", c_long),
+                ("stopped_by", c_char * 32)]
+
+
 _SIG = {
+    "mlpf_critical_options_default": (None, [POINTER(mlpf_critical_options)]),
+    "mlpf_find_critical_point": (c_int, [OBJP, DP, POINTER(mlpf_critical_options), DP,
+                                         POINTER(mlpf_critical_info), ERRP]),
     "mlpf_channel_options_default": (None, [POINTER(mlpf_channel_options)]),
     "mlpf_channels_free": (None, [POINTER(mlpf_channel), c_size_t]),
     "mlpf_channels": (c_int, [NETP, DP, DP, DP, c_size_t, POINTER(mlpf_channel_options),
@@ -217,3 +229,38 @@ def classify(net, x, tol=None, gnorm_tol=None, channels=True, glu_tol=None,
         return out
     finally:
         lib.mlpf_classification_free(byref(c))
+
+
+def find_critical_point(net, x0, gtol=1e-15, maxiter=500, classify_result=True):
+    """The critical point near x0, of any index: Levenberg-Marquardt on |grad L|^2 / 2
+    with the exact Hessian (Newton's method on grad L = 0 once close), so it converges
+    to nearby saddles as well as minima; flat directions get no step.
+
+    Returns a dict: x, loss, gnorm (inf-norm), iterations, stopped_by ("gtol",
+    "stalled" at the rounding floor, "maxiter") and, with ``classify_result``,
+    ``classification`` (:func:`classify` at x).
+
+    Example::
+
+        >>> cp = mlpflow.find_critical_point(net, x_near_saddle)
+        >>> cp["gnorm"] < 1e-12, cp["classification"]["index"]
+        (True, 1)
+    """
+    x0, _ = _result_parts(x0)
+    if not isinstance(net, _Model):
+        raise ValueError("net: expected a mlpflow network, got %s" % type(net).__name__)
+    obj = net._objective(False)
+    x0 = _as_params(net, x0, "x0")
+    o = mlpf_critical_options()
+    _lib.need("mlpf_critical_options_default")(byref(o))
+    o.gtol, o.maxiter = float(gtol), int(maxiter)
+    x = np.empty(net.nparams)
+    info = mlpf_critical_info()
+    err = _err()
+    _lib.check(_lib.need("mlpf_find_critical_point")(obj, _ptr(x0), byref(o), _ptr(x),
+                                                     byref(info), byref(err)), err)
+    out = {"x": x, "loss": info.loss, "gnorm": info.gnorm, "iterations": info.iterations,
+           "stopped_by": info.stopped_by.decode()}
+    if classify_result:
+        out["classification"] = classify(net, x)
+    return out

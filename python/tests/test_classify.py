@@ -87,3 +87,22 @@ def test_channels_constructed_pair_gaussian():
     np.testing.assert_allclose(ch["c"], [0.2], rtol=1e-9)
     assert ch["glu_error"] < 1e-5 and np.isnan(ch["growth_exponent"])
     assert mlpflow.channels(neti, np.concatenate([w + v / 2, w - v / 2, [1.1, -0.9]])) == []
+
+
+def test_find_critical_point_returns_to_a_saddle():
+    """The averaging one-unit student of two orthonormal erf teachers, split in
+    halves, is a first-order saddle; the search from 1e-6 away goes back to it."""
+    teacher = mlpflow.TeacherNet(layers=[(2, "sigmoid2", False), (1, "identity", False)], din=2,
+                                 params=[1, 0, 0, 1, 1, 1])
+    n1 = mlpflow.NetI(teacher, [(1, "sigmoid2", False), (1, "identity", False)])
+    cp1 = mlpflow.find_critical_point(n1, [0.3, 0.5, 1.5])
+    assert cp1["gnorm"] <= 1e-14 and cp1["classification"]["kind"] == "minimum"
+    n2, x2 = mlpflow.split_neuron(n1, cp1["x"], 0, 0.5)
+    x0 = x2 + 1e-6 * np.random.default_rng(1).standard_normal(x2.size)
+    cp = mlpflow.find_critical_point(n2, x0)
+    assert cp["gnorm"] <= 1e-13 and abs(cp["loss"] - cp1["loss"]) < 1e-14
+    c = cp["classification"]
+    assert c["kind"] == "saddle" and c["index"] == 1 and c["n_zero"] >= 1
+    # a minimiser from the same start leaves the saddle
+    r = mlpflow.train(n2, x0, maxT=1e4)
+    assert r["loss"] < cp["loss"] - 1e-3
