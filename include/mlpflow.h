@@ -565,6 +565,15 @@ int mlpf_find_critical_point(const mlpf_objective *obj, const double *x0,
                              const mlpf_critical_options *opt, double *x,
                              mlpf_critical_info *info, mlpf_error *err);
 
+/* Internals exposed for analysis. The activation (not softmax) or its
+   derivative 1, 2 or 3 elementwise: out (n) from z (n). */
+int mlpf_activation_eval_array(const mlpf_activation *a, const double *z, size_t n, int derivative,
+                               double *out, mlpf_error *err);
+/* Layer `layer` (from 0) of net at x on input (n, din): its pre-activations z
+   and outputs a, both (n, units) row-major; either may be NULL. */
+int mlpf_hidden(const mlpf_net *net, const double *x, const double *input, size_t n, int layer,
+                double *z, double *a, mlpf_error *err);
+
 #ifdef __cplusplus
 }
 #endif

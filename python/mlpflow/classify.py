@@ -11,9 +11,9 @@ import numpy as np
 
 from . import _lib
 from ._lib import DP, ERRP, NETP, OBJP, lib
-from .core import Net, _as_params, _cnet, _err, _f64, _Model, _ptr
+from .core import Net, _as_params, _cnet, _err, _f64, _Model, _one_activation, _ptr
 
-__all__ = ["classify", "channels", "find_critical_point"]
+__all__ = ["classify", "channels", "find_critical_point", "activation", "hidden"]
 
 KINDS = ("minimum", "saddle", "channel", "not_critical")
 CHANNEL_TYPES = ("pair", "single")
@@ -54,6 +54,9 @@ class mlpf_critical_info(Structure):
 
 
 _SIG = {
+    "mlpf_activation_eval_array": (c_int, [POINTER(_lib.mlpf_activation), DP, c_size_t, c_int, DP,
+                                           ERRP]),
+    "mlpf_hidden": (c_int, [NETP, DP, DP, c_size_t, c_int, DP, DP, ERRP]),
     "mlpf_critical_options_default": (None, [POINTER(mlpf_critical_options)]),
     "mlpf_find_critical_point": (c_int, [OBJP, DP, POINTER(mlpf_critical_options), DP,
                                          POINTER(mlpf_critical_info), ERRP]),
@@ -263,4 +266,51 @@ def find_critical_point(net, x0, gtol=1e-15, maxiter=500, classify_result=True):
            "stopped_by": info.stopped_by.decode()}
     if classify_result:
         out["classification"] = classify(net, x)
+    return out
+
+
+def activation(name, z, derivative=0):
+    """An activation (a name such as "softplus", or ("poly", [c0, c1, ...])) or its
+    derivative 1, 2 or 3, elementwise on z (any shape), computed by the library.
+
+    Example::
+
+        >>> mlpflow.activation("tanh", [0.0, 1.0], derivative=1)
+        array([1.        , 0.41997434])
+    """
+    act = _one_activation(name, "name")
+    Z = _f64(z, "z")
+    out = np.empty(Z.shape)
+    err = _err()
+    _lib.check(_lib.need("mlpf_activation_eval_array")(byref(act), _ptr(Z), Z.size,
+                                                       int(derivative), _ptr(out), byref(err)),
+               err)
+    return out if out.ndim else float(out)
+
+
+def hidden(net, x, X):
+    """Each layer's pre-activations and outputs at parameters x on inputs X (N, Din):
+    a list with one dict {"z": (N, units), "a": (N, units)} per layer, the output
+    layer last.
+
+    Example::
+
+        >>> layers = mlpflow.hidden(net, x, X)
+        >>> layers[0]["a"].shape        # the first hidden layer's outputs
+        (100, 5)
+    """
+    cnet = _cnet(net)
+    x = _as_params(net, x)
+    X = _f64(X, "X", 2)
+    if X.shape[1] != net.din:
+        raise ValueError("X: expected %d columns (the input dimension), got %d"
+                         % (net.din, X.shape[1]))
+    out = []
+    f = _lib.need("mlpf_hidden")
+    for l in range(lib.mlpf_net_nlayers(cnet)):
+        units = lib.mlpf_net_layer_units(cnet, l)
+        z, a = np.empty((X.shape[0], units)), np.empty((X.shape[0], units))
+        err = _err()
+        _lib.check(f(cnet, _ptr(x), _ptr(X), X.shape[0], l, _ptr(z), _ptr(a), byref(err)), err)
+        out.append({"z": z, "a": a})
     return out

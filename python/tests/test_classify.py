@@ -106,3 +106,32 @@ def test_find_critical_point_returns_to_a_saddle():
     # a minimiser from the same start leaves the saddle
     r = mlpflow.train(n2, x0, maxT=1e4)
     assert r["loss"] < cp["loss"] - 1e-3
+
+
+@pytest.mark.parametrize("name", ["identity", "relu", "sigmoid", "tanh", "softplus", "gelu",
+                                  "silu", "selu", "sigmoid2", "normal_cdf", "g", "square",
+                                  "cube", "exp", ("poly", [0.3, -1.0, 0.5, 0.25, -0.1])])
+def test_activation_derivatives_against_differences(name):
+    """derivative k is the central difference of derivative k - 1 (k = 1, 2, 3)."""
+    z = np.linspace(-2.3, 2.1, 9) + 0.05      # away from relu's / selu's kink at 0
+    h = 1e-5
+    for k in (1, 2, 3):
+        fd = (mlpflow.activation(name, z + h, k - 1) - mlpflow.activation(name, z - h, k - 1)) / (2 * h)
+        np.testing.assert_allclose(mlpflow.activation(name, z, k), fd, rtol=1e-6, atol=1e-7,
+                                   err_msg="%s derivative %d" % (name, k))
+    assert mlpflow.activation("tanh", 0.5) == pytest.approx(np.tanh(0.5), rel=1e-15)
+    with pytest.raises(ValueError, match="derivative"):
+        mlpflow.activation("tanh", z, 4)
+
+
+def test_hidden_layers(tanh_run):
+    net, res = tanh_run
+    X = net.input[:7]
+    layers = mlpflow.hidden(net, res["x"], X)
+    d = mlpflow.params_dict(net, res["x"])
+    z1 = X @ d["w1"][:, :2].T + d["w1"][:, 2]
+    np.testing.assert_allclose(layers[0]["z"], z1, rtol=1e-13)
+    np.testing.assert_allclose(layers[0]["a"], np.tanh(z1), rtol=1e-13)
+    np.testing.assert_allclose(layers[1]["a"], mlpflow.predict(net, res["x"], X), rtol=1e-13)
+    with pytest.raises(ValueError, match="columns"):
+        mlpflow.hidden(net, res["x"], np.zeros((3, 5)))
