@@ -574,6 +574,42 @@ int mlpf_activation_eval_array(const mlpf_activation *a, const double *z, size_t
 int mlpf_hidden(const mlpf_net *net, const double *x, const double *input, size_t n, int layer,
                 double *z, double *a, mlpf_error *err);
 
+/* Gated-linear-unit networks: the end of a channel. One hidden layer of k
+   ordinary units and nglu GLU units of one activation sigma, linear outputs:
+     y_o = b_o + sum_j a_oj sigma(w_j.xbar)
+               + sum_g [c_go sigma(w_g.xbar) + (v_go.xbar) sigma'(w_g.xbar)],
+   xbar = [x, 1] when hbias. Parameter layout: W1 (k, nin) row-major, W2 (nout,
+   k + obias) (bias last), then per GLU unit w (nin), c (nout), v (nout, nin). */
+typedef struct {
+    int din;              /* inputs                                          */
+    int hbias;            /* hidden units (ordinary and GLU) have a bias     */
+    int k;                /* ordinary hidden units (may be 0)                */
+    int nglu;             /* GLU units                                       */
+    int nout;             /* linear outputs                                  */
+    int obias;            /* outputs have a bias                             */
+    int nin;              /* din + hbias (filled in by the library)          */
+    mlpf_activation act;  /* sigma                                           */
+} mlpf_glu_shape;
+
+size_t mlpf_glu_nparams(const mlpf_glu_shape *shape);
+
+/* MSE (1/N) sum_n omega_n sum_o (y_no - t_no)^2 of a GLU network on finite
+   data (input (n, din), target (n, nout), weights (n) or NULL; copied), exact
+   gradient and Hessian (the Hessian needs sigma''' through the gate). For
+   Gaussian input use Gauss-Hermite nodes as data (mlpf_gauss_hermite_data). */
+mlpf_objective *mlpf_objective_glu(const mlpf_glu_shape *shape, size_t n, const double *input,
+                                   const double *target, const double *weights, mlpf_error *err);
+
+/* output (n, nout) of the GLU network at x for input (n, din). */
+int mlpf_glu_predict(const mlpf_glu_shape *shape, const double *x, const double *input, size_t n,
+                     double *output, mlpf_error *err);
+
+/* The channel's limit: the network (one hidden layer, identity outputs) with
+   the channel's pair (or single unit) replaced by its GLU (c, w, v); the other
+   units keep their order. Fills *shape and *x2 (malloc'ed, mlpf_glu_nparams). */
+int mlpf_channel_limit(const mlpf_net *net, const double *x, const mlpf_channel *ch,
+                       mlpf_glu_shape *shape, double **x2, mlpf_error *err);
+
 #ifdef __cplusplus
 }
 #endif
