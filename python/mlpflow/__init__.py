@@ -36,5 +36,7 @@ __all__ = ["Error", "InvalidArgumentError", "lib_path", "Net", "NetI", "TeacherN
            "subspace_minloss_grid", "trajectory_distance", "__version__"]
 from . import plot  # noqa: E402  (matplotlib is imported only when a plot is made)
 # Landscape analysis: what a point is, channels to infinity (src/analysis/).
-from .classify import activation, channels, classify, find_critical_point, hidden  # noqa: E402
-__all__ += ["activation", "channels", "classify", "find_critical_point", "hidden"]
+from .classify import (GLUNet, activation, channel_limit, channels, classify,  # noqa: E402
+                       find_critical_point, hidden)
+__all__ += ["GLUNet", "activation", "channel_limit", "channels", "classify", "find_critical_point",
+            "hidden"]

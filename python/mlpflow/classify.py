@@ -13,7 +13,8 @@ from . import _lib
 from ._lib import DP, ERRP, NETP, OBJP, lib
 from .core import Net, _as_params, _cnet, _err, _f64, _Model, _one_activation, _ptr
 
-__all__ = ["classify", "channels", "find_critical_point", "activation", "hidden"]
+__all__ = ["classify", "channels", "find_critical_point", "activation", "hidden",
+           "channel_limit", "GLUNet"]
 
 KINDS = ("minimum", "saddle", "channel", "not_critical")
 CHANNEL_TYPES = ("pair", "single")
@@ -314,3 +315,120 @@ def hidden(net, x, X):
         _lib.check(f(cnet, _ptr(x), _ptr(X), X.shape[0], l, _ptr(z), _ptr(a), byref(err)), err)
         out.append({"z": z, "a": a})
     return out
+
+
+# ---------------------------------------------------------------- the end of a channel
+
+class mlpf_glu_shape(Structure):
+    _fields_ = [("din", c_int), ("hbias", c_int), ("k", c_int), ("nglu", c_int), ("nout", c_int),
+                ("obias", c_int), ("nin", c_int), ("act", _lib.mlpf_activation)]
+
+
+for _n, (_r, _a) in {
+    "mlpf_glu_nparams": (c_size_t, [POINTER(mlpf_glu_shape)]),
+    "mlpf_objective_glu": (OBJP, [POINTER(mlpf_glu_shape), c_size_t, DP, DP, DP, ERRP]),
+    "mlpf_glu_predict": (c_int, [POINTER(mlpf_glu_shape), DP, DP, c_size_t, DP, ERRP]),
+    "mlpf_channel_limit": (c_int, [NETP, DP, POINTER(mlpf_channel), POINTER(mlpf_glu_shape),
+                                   POINTER(DP), ERRP]),
+}.items():
+    _lib.bind(_n, _r, _a)
+
+
+class GLUNet(_Model):
+    """A one-hidden-layer network in which some units are gated linear units,
+    c*s(w.x) + (v.x)*s'(w.x): the end of a channel to infinity. Made by
+    :func:`channel_limit`; loss / gradient / hessian / hessian_spectrum / train /
+    classify work on it, and ``net2(x, X)`` evaluates it.
+
+    Parameter layout: W1 (k, din + bias) of the ordinary units, W2 (nout, k + obias),
+    then per GLU unit w (din + bias), c (nout), v (nout, din + bias).
+    Data: the original net's samples, or Gauss-Hermite nodes (Din <= 2) with the
+    teacher's outputs for a NetI.
+    """
+
+    def __init__(self, shape, input, target, weights=None):
+        self.shape = shape
+        self.din, self.dout = shape.din, shape.nout
+        self.layers = [(shape.k, "ordinary", bool(shape.hbias)),
+                       (shape.nglu, "glu", bool(shape.hbias)), (shape.nout, "identity",
+                                                                bool(shape.obias))]
+        self.maxnorm, self.merge = math.inf, []
+        self.input = _f64(input, "input", 2)
+        self.target = _f64(target, "target", 2)
+        self.weights = None if weights is None else _f64(weights, "weights", 1)
+        self.nsamples = self.input.shape[0]
+        err = _err()
+        self._obj = _lib.check_ptr(_lib.need("mlpf_objective_glu")(
+            byref(shape), self.nsamples, _ptr(self.input), _ptr(self.target),
+            _ptr(self.weights) if self.weights is not None else None, byref(err)), err)
+        self.nparams = int(lib.mlpf_objective_nparams(self._obj))
+
+    def __call__(self, x, X):
+        x = _as_params(self, x)
+        X = _f64(X, "X", 2)
+        out = np.empty((X.shape[0], self.dout))
+        err = _err()
+        _lib.check(_lib.need("mlpf_glu_predict")(byref(self.shape), _ptr(x), _ptr(X), X.shape[0],
+                                                 _ptr(out), byref(err)), err)
+        return out
+
+    def __repr__(self):
+        return "GLUNet(k=%d, nglu=%d, din=%d, nparams=%d)" % (self.shape.k, self.shape.nglu,
+                                                              self.din, self.nparams)
+
+
+def _channel_struct(channel):
+    keep = {k: _f64(channel[k], k).reshape(-1) for k in ("c", "w", "v")}
+    keep["out_weights"] = _f64(channel["out_weights"], "out_weights").reshape(-1)
+    ch = mlpf_channel()
+    ch.type = CHANNEL_TYPES.index(channel["type"])
+    ch.layer = int(channel["layer"])
+    units = list(channel["units"]) + [-1]
+    ch.units[0], ch.units[1] = int(units[0]), int(units[1])
+    ch.nin, ch.nout = keep["w"].size, keep["c"].size
+    for k in ("c", "w", "v", "out_weights"):
+        setattr(ch, k, _ptr(keep[k]))
+    return ch, keep
+
+
+def _limit_data(net):
+    """The samples the GLU net is evaluated on."""
+    if isinstance(net, Net):
+        return net.input, net.target, net.weights
+    teacher = getattr(net, "teacher", None)
+    if teacher is None or net.din > 2:
+        raise _lib.Error("channel_limit: a network with Gaussian input needs Din <= 2 (it uses "
+                         "Gauss-Hermite nodes as data); use a Net with samples instead", 6)
+    from .core import gauss_hermite_net
+    gh = gauss_hermite_net(teacher, net.layers)
+    return gh.input, gh.target, gh.weights
+
+
+def channel_limit(net, x, channel):
+    """The network at the end of a channel: the channel's pair (or single unit)
+    replaced by its gated linear unit c*s(w.x) + (v.x)*s'(w.x) (a :class:`GLUNet`),
+    with the other units unchanged. Returns (net2, x2). Minimising net2 gives the
+    loss at the end of the channel, to compare with the channel's current loss.
+
+    Example::
+
+        >>> ch = mlpflow.channels(net, res)[0]
+        >>> net2, x2 = mlpflow.channel_limit(net, res["x"], ch)
+        >>> end = mlpflow.train(net2, x2, alg="none", optim_solver="newtontr")
+        >>> end["loss"] <= mlpflow.loss(net, res["x"])
+        True
+    """
+    x, _ = _result_parts(x)
+    x = _as_params(net, x)
+    ch, keep = _channel_struct(channel)
+    shape, x2p = mlpf_glu_shape(), DP()
+    err = _err()
+    _lib.check(_lib.need("mlpf_channel_limit")(_cnet(net), _ptr(x), byref(ch), byref(shape),
+                                               byref(x2p), byref(err)), err)
+    try:
+        x2 = np.ctypeslib.as_array(x2p, shape=(int(_lib.need("mlpf_glu_nparams")(byref(shape))),)).copy()
+    finally:
+        _lib.c_free(x2p)
+    del keep
+    X, T, W = _limit_data(net)
+    return GLUNet(shape, X, T, W), x2

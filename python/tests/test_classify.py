@@ -135,3 +135,22 @@ def test_hidden_layers(tanh_run):
     np.testing.assert_allclose(layers[1]["a"], mlpflow.predict(net, res["x"], X), rtol=1e-13)
     with pytest.raises(ValueError, match="columns"):
         mlpflow.hidden(net, res["x"], np.zeros((3, 5)))
+
+
+def test_channel_limit_end_of_channel(tanh_run):
+    """The channel's GLU limit computes what the pair computes (to O(1/a^2)), and
+    minimising it gives the loss at the end of the channel, below the current one."""
+    net, res = tanh_run
+    ch, = mlpflow.channels(net, res)
+    net2, x2 = mlpflow.channel_limit(net, res, ch)
+    assert isinstance(net2, mlpflow.GLUNet) and net2.nparams == 3 + 1 + 3
+    np.testing.assert_allclose(net2(x2, net.input), mlpflow.predict(net, res["x"], net.input),
+                               rtol=0, atol=1e-5)
+    l_now = mlpflow.loss(net, res["x"])
+    assert abs(mlpflow.loss(net2, x2) - l_now) < 1e-6 * l_now
+    end = mlpflow.train(net2, x2, alg="none", optim_solver="newtontr")
+    assert end["gnorm"] < 1e-12 and end["loss"] <= l_now
+    c = mlpflow.classify(net2, end)
+    assert c["kind"] == "minimum" and c["channels"] == []
+    with pytest.raises(ValueError, match="does not belong"):
+        mlpflow.channel_limit(net, res["x"], dict(ch, units=[0, 5]))
