@@ -426,13 +426,21 @@ int mlpf_shrink_net(const mlpf_net *net, const double *x, const int *remove, siz
    Detection on the data (or, for standard Gaussian input, in expectation by
    2-D Gauss-Hermite quadrature in the plane of the pair's input vectors):
      glu_error  = rms(pair - GLU) / rms(pair)                   <= glu_tol
-     amplification = rms of one unit's own term / rms(pair)    >= min_amplification
-                 (the units' outputs cancel: output weights "large")
+     amplification = rms of one unit's own term (a_i - a_j)/2 sigma(w.xbar),
+                 over rms(pair)                                 >= min_amplification
+                 (the units' outputs cancel: output weights "large"; single
+                 unit: |a| sigma'(0) / rms(a sigma(w.xbar)), i.e. 1 / the
+                 rms pre-activation: deep in the linear regime)
      gated part = rms((v.xbar) sigma'(w.xbar)) / rms(pair)      >= glu_tol
                  (pair only: otherwise the pair is a scaled copy of one unit,
                   a point on a symmetry-induced line, not a channel)
      single: also rms(unit) >= glu_tol * rms(next layer's pre-activation)
-                 (a negligible unit is not a channel).
+                 (a negligible unit is not a channel; skipped for Gaussian
+                 input with din > 2, where only the unit's plane is sampled).
+   For odd activations (tanh, sigmoid2) a pair is compared modulo the sign
+   symmetry (w_j, a_j) -> (-w_j, -a_j): then cosine is negative and w, c, v
+   refer to the flipped unit j. Each unit joins at most one channel (the most
+   amplified candidates win); identity and poly units are never channels.
    Defaults: glu_tol 0.1 (the GLU explains 99% of the pair's output variance),
    min_amplification 10 (the two units' terms cancel to one decimal digit: a
    finite pair of ordinary units does not do that). */
