@@ -344,6 +344,14 @@ class GLUNet(_Model):
     then per GLU unit w (din + bias), c (nout), v (nout, din + bias).
     Data: the original net's samples, or Gauss-Hermite nodes (Din <= 2) with the
     teacher's outputs for a NetI.
+
+    Example::
+
+        >>> net2, x2 = mlpflow.channel_limit(net, res["x"], mlpflow.channels(net, res)[0])
+        >>> net2(x2, X).shape            # the GLU network's output
+        (200, 1)
+        >>> mlpflow.hessian(net2, x2).shape == (net2.nparams, net2.nparams)
+        True
     """
 
     def __init__(self, shape, input, target, weights=None):
