@@ -310,6 +310,48 @@ static void test_single_channel(void) {
     mlpf_net_free(net);
 }
 
+/* Deeper nets: a pair channel in the second hidden layer is found there, from
+   the first layer's outputs on the data; a single tanh unit on finite data
+   passes the contribution test only when it matters for the output. */
+static void test_deep_and_single_on_data(void) {
+    mlpf_error err;
+    mlpf_net *net = mlpf_net_create(2, &err);
+    mlpf_net_add_layer(net, 3, "tanh", 1, &err);
+    mlpf_net_add_layer(net, 3, "softplus", 1, &err);
+    mlpf_net_add_layer(net, 1, "identity", 0, &err);
+    size_t P = mlpf_net_nparams(net);
+    double x[32], X[2 * 150];
+    mlpf_rng r;
+    mlpf_rng_seed(&r, 21);
+    for (size_t i = 0; i < P; i++) x[i] = 0.8 * mlpf_rng_normal(&r);
+    for (int i = 0; i < 300; i++) X[i] = mlpf_rng_normal(&r);
+    /* layer 1 (inputs: 3 tanh outputs + bias): units 0, 1 form a pair, s = 1e3 */
+    double *W2 = x + mlpf_net_layer_offset(net, 1), *W3 = x + mlpf_net_layer_offset(net, 2);
+    const double w[4] = {0.5, -0.8, 0.4, 0.1}, v[4] = {0.3, 0.6, -0.5, 0.2}, s = 1e3;
+    for (int d = 0; d < 4; d++) W2[d] = w[d] + v[d] / (2 * s), W2[4 + d] = w[d] - v[d] / (2 * s);
+    W3[0] = 0.2 + s, W3[1] = 0.2 - s;
+    mlpf_channel *ch;
+    size_t n;
+    CHECK_OK(mlpf_channels(net, x, X, NULL, 150, NULL, &ch, &n, &err), &err);
+    CHECK(n == 1 && ch[0].layer == 1 && ch[0].units[0] == 0 && ch[0].units[1] == 1 && ch[0].nin == 4,
+          "the pair of hidden layer 1 (%zu channels, layer %d)", n, n ? ch[0].layer : -1);
+    mlpf_channels_free(ch, n);
+    mlpf_net_free(net);
+
+    /* single tanh unit 0 (w = u / s, a = b s) next to unit 1 of output weight o1 */
+    net = make_net(2, 2, "tanh", 1, 0);
+    const double u[3] = {0.8, -0.5, 0.0};
+    for (int k = 0; k < 2; k++) {
+        double o1 = k ? 1e3 : 1.0, y[8] = {u[0] / s, u[1] / s, u[2], 0.3, 0.9, -0.2, 1.3 * s, o1};
+        CHECK_OK(mlpf_channels(net, y, X, NULL, 150, NULL, &ch, &n, &err), &err);
+        CHECK(k ? n == 0 : (n == 1 && ch[0].type == MLPF_CHANNEL_SINGLE),
+              "single unit with the other unit's weight %g: %zu channels (negligible next to a "
+              "1000x larger output: none)", o1, n);
+        mlpf_channels_free(ch, n);
+    }
+    mlpf_net_free(net);
+}
+
 /* a pair channel classified through the objective: "channel" beats "minimum" */
 static void test_classify_channel(void) {
     mlpf_error err;
@@ -446,5 +488,6 @@ int main(void) {
     test_pair_channel();
     test_single_channel();
     test_classify_channel();
+    test_deep_and_single_on_data();
     return check_report("test_classify");
 }
