@@ -154,3 +154,21 @@ def test_channel_limit_end_of_channel(tanh_run):
     assert c["kind"] == "minimum" and c["channels"] == []
     with pytest.raises(ValueError, match="does not belong"):
         mlpflow.channel_limit(net, res["x"], dict(ch, units=[0, 5]))
+
+
+def test_channel_limit_gaussian_input():
+    """For infinite Gaussian data (NetI, Din <= 2) the GLU net is evaluated on
+    Gauss-Hermite nodes; its loss at the limit point equals the exact loss of the
+    pair up to the O(1/s^2) remainder of the pair's expansion."""
+    teacher = mlpflow.TeacherNet(layers=[(2, "sigmoid2", False), (1, "identity", False)], din=2,
+                                 params=[1.0, 0.2, -0.3, 0.9, 0.8, -0.6])
+    neti = mlpflow.NetI(teacher, [(2, "sigmoid2", False), (1, "identity", False)])
+    w, v = np.array([0.6, -0.3]), np.array([0.4, 0.9])
+    gaps = []
+    for s in (1e2, 1e3):
+        x = np.concatenate([w + v / (2 * s), w - v / (2 * s), [0.1 + s, 0.1 - s]])
+        ch, = mlpflow.channels(neti, x)
+        net2, x2 = mlpflow.channel_limit(neti, x, ch)
+        assert net2.input.shape[1] == 2 and net2.weights is not None
+        gaps.append(abs(mlpflow.loss(net2, x2) - mlpflow.loss(neti, x)))
+    assert gaps[1] < 0.03 * gaps[0] and gaps[1] < 2e-7, gaps      # 6.9e-6 -> 6.9e-8 measured
