@@ -426,13 +426,21 @@ int mlpf_shrink_net(const mlpf_net *net, const double *x, const int *remove, siz
    Detection on the data (or, for standard Gaussian input, in expectation by
    2-D Gauss-Hermite quadrature in the plane of the pair's input vectors):
      glu_error  = rms(pair - GLU) / rms(pair)                   <= glu_tol
-     amplification = rms of one unit's own term / rms(pair)    >= min_amplification
-                 (the units' outputs cancel: output weights "large")
+     amplification = rms of one unit's own term (a_i - a_j)/2 sigma(w.xbar),
+                 over rms(pair)                                 >= min_amplification
+                 (the units' outputs cancel: output weights "large"; single
+                 unit: |a| sigma'(0) / rms(a sigma(w.xbar)), i.e. 1 / the
+                 rms pre-activation: deep in the linear regime)
      gated part = rms((v.xbar) sigma'(w.xbar)) / rms(pair)      >= glu_tol
                  (pair only: otherwise the pair is a scaled copy of one unit,
                   a point on a symmetry-induced line, not a channel)
      single: also rms(unit) >= glu_tol * rms(next layer's pre-activation)
-                 (a negligible unit is not a channel).
+                 (a negligible unit is not a channel; skipped for Gaussian
+                 input with din > 2, where only the unit's plane is sampled).
+   For odd activations (tanh, sigmoid2) a pair is compared modulo the sign
+   symmetry (w_j, a_j) -> (-w_j, -a_j): then cosine is negative and w, c, v
+   refer to the flipped unit j. Each unit joins at most one channel (the most
+   amplified candidates win); identity and poly units are never channels.
    Defaults: glu_tol 0.1 (the GLU explains 99% of the pair's output variance),
    min_amplification 10 (the two units' terms cancel to one decimal digit: a
    finite pair of ordinary units does not do that). */
@@ -536,6 +544,79 @@ void mlpf_classification_free(mlpf_classification *c);   /* the arrays inside */
 int mlpf_classify(const mlpf_objective *obj, const double *x, const double *input,
                   const double *weights, size_t n, const mlpf_classify_options *opt,
                   mlpf_classification *out, mlpf_error *err);
+
+/* Critical points of any index: Levenberg-Marquardt on |grad L|^2 / 2 with the
+   exact Hessian H (the Jacobian of the gradient). Each step solves
+   (H^2 + mu I) d = -H g in H's eigenbasis; mu shrinks after good steps
+   (Nielsen's rule) so the iteration becomes Newton's method on grad L = 0 and
+   converges quadratically to the nearby critical point, whatever its index
+   (a minimiser would run away from a saddle). Flat directions (H singular)
+   get no step: the iteration lands on the nearest point of a manifold of
+   critical points. */
+typedef struct {
+    double gtol;        /* 1e-15: stop when the gradient's inf-norm is <= gtol        */
+    long maxiter;       /* 500                                                      */
+} mlpf_critical_options;
+
+void mlpf_critical_options_default(mlpf_critical_options *opt);
+
+typedef struct {
+    double loss, gnorm;       /* at x (gnorm: inf-norm)                               */
+    long iterations;          /* Hessian evaluations                                  */
+    char stopped_by[32];      /* "gtol"; "stalled": no step lowers |g| any further
+                                 (the rounding floor); "maxiter"                      */
+} mlpf_critical_info;
+
+/* From x0 to the nearby critical point x (P; may alias x0). Returns MLPF_OK
+   whatever the stop reason (see info->stopped_by). */
+int mlpf_find_critical_point(const mlpf_objective *obj, const double *x0,
+                             const mlpf_critical_options *opt, double *x,
+                             mlpf_critical_info *info, mlpf_error *err);
+
+/* Internals exposed for analysis. The activation (not softmax) or its
+   derivative 1, 2 or 3 elementwise: out (n) from z (n). */
+int mlpf_activation_eval_array(const mlpf_activation *a, const double *z, size_t n, int derivative,
+                               double *out, mlpf_error *err);
+/* Layer `layer` (from 0) of net at x on input (n, din): its pre-activations z
+   and outputs a, both (n, units) row-major; either may be NULL. */
+int mlpf_hidden(const mlpf_net *net, const double *x, const double *input, size_t n, int layer,
+                double *z, double *a, mlpf_error *err);
+
+/* Gated-linear-unit networks: the end of a channel. One hidden layer of k
+   ordinary units and nglu GLU units of one activation sigma, linear outputs:
+     y_o = b_o + sum_j a_oj sigma(w_j.xbar)
+               + sum_g [c_go sigma(w_g.xbar) + (v_go.xbar) sigma'(w_g.xbar)],
+   xbar = [x, 1] when hbias. Parameter layout: W1 (k, nin) row-major, W2 (nout,
+   k + obias) (bias last), then per GLU unit w (nin), c (nout), v (nout, nin). */
+typedef struct {
+    int din;              /* inputs                                          */
+    int hbias;            /* hidden units (ordinary and GLU) have a bias     */
+    int k;                /* ordinary hidden units (may be 0)                */
+    int nglu;             /* GLU units                                       */
+    int nout;             /* linear outputs                                  */
+    int obias;            /* outputs have a bias                             */
+    int nin;              /* din + hbias (filled in by the library)          */
+    mlpf_activation act;  /* sigma                                           */
+} mlpf_glu_shape;
+
+size_t mlpf_glu_nparams(const mlpf_glu_shape *shape);
+
+/* MSE (1/N) sum_n omega_n sum_o (y_no - t_no)^2 of a GLU network on finite
+   data (input (n, din), target (n, nout), weights (n) or NULL; copied), exact
+   gradient and Hessian (the Hessian needs sigma''' through the gate). For
+   Gaussian input use Gauss-Hermite nodes as data (mlpf_gauss_hermite_data). */
+mlpf_objective *mlpf_objective_glu(const mlpf_glu_shape *shape, size_t n, const double *input,
+                                   const double *target, const double *weights, mlpf_error *err);
+
+/* output (n, nout) of the GLU network at x for input (n, din). */
+int mlpf_glu_predict(const mlpf_glu_shape *shape, const double *x, const double *input, size_t n,
+                     double *output, mlpf_error *err);
+
+/* The channel's limit: the network (one hidden layer, identity outputs) with
+   the channel's pair (or single unit) replaced by its GLU (c, w, v); the other
+   units keep their order. Fills *shape and *x2 (malloc'ed, mlpf_glu_nparams). */
+int mlpf_channel_limit(const mlpf_net *net, const double *x, const mlpf_channel *ch,
+                       mlpf_glu_shape *shape, double **x2, mlpf_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Analysis: symmetries and constructions                                   */

@@ -310,6 +310,48 @@ static void test_single_channel(void) {
     mlpf_net_free(net);
 }
 
+/* Deeper nets: a pair channel in the second hidden layer is found there, from
+   the first layer's outputs on the data; a single tanh unit on finite data
+   passes the contribution test only when it matters for the output. */
+static void test_deep_and_single_on_data(void) {
+    mlpf_error err;
+    mlpf_net *net = mlpf_net_create(2, &err);
+    mlpf_net_add_layer(net, 3, "tanh", 1, &err);
+    mlpf_net_add_layer(net, 3, "softplus", 1, &err);
+    mlpf_net_add_layer(net, 1, "identity", 0, &err);
+    size_t P = mlpf_net_nparams(net);
+    double x[32], X[2 * 150];
+    mlpf_rng r;
+    mlpf_rng_seed(&r, 21);
+    for (size_t i = 0; i < P; i++) x[i] = 0.8 * mlpf_rng_normal(&r);
+    for (int i = 0; i < 300; i++) X[i] = mlpf_rng_normal(&r);
+    /* layer 1 (inputs: 3 tanh outputs + bias): units 0, 1 form a pair, s = 1e3 */
+    double *W2 = x + mlpf_net_layer_offset(net, 1), *W3 = x + mlpf_net_layer_offset(net, 2);
+    const double w[4] = {0.5, -0.8, 0.4, 0.1}, v[4] = {0.3, 0.6, -0.5, 0.2}, s = 1e3;
+    for (int d = 0; d < 4; d++) W2[d] = w[d] + v[d] / (2 * s), W2[4 + d] = w[d] - v[d] / (2 * s);
+    W3[0] = 0.2 + s, W3[1] = 0.2 - s;
+    mlpf_channel *ch;
+    size_t n;
+    CHECK_OK(mlpf_channels(net, x, X, NULL, 150, NULL, &ch, &n, &err), &err);
+    CHECK(n == 1 && ch[0].layer == 1 && ch[0].units[0] == 0 && ch[0].units[1] == 1 && ch[0].nin == 4,
+          "the pair of hidden layer 1 (%zu channels, layer %d)", n, n ? ch[0].layer : -1);
+    mlpf_channels_free(ch, n);
+    mlpf_net_free(net);
+
+    /* single tanh unit 0 (w = u / s, a = b s) next to unit 1 of output weight o1 */
+    net = make_net(2, 2, "tanh", 1, 0);
+    const double u[3] = {0.8, -0.5, 0.0};
+    for (int k = 0; k < 2; k++) {
+        double o1 = k ? 1e3 : 1.0, y[8] = {u[0] / s, u[1] / s, u[2], 0.3, 0.9, -0.2, 1.3 * s, o1};
+        CHECK_OK(mlpf_channels(net, y, X, NULL, 150, NULL, &ch, &n, &err), &err);
+        CHECK(k ? n == 0 : (n == 1 && ch[0].type == MLPF_CHANNEL_SINGLE),
+              "single unit with the other unit's weight %g: %zu channels (negligible next to a "
+              "1000x larger output: none)", o1, n);
+        mlpf_channels_free(ch, n);
+    }
+    mlpf_net_free(net);
+}
+
 /* a pair channel classified through the objective: "channel" beats "minimum" */
 static void test_classify_channel(void) {
     mlpf_error err;
@@ -337,11 +379,115 @@ static void test_classify_channel(void) {
     mlpf_net_free(net);
 }
 
+/* ---- critical points of any index ---- */
+
+static double dist_y(const form *f, const double *x, const double *y) {
+    double m = 0;
+    for (size_t k = 0; k < f->p; k++) {
+        double yk = 0;
+        for (size_t i = 0; i < f->p; i++) yk += f->Q[i * f->p + k] * x[i];
+        m = fmax(m, fabs(yk - y[k]));
+    }
+    return m;
+}
+
+/* x = Q y */
+static void from_y(const form *f, const double *y, double *x) {
+    for (size_t i = 0; i < f->p; i++) {
+        x[i] = 0;
+        for (size_t k = 0; k < f->p; k++) x[i] += f->Q[i * f->p + k] * y[k];
+    }
+}
+
+static void test_find_critical_point_forms(void) {
+    mlpf_error err;
+    /* L = sum lam_k y_k^2 / 2 + y_k^4 / 4: critical points y_k in {0, +-sqrt(-lam_k)};
+       the Hessian there is diag(lam_k + 3 y_k^2): index = negative lam_k with y_k = 0 */
+    const double lam[6] = {-2.0, -0.5, 1.0, 3.0, -1.0, 0.7};
+    form f;
+    form_init(&f, 6, lam, 1.0, 8);
+    mlpf_objective *obj = form_objective(&f);
+    struct { double y0[6], y[6]; int index; } cases[3] = {
+        {{0.1, -0.05, 0.08, 0.02, -0.07, 0.1}, {0, 0, 0, 0, 0, 0}, 3},
+        {{1.2, 0.05, -0.1, 0.1, 0.1, -0.05}, {sqrt(2.0), 0, 0, 0, 0, 0}, 2},
+        {{-1.3, 0.6, 0.1, 0, -0.9, 0.1}, {-sqrt(2.0), sqrt(0.5), 0, 0, -1.0, 0}, 0},
+    };
+    for (int c = 0; c < 3; c++) {
+        double x0[6], x[6];
+        from_y(&f, cases[c].y0, x0);
+        mlpf_critical_info info;
+        CHECK_OK(mlpf_find_critical_point(obj, x0, NULL, x, &info, &err), &err);
+        CHECK(info.gnorm <= 1e-14 && dist_y(&f, x, cases[c].y) < 1e-13,
+              "case %d: the nearby critical point (gnorm %g, distance %g, %s after %ld)", c,
+              info.gnorm, dist_y(&f, x, cases[c].y), info.stopped_by, info.iterations);
+        CHECK(info.iterations < 20, "Newton converges fast: %ld iterations", info.iterations);
+        mlpf_classification cl;
+        CHECK_OK(mlpf_classify(obj, x, NULL, NULL, 0, NULL, &cl, &err), &err);
+        CHECK(cl.index == cases[c].index && cl.n_zero == 0 &&
+              cl.kind == (cases[c].index ? MLPF_POINT_SADDLE : MLPF_POINT_MINIMUM),
+              "case %d: index %d (expected %d), kind %s", c, cl.index, cases[c].index,
+              mlpf_point_kind_name(cl.kind));
+        mlpf_classification_free(&cl);
+    }
+    mlpf_critical_options o;
+    mlpf_critical_options_default(&o);
+    o.maxiter = 1;
+    double x0[6] = {0.5, 0.5, 0.5, 0.5, 0.5, 0.5}, x[6];
+    mlpf_critical_info info;
+    CHECK_OK(mlpf_find_critical_point(obj, x0, &o, x, &info, &err), &err);
+    CHECK(info.iterations == 1 && !strcmp(info.stopped_by, "maxiter"), "maxiter stops: %s", info.stopped_by);
+    o.gtol = -1;
+    CHECK(mlpf_find_critical_point(obj, x0, &o, x, &info, &err) == MLPF_EINVAL, "bad gtol refused");
+    mlpf_objective_free(obj);
+}
+
+/* A saddle of a small net: erf teacher with orthonormal units (exact Gaussian
+   data), the best one-unit student averages them (Simsek et al. 2023); split
+   in halves it is a first-order saddle of the two-unit student. From a point
+   1e-6 away the search returns to the saddle line, not down to a minimum. */
+static void test_find_critical_point_net(void) {
+    mlpf_error err;
+    mlpf_net *teacher = make_net(2, 2, "sigmoid2", 0, 0), *n1 = make_net(2, 1, "sigmoid2", 0, 0);
+    const double tp[6] = {1, 0, 0, 1, 1, 1};
+    mlpf_objective *o1 = mlpf_objective_gaussian(teacher, tp, n1, &err);
+    double x1[3] = {0.3, 0.5, 1.5};
+    mlpf_critical_info info;
+    CHECK_OK(mlpf_find_critical_point(o1, x1, NULL, x1, &info, &err), &err);
+    CHECK(info.gnorm <= 1e-14 && fabs(x1[0] - x1[1]) < 1e-12, "one unit: the average of the teacher's "
+          "units (w = %g, %g; gnorm %g)", x1[0], x1[1], info.gnorm);
+    mlpf_net *n2;
+    double *x2;
+    CHECK_OK(mlpf_split_neuron(n1, x1, 0, 0.5, 1, &n2, &x2, &err), &err);
+    mlpf_objective *o2 = mlpf_objective_gaussian(teacher, tp, n2, &err);
+    mlpf_rng r;
+    mlpf_rng_seed(&r, 4);
+    double x0[6], x[6], l2;
+    for (int i = 0; i < 6; i++) x0[i] = x2[i] + 1e-6 * mlpf_rng_normal(&r);
+    CHECK_OK(mlpf_find_critical_point(o2, x0, NULL, x, &info, &err), &err);
+    mlpf_objective_eval(o2, x2, &l2, NULL, NULL, &err);
+    CHECK(info.gnorm <= 1e-13 && fabs(info.loss - l2) < 1e-14, "back on the saddle line: gnorm %g, "
+          "loss %.17g vs %.17g (%s)", info.gnorm, info.loss, l2, info.stopped_by);
+    mlpf_classification cl;
+    CHECK_OK(mlpf_classify(o2, x, NULL, NULL, 0, NULL, &cl, &err), &err);
+    CHECK(cl.kind == MLPF_POINT_SADDLE && cl.index == 1, "a first-order saddle: %s, index %d",
+          mlpf_point_kind_name(cl.kind), cl.index);
+    mlpf_classification_free(&cl);
+    mlpf_objective_free(o1);
+    mlpf_objective_free(o2);
+    mlpf_net_free(teacher);
+    mlpf_net_free(n1);
+    mlpf_net_free(n2);
+    free(x2);
+}
+
 int main(void) {
+    test_find_critical_point_forms();
+    test_find_critical_point_net();
     test_quadratic_forms();
     test_split_minimum();
     test_pair_channel();
     test_single_channel();
     test_classify_channel();
+    test_deep_and_single_on_data();
     return check_report("test_classify");
 }

@@ -36,9 +36,10 @@ __all__ = ["Error", "InvalidArgumentError", "lib_path", "Net", "NetI", "TeacherN
            "subspace_minloss_grid", "trajectory_distance", "__version__"]
 from . import plot  # noqa: E402  (matplotlib is imported only when a plot is made)
 # Landscape analysis: what a point is, channels to infinity (src/analysis/).
-from .classify import channels, classify  # noqa: E402
-__all__ += ["channels", "classify"]
-
+from .classify import (GLUNet, activation, channel_limit, channels, classify,  # noqa: E402
+                       find_critical_point, hidden)
+__all__ += ["GLUNet", "activation", "channel_limit", "channels", "classify", "find_critical_point",
+            "hidden"]
 
 # Analysis: symmetries and constructions (python/mlpflow/symmetry.py)
 from .symmetry import (AffineSubspace, canonicalize, copy_average, count_G, count_T,  # noqa: E402

@@ -5,15 +5,16 @@ points of any index, and the network's internals (activations, hidden layers).
 All numerics run in libmlpflow (src/analysis/); this module converts arrays.
 """
 import math
-from ctypes import POINTER, Structure, byref, c_double, c_int, c_size_t
+from ctypes import POINTER, Structure, byref, c_char, c_double, c_int, c_long, c_size_t
 
 import numpy as np
 
 from . import _lib
 from ._lib import DP, ERRP, NETP, OBJP, lib
-from .core import Net, _as_params, _cnet, _err, _f64, _Model, _ptr
+from .core import Net, _as_params, _cnet, _err, _f64, _Model, _one_activation, _ptr
 
-__all__ = ["classify", "channels"]
+__all__ = ["classify", "channels", "find_critical_point", "activation", "hidden",
+           "channel_limit", "GLUNet"]
 
 KINDS = ("minimum", "saddle", "channel", "not_critical")
 CHANNEL_TYPES = ("pair", "single")
@@ -44,7 +45,22 @@ class mlpf_classification(Structure):
                 ("channels", POINTER(mlpf_channel))]
 
 
+class mlpf_critical_options(Structure):
+    _fields_ = [("gtol", c_double), ("maxiter", c_long)]
+
+
+class mlpf_critical_info(Structure):
+    _fields_ = [("loss", c_double), ("gnorm", c_double), ("iterations", c_long),
+                ("stopped_by", c_char * 32)]
+
+
 _SIG = {
+    "mlpf_activation_eval_array": (c_int, [POINTER(_lib.mlpf_activation), DP, c_size_t, c_int, DP,
+                                           ERRP]),
+    "mlpf_hidden": (c_int, [NETP, DP, DP, c_size_t, c_int, DP, DP, ERRP]),
+    "mlpf_critical_options_default": (None, [POINTER(mlpf_critical_options)]),
+    "mlpf_find_critical_point": (c_int, [OBJP, DP, POINTER(mlpf_critical_options), DP,
+                                         POINTER(mlpf_critical_info), ERRP]),
     "mlpf_channel_options_default": (None, [POINTER(mlpf_channel_options)]),
     "mlpf_channels_free": (None, [POINTER(mlpf_channel), c_size_t]),
     "mlpf_channels": (c_int, [NETP, DP, DP, DP, c_size_t, POINTER(mlpf_channel_options),
@@ -217,3 +233,210 @@ def classify(net, x, tol=None, gnorm_tol=None, channels=True, glu_tol=None,
         return out
     finally:
         lib.mlpf_classification_free(byref(c))
+
+
+def find_critical_point(net, x0, gtol=1e-15, maxiter=500, classify_result=True):
+    """The critical point near x0, of any index: Levenberg-Marquardt on |grad L|^2 / 2
+    with the exact Hessian (Newton's method on grad L = 0 once close), so it converges
+    to nearby saddles as well as minima; flat directions get no step.
+
+    Returns a dict: x, loss, gnorm (inf-norm), iterations, stopped_by ("gtol",
+    "stalled" at the rounding floor, "maxiter") and, with ``classify_result``,
+    ``classification`` (:func:`classify` at x).
+
+    Example::
+
+        >>> cp = mlpflow.find_critical_point(net, x_near_saddle)
+        >>> cp["gnorm"] < 1e-12, cp["classification"]["index"]
+        (True, 1)
+    """
+    x0, _ = _result_parts(x0)
+    if not isinstance(net, _Model):
+        raise ValueError("net: expected a mlpflow network, got %s" % type(net).__name__)
+    obj = net._objective(False)
+    x0 = _as_params(net, x0, "x0")
+    o = mlpf_critical_options()
+    _lib.need("mlpf_critical_options_default")(byref(o))
+    o.gtol, o.maxiter = float(gtol), int(maxiter)
+    x = np.empty(net.nparams)
+    info = mlpf_critical_info()
+    err = _err()
+    _lib.check(_lib.need("mlpf_find_critical_point")(obj, _ptr(x0), byref(o), _ptr(x),
+                                                     byref(info), byref(err)), err)
+    out = {"x": x, "loss": info.loss, "gnorm": info.gnorm, "iterations": info.iterations,
+           "stopped_by": info.stopped_by.decode()}
+    if classify_result:
+        out["classification"] = classify(net, x)
+    return out
+
+
+def activation(name, z, derivative=0):
+    """An activation (a name such as "softplus", or ("poly", [c0, c1, ...])) or its
+    derivative 1, 2 or 3, elementwise on z (any shape), computed by the library.
+
+    Example::
+
+        >>> mlpflow.activation("tanh", [0.0, 1.0], derivative=1)
+        array([1.        , 0.41997434])
+    """
+    act = _one_activation(name, "name")
+    Z = _f64(z, "z")
+    out = np.empty(Z.shape)
+    err = _err()
+    _lib.check(_lib.need("mlpf_activation_eval_array")(byref(act), _ptr(Z), Z.size,
+                                                       int(derivative), _ptr(out), byref(err)),
+               err)
+    return out if out.ndim else float(out)
+
+
+def hidden(net, x, X):
+    """Each layer's pre-activations and outputs at parameters x on inputs X (N, Din):
+    a list with one dict {"z": (N, units), "a": (N, units)} per layer, the output
+    layer last.
+
+    Example::
+
+        >>> layers = mlpflow.hidden(net, x, X)
+        >>> layers[0]["a"].shape        # the first hidden layer's outputs
+        (100, 5)
+    """
+    cnet = _cnet(net)
+    x = _as_params(net, x)
+    X = _f64(X, "X", 2)
+    if X.shape[1] != net.din:
+        raise ValueError("X: expected %d columns (the input dimension), got %d"
+                         % (net.din, X.shape[1]))
+    out = []
+    f = _lib.need("mlpf_hidden")
+    for l in range(lib.mlpf_net_nlayers(cnet)):
+        units = lib.mlpf_net_layer_units(cnet, l)
+        z, a = np.empty((X.shape[0], units)), np.empty((X.shape[0], units))
+        err = _err()
+        _lib.check(f(cnet, _ptr(x), _ptr(X), X.shape[0], l, _ptr(z), _ptr(a), byref(err)), err)
+        out.append({"z": z, "a": a})
+    return out
+
+
+# ---------------------------------------------------------------- the end of a channel
+
+class mlpf_glu_shape(Structure):
+    _fields_ = [("din", c_int), ("hbias", c_int), ("k", c_int), ("nglu", c_int), ("nout", c_int),
+                ("obias", c_int), ("nin", c_int), ("act", _lib.mlpf_activation)]
+
+
+for _n, (_r, _a) in {
+    "mlpf_glu_nparams": (c_size_t, [POINTER(mlpf_glu_shape)]),
+    "mlpf_objective_glu": (OBJP, [POINTER(mlpf_glu_shape), c_size_t, DP, DP, DP, ERRP]),
+    "mlpf_glu_predict": (c_int, [POINTER(mlpf_glu_shape), DP, DP, c_size_t, DP, ERRP]),
+    "mlpf_channel_limit": (c_int, [NETP, DP, POINTER(mlpf_channel), POINTER(mlpf_glu_shape),
+                                   POINTER(DP), ERRP]),
+}.items():
+    _lib.bind(_n, _r, _a)
+
+
+class GLUNet(_Model):
+    """A one-hidden-layer network in which some units are gated linear units,
+    c*s(w.x) + (v.x)*s'(w.x): the end of a channel to infinity. Made by
+    :func:`channel_limit`; loss / gradient / hessian / hessian_spectrum / train /
+    classify work on it, and ``net2(x, X)`` evaluates it.
+
+    Parameter layout: W1 (k, din + bias) of the ordinary units, W2 (nout, k + obias),
+    then per GLU unit w (din + bias), c (nout), v (nout, din + bias).
+    Data: the original net's samples, or Gauss-Hermite nodes (Din <= 2) with the
+    teacher's outputs for a NetI.
+
+    Example::
+
+        >>> net2, x2 = mlpflow.channel_limit(net, res["x"], mlpflow.channels(net, res)[0])
+        >>> net2(x2, X).shape            # the GLU network's output
+        (200, 1)
+        >>> mlpflow.hessian(net2, x2).shape == (net2.nparams, net2.nparams)
+        True
+    """
+
+    def __init__(self, shape, input, target, weights=None):
+        self.shape = shape
+        self.din, self.dout = shape.din, shape.nout
+        self.layers = [(shape.k, "ordinary", bool(shape.hbias)),
+                       (shape.nglu, "glu", bool(shape.hbias)), (shape.nout, "identity",
+                                                                bool(shape.obias))]
+        self.maxnorm, self.merge = math.inf, []
+        self.input = _f64(input, "input", 2)
+        self.target = _f64(target, "target", 2)
+        self.weights = None if weights is None else _f64(weights, "weights", 1)
+        self.nsamples = self.input.shape[0]
+        err = _err()
+        self._obj = _lib.check_ptr(_lib.need("mlpf_objective_glu")(
+            byref(shape), self.nsamples, _ptr(self.input), _ptr(self.target),
+            _ptr(self.weights) if self.weights is not None else None, byref(err)), err)
+        self.nparams = int(lib.mlpf_objective_nparams(self._obj))
+
+    def __call__(self, x, X):
+        x = _as_params(self, x)
+        X = _f64(X, "X", 2)
+        out = np.empty((X.shape[0], self.dout))
+        err = _err()
+        _lib.check(_lib.need("mlpf_glu_predict")(byref(self.shape), _ptr(x), _ptr(X), X.shape[0],
+                                                 _ptr(out), byref(err)), err)
+        return out
+
+    def __repr__(self):
+        return "GLUNet(k=%d, nglu=%d, din=%d, nparams=%d)" % (self.shape.k, self.shape.nglu,
+                                                              self.din, self.nparams)
+
+
+def _channel_struct(channel):
+    keep = {k: _f64(channel[k], k).reshape(-1) for k in ("c", "w", "v")}
+    keep["out_weights"] = _f64(channel["out_weights"], "out_weights").reshape(-1)
+    ch = mlpf_channel()
+    ch.type = CHANNEL_TYPES.index(channel["type"])
+    ch.layer = int(channel["layer"])
+    units = list(channel["units"]) + [-1]
+    ch.units[0], ch.units[1] = int(units[0]), int(units[1])
+    ch.nin, ch.nout = keep["w"].size, keep["c"].size
+    for k in ("c", "w", "v", "out_weights"):
+        setattr(ch, k, _ptr(keep[k]))
+    return ch, keep
+
+
+def _limit_data(net):
+    """The samples the GLU net is evaluated on."""
+    if isinstance(net, Net):
+        return net.input, net.target, net.weights
+    teacher = getattr(net, "teacher", None)
+    if teacher is None or net.din > 2:
+        raise _lib.Error("channel_limit: a network with Gaussian input needs Din <= 2 (it uses "
+                         "Gauss-Hermite nodes as data); use a Net with samples instead", 6)
+    from .core import gauss_hermite_net
+    gh = gauss_hermite_net(teacher, net.layers)
+    return gh.input, gh.target, gh.weights
+
+
+def channel_limit(net, x, channel):
+    """The network at the end of a channel: the channel's pair (or single unit)
+    replaced by its gated linear unit c*s(w.x) + (v.x)*s'(w.x) (a :class:`GLUNet`),
+    with the other units unchanged. Returns (net2, x2). Minimising net2 gives the
+    loss at the end of the channel, to compare with the channel's current loss.
+
+    Example::
+
+        >>> ch = mlpflow.channels(net, res)[0]
+        >>> net2, x2 = mlpflow.channel_limit(net, res["x"], ch)
+        >>> end = mlpflow.train(net2, x2, alg="none", optim_solver="newtontr")
+        >>> end["loss"] <= mlpflow.loss(net, res["x"])
+        True
+    """
+    x, _ = _result_parts(x)
+    x = _as_params(net, x)
+    ch, keep = _channel_struct(channel)
+    shape, x2p = mlpf_glu_shape(), DP()
+    err = _err()
+    _lib.check(_lib.need("mlpf_channel_limit")(_cnet(net), _ptr(x), byref(ch), byref(shape),
+                                               byref(x2p), byref(err)), err)
+    try:
+        x2 = np.ctypeslib.as_array(x2p, shape=(int(_lib.need("mlpf_glu_nparams")(byref(shape))),)).copy()
+    finally:
+        _lib.c_free(x2p)
+    del keep
+    X, T, W = _limit_data(net)
+    return GLUNet(shape, X, T, W), x2

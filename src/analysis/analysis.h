@@ -10,6 +10,9 @@
    place that knows this until the activation table carries the metadata. */
 int mlpf_act_is_odd_linear(const mlpf_activation *a);
 
+/* d^3 sigma / du^3 at u (NAN for softmax); activation_d3.c. */
+double mlpf_activation_d3(const mlpf_activation *a, double u);
+
 /* Samples (m, din) and weights (m, summing to m) whose weighted mean is the
    expectation over x ~ N(0, I_din) of any function of the two projections
    p.x and q.x (p, q of length din): 2-D Gauss-Hermite nodes in the plane

@@ -505,8 +505,9 @@ int mlpf_channel_dynamics(const mlpf_net *net, mlpf_channel *ch, const double *t
     for (size_t k = 0; k < m; k++) {       /* log t, log |a|, -log L on the window */
         const double *W = xs + k * net->nparams + Ln->offset;
         double a2 = 0;
-        for (int u = 0; u < 2; u++)
-            for (int o = 0; u == 0 || ch->units[1] >= 0 ? o < Ln->units : 0; o++) {
+        int nunits = ch->units[1] >= 0 ? 2 : 1;
+        for (int u = 0; u < nunits; u++)
+            for (int o = 0; o < Ln->units; o++) {
                 double a = W[(size_t)o * (size_t)cols + (size_t)ch->units[u]];
                 a2 += a * a;
             }
