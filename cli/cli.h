@@ -58,5 +58,6 @@ int cmd_predict(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_example(int argc, char **argv);
+int cmd_classify(int argc, char **argv);
 
 #endif

@@ -20,6 +20,7 @@ static const char USAGE[] =
     "  train     gradient flow then a minimiser; writes RUN.json + RUN.npz\n"
     "  bench     time gradient and Hessian calls of a one-hidden-layer net\n"
     "  example   train the built-in teacher-student example\n"
+    "  classify  what a point is: minimum, saddle (index), channel, not critical\n"
     "  version   print the version\n"
     "\n"
     "A spec is a JSON file, e.g.\n"
@@ -194,6 +195,7 @@ static const command COMMANDS[] = {
     {"hessian", cmd_hessian},   {"spectrum", cmd_spectrum}, {"predict", cmd_predict},
     {"bench", cmd_bench},       {"train", cmd_train},     {"example", cmd_example},
     {"info", cmd_info},
+    {"classify", cmd_classify},
 };
 
 int main(int argc, char **argv) {

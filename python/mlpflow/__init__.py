@@ -36,3 +36,16 @@ __all__ = ["Error", "InvalidArgumentError", "lib_path", "Net", "NetI", "TeacherN
            "cosine_similarity", "grow_net", "shrink_net", "split_neuron", "subspace_minloss",
            "subspace_minloss_grid", "trajectory_distance", "load_run", "__version__"]
 from . import plot  # noqa: E402  (matplotlib is imported only when a plot is made)
+# Landscape analysis: what a point is, channels to infinity (src/analysis/).
+from .classify import (GLUNet, activation, channel_limit, channels, classify,  # noqa: E402
+                       find_critical_point, hidden)
+__all__ += ["GLUNet", "activation", "channel_limit", "channels", "classify", "find_critical_point",
+            "hidden"]
+
+# Analysis: symmetries and constructions (python/mlpflow/symmetry.py)
+from .symmetry import (AffineSubspace, canonicalize, copy_average, count_G, count_T,  # noqa: E402
+                       expand_and_cluster, match_teacher, permutation_point, symmetry_distance,
+                       symmetry_induced, symmetry_induced_count)
+__all__ += ["AffineSubspace", "canonicalize", "copy_average", "count_G", "count_T",
+            "expand_and_cluster", "match_teacher", "permutation_point", "symmetry_distance",
+            "symmetry_induced", "symmetry_induced_count"]
