@@ -20,7 +20,8 @@ static const char HELP_CLASSIFY[] =
     "             x; its trajectory adds each channel's growth_exponent, loss_rate)\n"
     "  --tol      eigenvalues with |lambda| <= T count as zero (default: derived from\n"
     "             the rounding of the Hessian, P eps |H| + |H(x - H^+ g) - H(x)|)\n"
-    "  --gnorm-tol  gradient inf-norm below which x is critical (default: P eps |H| |x|)\n"
+    "  --gnorm-tol  gradient inf-norm below which x is critical (default: P eps |H| |x|\n"
+    "             plus the gradient's measured rounding noise)\n"
     "  --no-channels  skip channel detection\n";
 
 /* A double option (finite, >= 0); NAN when absent. */

@@ -18,6 +18,8 @@ mf.find_critical_point first). For every channel:
   - the loss at the end of the channel: mf.channel_limit replaces the pair by its
     GLU and Newton minimises that network.
 The full run adds a softplus teacher (4 units) with a 3-unit student.
+|a| in the table is at the end point, after Newton has run along the channel
+until it stalls (the flow alone reaches |a| ~ 3-4 by t = 1e4, see the figure).
 
 Writes ex8_channels.png (|a|(t) and the loss along the channel runs)."""
 import os

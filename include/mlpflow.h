@@ -602,9 +602,10 @@ void mlpf_classification_free(mlpf_classification *c);   /* the arrays inside */
                  the Hessian changes on the way to the nearby critical point,
                  dH = H(x - H^+ g) - H(x) (Weyl: |d lambda| <= |dH|_2 <= |dH|_F);
                  symmetry-induced flat directions come out inside this band.
-     gnorm_tol = P eps |H|_2 max(|x|_2, 1): the gradient of an exact critical
-                 point evaluated at the rounded x, H eps |x|, plus the rounding
-                 of the gradient's own sums (same order as the Hessian's).
+     gnorm_tol = P eps |H|_2 max(|x|_2, 1) + noise: the gradient of an exact
+                 critical point evaluated at the rounded x (H eps |x|), plus the
+                 objective's own rounding error, measured as
+                 noise = |g(x + d) - g(x) - H d|_inf with d_i = +-eps x_i.
    kind: "channel" when a channel is detected (channels are never exactly
    critical: the gradient vanishes only at infinity), else "not_critical" when
    gnorm > gnorm_tol, else "saddle" when index > 0, else "minimum".

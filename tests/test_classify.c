@@ -126,6 +126,41 @@ static void test_quadratic_forms(void) {
     mlpf_objective_free(obj);
 }
 
+/* An objective whose gradient carries evaluation noise of 1e-10 (a hash of x's
+   bits, like the rounding of sums that cancel): L = sum (x_i - 1)^2 / 2. */
+static int noisy_eval(void *c, const double *x, const size_t *sub, size_t ns, double *loss,
+                      double *grad, double *hess, mlpf_error *err) {
+    (void)c, (void)sub, (void)ns, (void)err;
+    uint64_t h = 1469598103934665603u;
+    for (int i = 0; i < 4; i++) {
+        uint64_t b;
+        memcpy(&b, &x[i], 8);
+        h = (h ^ b) * 1099511628211u;
+    }
+    for (int i = 0; i < 4; i++) {
+        if (loss && i == 0) *loss = 0;
+        if (loss) *loss += 0.5 * (x[i] - 1) * (x[i] - 1);
+        h = h * 6364136223846793005u + 1442695040888963407u;
+        if (grad) grad[i] = x[i] - 1 + 1e-10 * ((double)(h >> 11) / 9007199254740992.0 - 0.5);
+        for (int j = 0; hess && j < 4; j++) hess[i * 4 + j] = i == j;
+    }
+    return MLPF_OK;
+}
+
+static void test_gradient_noise(void) {
+    mlpf_error err;
+    mlpf_objective_ops ops = {"noisy", 4, 0, noisy_eval, NULL};
+    mlpf_objective *obj = mlpf_objective_custom(&ops, NULL, &err);
+    const double x[4] = {1, 1, 1, 1};
+    mlpf_classification c;
+    CHECK_OK(mlpf_classify(obj, x, NULL, NULL, 0, NULL, &c, &err), &err);
+    CHECK(c.kind == MLPF_POINT_MINIMUM && c.gnorm > 1e-12 && c.gnorm_tol > c.gnorm,
+          "a gradient of %g that is evaluation noise is measured as such (tol %g): %s", c.gnorm,
+          c.gnorm_tol, mlpf_point_kind_name(c.kind));
+    mlpf_classification_free(&c);
+    mlpf_objective_free(obj);
+}
+
 /* ---- a strict minimum of a small net and its split ---- */
 
 typedef struct {
@@ -489,5 +524,6 @@ int main(void) {
     test_single_channel();
     test_classify_channel();
     test_deep_and_single_on_data();
+    test_gradient_noise();
     return check_report("test_classify");
 }

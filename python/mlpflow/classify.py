@@ -196,8 +196,9 @@ def classify(net, x, tol=None, gnorm_tol=None, channels=True, glu_tol=None,
     zero_tol = P eps |H|_2 + |H(x - H^+ g) - H(x)|_F -- the rounding of the
     Hessian and its eigenvalues plus how much they move on the way to the nearby
     critical point, so symmetry-induced flat directions count as zero;
-    gnorm_tol = P eps |H|_2 max(|x|_2, 1) -- the gradient an exact critical point
-    shows after rounding x. "channel" wins over every other kind; else
+    gnorm_tol = P eps |H|_2 max(|x|_2, 1) + noise -- the gradient an exact critical
+    point shows after rounding x, plus the objective's own rounding error measured
+    as |g(x + d) - g(x) - H d|_inf with d_i = +-eps x_i. "channel" wins over every other kind; else
     "not_critical" when gnorm > gnorm_tol, "saddle" when index > 0, "minimum".
 
     Example::
