@@ -2,7 +2,7 @@
    Gaussian inputs), the loss and the train options, checked field by field and
    turned into an objective. Every message starts with the spec's file name and
    names the field, e.g.  S.json: layers[1][1]: unknown activation "sigmod". */
-#include "io/io.h"
+#include "problem/problem.h"
 
 #include <math.h>
 #include <string.h>
