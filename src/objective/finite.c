@@ -24,6 +24,7 @@
    each with its own accumulator, summed in slab order: results are
    bit-identical whatever the number of threads. */
 #include "internal.h"
+#include "objective/data.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -490,6 +491,25 @@ static int finite_eval(void *ctx, const double *x, const size_t *subset, size_t 
     return status;
 }
 
+/* The arguments of mlpf_objective_finite, checked: input (n, din), target (n, tcols),
+   weights (n) or NULL. */
+static int check_data(const mlpf_net *net, size_t n, const double *input, const double *target,
+                      size_t tcols, const double *weights, const mlpf_finite_options *opt,
+                      mlpf_error *err) {
+    if (n == 0) return mlpf_fail(err, MLPF_EINVAL, "empty data: the data set has no samples");
+    if (!input || !target) return mlpf_fail(err, MLPF_EINVAL, "input and target must not be NULL");
+    int st = mlpf_data_check_loss(net, opt->loss, err);
+    if (!st) st = mlpf_data_check_target_cols("target", net, opt->loss, tcols, err);
+    if (!st) st = mlpf_data_check_finite("input", input, n, (size_t)net->din, err);
+    if (!st) st = mlpf_data_check_finite("target", target, n, tcols, err);
+    if (!st && mlpf_data_labels(net, opt->loss, tcols))
+        st = mlpf_data_check_labels("target", target, n, mlpf_net_dout(net), err);
+    if (!st && weights) st = mlpf_data_check_weights("weights", weights, n, err);
+    if (!st && opt->threads < 0)
+        st = mlpf_fail(err, MLPF_EINVAL, "threads must be >= 0, got %d", opt->threads);
+    return st;
+}
+
 mlpf_objective *mlpf_objective_finite(const mlpf_net *net, size_t n, const double *input,
                                       const double *target, size_t tcols, const double *weights,
                                       const mlpf_finite_options *opt, mlpf_error *err) {
@@ -499,55 +519,8 @@ mlpf_objective *mlpf_objective_finite(const mlpf_net *net, size_t n, const doubl
         if (!net) mlpf_fail(err, MLPF_EINVAL, "finite objective: network is NULL");
         return NULL;
     }
-    int din = net->din, dout = mlpf_net_dout(net);
-    int softmax_out = net->layers[net->nlayers - 1].acts[0].kind == MLPF_ACT_SOFTMAX;
-    if (n == 0) { mlpf_fail(err, MLPF_EINVAL, "empty data: the data set has no samples"); return NULL; }
-    if (!input || !target) { mlpf_fail(err, MLPF_EINVAL, "input and target must not be NULL"); return NULL; }
-    if (opt->loss == MLPF_LOSS_CROSSENTROPY && !softmax_out) {
-        mlpf_fail(err, MLPF_EINVAL, "loss crossentropy needs a softmax output layer (the output layer is %s)",
-                  mlpf_activation_name(net->layers[net->nlayers - 1].acts[0].kind));
-        return NULL;
-    }
-    if (opt->loss == MLPF_LOSS_MSE && softmax_out) {
-        mlpf_fail(err, MLPF_EINVAL, "a softmax output layer is trained with loss \"crossentropy\", not mse");
-        return NULL;
-    }
-    if (opt->loss != MLPF_LOSS_MSE && opt->loss != MLPF_LOSS_CROSSENTROPY) {
-        mlpf_fail(err, MLPF_EINVAL, "unknown loss code %d", (int)opt->loss);
-        return NULL;
-    }
-    int labels = opt->loss == MLPF_LOSS_CROSSENTROPY && tcols == 1 && dout > 1;
-    if (tcols != (size_t)dout && !labels) {
-        mlpf_fail(err, MLPF_EINVAL, "target has %zu columns but the network has %d outputs%s", tcols, dout,
-                  opt->loss == MLPF_LOSS_CROSSENTROPY ? " (or give 1 column of integer labels)" : "");
-        return NULL;
-    }
-    size_t bad = mlpf_first_nonfinite(input, n * (size_t)din);
-    if (bad) {
-        mlpf_fail(err, MLPF_ENONFINITE, "input row %zu, column %zu is not finite (%g)", (bad - 1) / (size_t)din,
-                  (bad - 1) % (size_t)din, input[bad - 1]);
-        return NULL;
-    }
-    bad = mlpf_first_nonfinite(target, n * tcols);
-    if (bad) {
-        mlpf_fail(err, MLPF_ENONFINITE, "target row %zu, column %zu is not finite (%g)", (bad - 1) / tcols,
-                  (bad - 1) % tcols, target[bad - 1]);
-        return NULL;
-    }
-    if (labels)
-        for (size_t s = 0; s < n; s++)
-            if (target[s] != floor(target[s]) || target[s] < 0 || target[s] >= dout) {
-                mlpf_fail(err, MLPF_EINVAL, "label %zu is %g; labels must be integers 0..%d", s, target[s], dout - 1);
-                return NULL;
-            }
-    if (weights)
-        for (size_t s = 0; s < n; s++)
-            if (!isfinite(weights[s]) || weights[s] < 0) {
-                mlpf_fail(err, isfinite(weights[s]) ? MLPF_EINVAL : MLPF_ENONFINITE,
-                          "weight %zu is %g; sample weights must be finite and >= 0", s, weights[s]);
-                return NULL;
-            }
-    if (opt->threads < 0) { mlpf_fail(err, MLPF_EINVAL, "threads must be >= 0, got %d", opt->threads); return NULL; }
+    if (check_data(net, n, input, target, tcols, weights, opt, err)) return NULL;
+    int din = net->din, labels = mlpf_data_labels(net, opt->loss, tcols);
 
     finite_data *f = mlpf_calloc(1, sizeof *f, err);
     if (!f) return NULL;
