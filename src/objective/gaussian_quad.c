@@ -72,24 +72,13 @@ void mlpf_gq_rules_free(mlpf_gq_rules *r) {
     }
 }
 
-/* half-width of the strip of analyticity in u that sets the rule size */
-static double act_strip(const mlpf_activation *a) {
-    switch (a->kind) {
-    case MLPF_ACT_IDENTITY: case MLPF_ACT_SQUARE: case MLPF_ACT_CUBE: case MLPF_ACT_POLY:
-        return INFINITY;
-    case MLPF_ACT_SIGMOID: case MLPF_ACT_SOFTPLUS: case MLPF_ACT_SILU: return M_PI;
-    case MLPF_ACT_TANH: return M_PI / 2;
-    case MLPF_ACT_G: return M_PI / 4;
-    case MLPF_ACT_EXP: return 4.0;
-    case MLPF_ACT_GELU: case MLPF_ACT_SIGMOID2: case MLPF_ACT_NORMAL_CDF: return 2.0;
-    default: return 4.0;  /* relu, selu: entire pieces (like exp) between kinks */
-    }
-}
+/* half-width of the strip of analyticity in u that sets the rule size, from the
+   activation table (every scalar activation has one: test_activation) */
+static double act_strip(const mlpf_activation *a) { return mlpf_activation_row(a->kind)->strip; }
 
-/* activations with a kink at u = 0: their rules get a panel edge there */
-static int kinked(const mlpf_activation *a) {
-    return a->kind == MLPF_ACT_RELU || a->kind == MLPF_ACT_SELU;
-}
+/* activations with a kink: their rules get a panel edge there. The table puts
+   every kink at u = 0 (test_activation), which is where the rules below place it. */
+static int kinked(const mlpf_activation *a) { return mlpf_activation_row(a->kind)->nkinks > 0; }
 
 /* The jump of f' at the kink: f'' then carries jump * delta(u), which no
    quadrature of the pointwise f'' sees; the pair adds it as a line integral. */
