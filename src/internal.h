@@ -67,6 +67,10 @@ const mlpf_activation_info *mlpf_activation_row(mlpf_act_kind kind);
 void mlpf_activation_eval_n(const mlpf_activation *a, const double *u, size_t n, double *f,
                             double *df, double *d2f);
 
+/* Softmax of z (n, element stride `stride`) into p (same layout); returns
+   logsumexp(z). The only softmax: layers, the finite objective and its loss. */
+double mlpf_softmax(int n, const double *z, size_t stride, double *p);
+
 /* Forward one layer on n samples: in (n, inputs), W (units, inputs + bias) ->
    z, a, da, d2a (n, units); da / d2a may be NULL (and are unused for softmax). */
 void mlpf_layer_forward(const mlpf_layer *L, const double *W, const double *in, size_t n,

@@ -240,6 +240,23 @@ static void test_softmax_crossentropy(void) {
     free(onehot); free_data(&d); mlpf_net_free(net);
 }
 
+/* A one-unit bottleneck before a wide output: the Gauss-Newton column factors
+   (dout^2 per sample) outnumber the parameters, so they need their own buffer. */
+static void test_wide_output_bottleneck(void) {
+    for (int ce = 0; ce < 2; ce++) {
+        mlpf_net *net = mlpf_net_create(2, NULL);
+        mlpf_net_add_layer(net, 1, "tanh", 0, NULL);
+        mlpf_net_add_layer(net, ce ? 3 : 4, ce ? "softmax" : "sigmoid", 0, NULL);
+        CHECK(mlpf_net_nparams(net) < (size_t)(mlpf_net_dout(net) * mlpf_net_dout(net)),
+              "the case needs P < dout^2");
+        dataset d = make_data(net, 37, ce, 0, 0, ce ? MLPF_LOSS_CROSSENTROPY : MLPF_LOSS_MSE, 61);
+        check_derivatives(ce ? "bottleneck, softmax CE" : "bottleneck, wide MSE", net, &d, INFINITY,
+                          NULL, 0, 62, 1.0);
+        free_data(&d);
+        mlpf_net_free(net);
+    }
+}
+
 static void test_regularisers(void) {
     int units[2] = {4, 1}, bias[2] = {1, 1};
     mlpf_act_kind acts[2] = {MLPF_ACT_SOFTPLUS, MLPF_ACT_IDENTITY};
@@ -431,6 +448,7 @@ int main(void) {
     test_depths_and_biases();
     test_per_neuron_activations();
     test_softmax_crossentropy();
+    test_wide_output_bottleneck();
     test_regularisers();
     test_loss_every_n();
     test_threads_and_subsets();

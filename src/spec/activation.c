@@ -304,3 +304,14 @@ void mlpf_activation_eval_n(const mlpf_activation *a, const double *u, size_t n,
     for (size_t i = 0; i < n; i++)
         activation_point(a, u[i], &f[i], df ? &df[i] : NULL, d2f ? &d2f[i] : NULL);
 }
+
+/* The one softmax: p_i = exp(z_i - m) / sum_k exp(z_k - m) with m = max z, so no
+   exp overflows; returns log sum_k exp(z_k) = m + log(sum), which cross-entropy
+   needs. z, p (n) with element stride `stride`. */
+double mlpf_softmax(int n, const double *z, size_t stride, double *p) {
+    double m = z[0], sum = 0;
+    for (int i = 1; i < n; i++) m = fmax(m, z[(size_t)i * stride]);
+    for (int i = 0; i < n; i++) sum += (p[(size_t)i * stride] = exp(z[(size_t)i * stride] - m));
+    for (int i = 0; i < n; i++) p[(size_t)i * stride] /= sum;
+    return m + log(sum);
+}

@@ -141,13 +141,7 @@ void mlpf_layer_forward(const mlpf_layer *L, const double *W, const double *in, 
         for (size_t s = 0; s < n; s++)
             for (int i = 0; i < L->units; i++) z[s * L->units + i] += W[i * cols + L->inputs];
     if (L->acts[0].kind == MLPF_ACT_SOFTMAX) {
-        for (size_t s = 0; s < n; s++) {
-            const double *zs = z + s * L->units;
-            double *as = a + s * L->units, m = zs[0], sum = 0;
-            for (int i = 1; i < L->units; i++) m = fmax(m, zs[i]);
-            for (int i = 0; i < L->units; i++) sum += (as[i] = exp(zs[i] - m));
-            for (int i = 0; i < L->units; i++) as[i] /= sum;
-        }
+        for (size_t s = 0; s < n; s++) mlpf_softmax(L->units, z + s * L->units, 1, a + s * L->units);
         return;
     }
     if (L->shared_act) {
