@@ -440,6 +440,20 @@ static void test_bad_input(void) {
     double W[2] = {1, -1};
     CHECK(mlpf_objective_finite(net, 2, X, X, 2, W, NULL, &err) == NULL && strstr(err.msg, "weight 1"),
           "negative weight: %s", err.msg);
+    W[1] = NAN;
+    CHECK(mlpf_objective_finite(net, 2, X, X, 2, W, NULL, &err) == NULL && err.status == MLPF_ENONFINITE &&
+              strstr(err.msg, "weights: weight 1 is nan"), "NaN weight: %s", err.msg);
+    mlpf_net_free(net);
+    /* class labels: integers 0..C-1, the row named (the problem file says the same, with its path) */
+    net = mlpf_net_create(2, NULL);
+    mlpf_net_add_layer(net, 3, "softmax", 1, NULL);
+    double X3[6] = {1, 2, 3, 4, 5, 6}, labels[3] = {0, 2, 3};
+    mlpf_finite_options ce = {.loss = MLPF_LOSS_CROSSENTROPY};
+    CHECK(mlpf_objective_finite(net, 3, X3, labels, 1, NULL, &ce, &err) == NULL && err.status == MLPF_EINVAL &&
+              strstr(err.msg, "target: row 2 holds 3, not a class label 0..2"), "label 3 of 3 classes: %s", err.msg);
+    labels[2] = 1.5;
+    CHECK(mlpf_objective_finite(net, 3, X3, labels, 1, NULL, &ce, &err) == NULL &&
+              strstr(err.msg, "row 2 holds 1.5"), "fractional label: %s", err.msg);
     mlpf_net_free(net);
 }
 

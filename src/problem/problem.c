@@ -123,6 +123,56 @@ static int parse_act(const spec_ctx *c, const cJSON *v, const char *where, mlpf_
                  where);
 }
 
+/* layers[l] = [units, activation] or [units, activation, bias] -> units, bias and the
+   activation JSON a (a name, a list of names, or {"poly": [...]}). */
+static int parse_layer_shape(const spec_ctx *c, const cJSON *L, const char *field, int l,
+                             int *units, int *bias, const cJSON **a) {
+    int len = cJSON_IsArray(L) ? cJSON_GetArraySize(L) : 0;
+    if (len < 2 || len > 3)
+        return sfail(c, MLPF_EINVAL, "%s[%d]: need [units, activation] or [units, activation, bias]",
+                     field, l);
+    const cJSON *u = cJSON_GetArrayItem(L, 0), *b = len == 3 ? cJSON_GetArrayItem(L, 2) : NULL;
+    *a = cJSON_GetArrayItem(L, 1);
+    if (!cJSON_IsNumber(u) || u->valuedouble < 1 || u->valuedouble > 1e7 ||
+        u->valuedouble != floor(u->valuedouble))
+        return sfail(c, MLPF_EINVAL, "%s[%d][0]: units must be a positive integer", field, l);
+    *units = (int)u->valuedouble;
+    *bias = 1;
+    if (!b) return MLPF_OK;
+    if (cJSON_IsBool(b)) *bias = cJSON_IsTrue(b);
+    else if (cJSON_IsNumber(b) && (b->valuedouble == 0 || b->valuedouble == 1))
+        *bias = (int)b->valuedouble;
+    else return sfail(c, MLPF_EINVAL, "%s[%d][2]: bias must be true or false", field, l);
+    return MLPF_OK;
+}
+
+/* The activations of layer l (of nl) with `units` units from a: one for the layer
+   or one per unit -> acts (nacts), malloc'ed. Softmax only as the whole output layer. */
+static int parse_layer_acts(const spec_ctx *c, const cJSON *a, const char *field, int l, int nl,
+                            int units, mlpf_activation **acts, int *nacts) {
+    *acts = NULL;
+    *nacts = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : 1;
+    if (cJSON_IsArray(a) && *nacts != units)
+        return sfail(c, MLPF_EINVAL, "%s[%d][1]: %d activations for %d units (need one per unit)",
+                     field, l, *nacts, units);
+    *acts = mlpf_calloc((size_t)*nacts, sizeof **acts, c->err);
+    if (!*acts) return sprefix(c, MLPF_ENOMEM, field);
+    int st = MLPF_OK;
+    for (int k = 0; k < *nacts && !st; k++) {
+        char where[96];
+        if (cJSON_IsArray(a)) snprintf(where, sizeof where, "%s[%d][1][%d]", field, l, k);
+        else snprintf(where, sizeof where, "%s[%d][1]", field, l);
+        st = parse_act(c, cJSON_IsArray(a) ? cJSON_GetArrayItem(a, k) : a, where, &(*acts)[k]);
+        if (!st && (*acts)[k].kind == MLPF_ACT_SOFTMAX && l != nl - 1)
+            st = sfail(c, MLPF_EINVAL, "%s: softmax in hidden layer %d: softmax is only "
+                       "allowed in the output layer", where, l);
+        if (!st && (*acts)[k].kind == MLPF_ACT_SOFTMAX && *nacts > 1)
+            st = sfail(c, MLPF_EINVAL, "%s: softmax must be the whole output layer's "
+                       "activation, not one unit's", where);
+    }
+    return st;
+}
+
 /* layers: [[units, activation, bias], ...] onto a new net with din inputs */
 static int parse_layers(const spec_ctx *c, const cJSON *layers, const char *field, int din,
                         mlpf_net **out) {
@@ -133,63 +183,19 @@ static int parse_layers(const spec_ctx *c, const cJSON *layers, const char *fiel
     mlpf_net *net = mlpf_net_create(din, c->err);
     if (!net) return sprefix(c, c->err->status, field);
     int nl = cJSON_GetArraySize(layers), st = MLPF_OK;
-    mlpf_activation *acts = NULL;
     for (int l = 0; l < nl && !st; l++) {
-        const cJSON *L = cJSON_GetArrayItem(layers, l);
-        char where[96];
-        int len = cJSON_IsArray(L) ? cJSON_GetArraySize(L) : 0;
-        if (len < 2 || len > 3) {
-            st = sfail(c, MLPF_EINVAL, "%s[%d]: need [units, activation] or [units, activation, bias]",
-                       field, l);
-            break;
-        }
-        const cJSON *u = cJSON_GetArrayItem(L, 0), *a = cJSON_GetArrayItem(L, 1);
-        const cJSON *b = len == 3 ? cJSON_GetArrayItem(L, 2) : NULL;
-        if (!cJSON_IsNumber(u) || u->valuedouble < 1 || u->valuedouble > 1e7 ||
-            u->valuedouble != floor(u->valuedouble)) {
-            st = sfail(c, MLPF_EINVAL, "%s[%d][0]: units must be a positive integer", field, l);
-            break;
-        }
-        int units = (int)u->valuedouble;
-        int bias = 1;
-        if (b) {
-            if (cJSON_IsBool(b)) bias = cJSON_IsTrue(b);
-            else if (cJSON_IsNumber(b) && (b->valuedouble == 0 || b->valuedouble == 1))
-                bias = (int)b->valuedouble;
-            else {
-                st = sfail(c, MLPF_EINVAL, "%s[%d][2]: bias must be true or false", field, l);
-                break;
-            }
-        }
-        int nacts = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : 1;
-        if (cJSON_IsArray(a) && nacts != units) {
-            st = sfail(c, MLPF_EINVAL, "%s[%d][1]: %d activations for %d units (need one per unit)",
-                       field, l, nacts, units);
-            break;
+        int units = 0, bias = 1, nacts = 0;
+        const cJSON *a = NULL;
+        mlpf_activation *acts = NULL;
+        st = parse_layer_shape(c, cJSON_GetArrayItem(layers, l), field, l, &units, &bias, &a);
+        if (!st) st = parse_layer_acts(c, a, field, l, nl, units, &acts, &nacts);
+        if (!st && mlpf_net_add_layer_acts(net, units, acts, nacts, bias, c->err)) {
+            char where[96];
+            snprintf(where, sizeof where, "%s[%d]", field, l);
+            st = sprefix(c, c->err->status, where);
         }
         free(acts);
-        acts = mlpf_calloc((size_t)nacts, sizeof *acts, c->err);
-        if (!acts) {
-            st = sprefix(c, MLPF_ENOMEM, field);
-            break;
-        }
-        for (int k = 0; k < nacts && !st; k++) {
-            if (cJSON_IsArray(a)) snprintf(where, sizeof where, "%s[%d][1][%d]", field, l, k);
-            else snprintf(where, sizeof where, "%s[%d][1]", field, l);
-            st = parse_act(c, cJSON_IsArray(a) ? cJSON_GetArrayItem(a, k) : a, where, &acts[k]);
-            if (!st && acts[k].kind == MLPF_ACT_SOFTMAX && l != nl - 1)
-                st = sfail(c, MLPF_EINVAL, "%s: softmax in hidden layer %d: softmax is only "
-                           "allowed in the output layer", where, l);
-            if (!st && acts[k].kind == MLPF_ACT_SOFTMAX && nacts > 1)
-                st = sfail(c, MLPF_EINVAL, "%s: softmax must be the whole output layer's "
-                           "activation, not one unit's", where);
-        }
-        if (st) break;
-        snprintf(where, sizeof where, "%s[%d]", field, l);
-        if (mlpf_net_add_layer_acts(net, units, acts, nacts, bias, c->err))
-            st = sprefix(c, c->err->status, where);
     }
-    free(acts);
     if (!st && mlpf_net_validate(net, c->err)) st = sprefix(c, c->err->status, field);
     if (st) {
         mlpf_net_free(net);
