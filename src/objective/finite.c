@@ -24,7 +24,7 @@
    each with its own accumulator, summed in slab order: results are
    bit-identical whatever the number of threads. */
 #include "internal.h"
-#include "objective/data.h"
+#include "spec/data.h"
 
 #include <cblas.h>
 #include <math.h>

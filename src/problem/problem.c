@@ -3,7 +3,7 @@
    turned into an objective. Every message starts with the spec's file name and
    names the field, e.g.  S.json: layers[1][1]: unknown activation "sigmod". */
 #include "problem/problem.h"
-#include "objective/data.h"
+#include "spec/data.h"
 
 #include <math.h>
 #include <string.h>

@@ -1,6 +1,7 @@
 /* net.c - the network spec: layers, activations, bias flags, parameter layout,
    Glorot-normal initialisation and prediction. */
 #include "internal.h"
+#include "spec/data.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -161,10 +162,8 @@ int mlpf_predict(const mlpf_net *net, const double *x, const double *input, size
     if (st) return st;
     size_t bad = mlpf_first_nonfinite(x, net->nparams);
     if (bad) return mlpf_fail(err, MLPF_ENONFINITE, "parameter %zu is not finite", bad - 1);
-    bad = mlpf_first_nonfinite(input, n * (size_t)net->din);
-    if (bad)
-        return mlpf_fail(err, MLPF_ENONFINITE, "input row %zu, column %zu is not finite",
-                         (bad - 1) / (size_t)net->din, (bad - 1) % (size_t)net->din);
+    st = mlpf_data_check_finite("input", input, n, (size_t)net->din, err);
+    if (st) return st;
     int width = net->din;
     for (int l = 0; l < net->nlayers; l++) width = width > net->layers[l].units ? width : net->layers[l].units;
     /* Blocks of samples keep memory independent of n. */

@@ -1,7 +1,8 @@
 /* data.h - a data set checked against a network: the one place where inputs,
-   targets, class labels and sample weights are validated (the finite objective
-   and the problem file both call these). Each message starts with `what`, the
-   caller's name for the array ("target", or "Y.npy" with its file name). */
+   targets, class labels and sample weights are validated (the finite objective,
+   the problem file and mlpf_predict call these). Each message starts with
+   `what`, the caller's name for the array ("target", or "Y.npy" with its file
+   name). */
 #ifndef MLPF_DATA_H
 #define MLPF_DATA_H
 

@@ -1,7 +1,7 @@
 /* data.c - the checks a data set passes before it becomes an objective (see
    data.h): one implementation, so the library and the problem file agree on
    what is valid and say it the same way. */
-#include "objective/data.h"
+#include "spec/data.h"
 
 #include <math.h>
 
