@@ -9,13 +9,13 @@
 #include <string.h>
 
 typedef struct {
-    const char *name;   /* the spec's name, first word of every message */
+    const char *name;   /* the problem file's name, first word of every message */
     const char *dir;    /* relative paths start here ("" = cwd) */
     mlpf_error *err;
-} spec_ctx;
+} problem_ctx;
 
-static int sfail(const spec_ctx *c, int status, const char *fmt, ...) MLPF_PRINTF(3, 4);
-static int sfail(const spec_ctx *c, int status, const char *fmt, ...) {
+static int sfail(const problem_ctx *c, int status, const char *fmt, ...) MLPF_PRINTF(3, 4);
+static int sfail(const problem_ctx *c, int status, const char *fmt, ...) {
     char msg[MLPF_ERRMSG_LEN];
     va_list ap;
     va_start(ap, fmt);
@@ -25,14 +25,14 @@ static int sfail(const spec_ctx *c, int status, const char *fmt, ...) {
 }
 
 /* Keep the library's message, put the spec's name and the field in front. */
-static int sprefix(const spec_ctx *c, int status, const char *field) {
+static int sprefix(const problem_ctx *c, int status, const char *field) {
     char old[MLPF_ERRMSG_LEN];
     snprintf(old, sizeof old, "%s", c->err->msg);
     if (field && *field) return mlpf_fail(c->err, status, "%s: %s: %s", c->name, field, old);
     return mlpf_fail(c->err, status, "%s: %s", c->name, old);
 }
 
-static char *resolve(const spec_ctx *c, const char *path) {
+static char *resolve(const problem_ctx *c, const char *path) {
     size_t n = strlen(c->dir) + strlen(path) + 2;
     char *full = mlpf_malloc(n, c->err);
     if (!full) return NULL;
@@ -67,7 +67,7 @@ static void array_free(array_in *a) {
 static size_t rows_of(const array_in *a) { return a->ndim == 0 ? 1 : a->shape[0]; }
 static size_t cols_of(const array_in *a) { return a->ndim == 2 ? a->shape[1] : 1; }
 
-static int read_field_array(const spec_ctx *c, const cJSON *root, const char *field, array_in *a) {
+static int read_field_array(const problem_ctx *c, const cJSON *root, const char *field, array_in *a) {
     memset(a, 0, sizeof *a);
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, field);
     if (!cJSON_IsString(v) || !v->valuestring[0])
@@ -89,7 +89,7 @@ static int read_field_array(const spec_ctx *c, const cJSON *root, const char *fi
 
 /* ---- layers ---- */
 
-static int parse_act(const spec_ctx *c, const cJSON *v, const char *where, mlpf_activation *out) {
+static int parse_act(const problem_ctx *c, const cJSON *v, const char *where, mlpf_activation *out) {
     if (cJSON_IsString(v)) {
         if (!strcmp(v->valuestring, "poly"))
             return sfail(c, MLPF_EINVAL, "%s: \"poly\" needs coefficients: {\"poly\": [c0, c1, ...]}",
@@ -125,7 +125,7 @@ static int parse_act(const spec_ctx *c, const cJSON *v, const char *where, mlpf_
 
 /* layers[l] = [units, activation] or [units, activation, bias] -> units, bias and the
    activation JSON a (a name, a list of names, or {"poly": [...]}). */
-static int parse_layer_shape(const spec_ctx *c, const cJSON *L, const char *field, int l,
+static int parse_layer_shape(const problem_ctx *c, const cJSON *L, const char *field, int l,
                              int *units, int *bias, const cJSON **a) {
     int len = cJSON_IsArray(L) ? cJSON_GetArraySize(L) : 0;
     if (len < 2 || len > 3)
@@ -148,7 +148,7 @@ static int parse_layer_shape(const spec_ctx *c, const cJSON *L, const char *fiel
 
 /* The activations of layer l (of nl) with `units` units from a: one for the layer
    or one per unit -> acts (nacts), malloc'ed. Softmax only as the whole output layer. */
-static int parse_layer_acts(const spec_ctx *c, const cJSON *a, const char *field, int l, int nl,
+static int parse_layer_acts(const problem_ctx *c, const cJSON *a, const char *field, int l, int nl,
                             int units, mlpf_activation **acts, int *nacts) {
     *acts = NULL;
     *nacts = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : 1;
@@ -174,7 +174,7 @@ static int parse_layer_acts(const spec_ctx *c, const cJSON *a, const char *field
 }
 
 /* layers: [[units, activation, bias], ...] onto a new net with din inputs */
-static int parse_layers(const spec_ctx *c, const cJSON *layers, const char *field, int din,
+static int parse_layers(const problem_ctx *c, const cJSON *layers, const char *field, int din,
                         mlpf_net **out) {
     *out = NULL;
     if (!cJSON_IsArray(layers) || cJSON_GetArraySize(layers) == 0)
@@ -207,7 +207,7 @@ static int parse_layers(const spec_ctx *c, const cJSON *layers, const char *fiel
 
 /* ---- integers in JSON ---- */
 
-static int get_int(const spec_ctx *c, const cJSON *v, const char *where, double lo, double hi,
+static int get_int(const problem_ctx *c, const cJSON *v, const char *where, double lo, double hi,
                    double *out) {
     if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < lo ||
         v->valuedouble > hi)
@@ -218,7 +218,7 @@ static int get_int(const spec_ctx *c, const cJSON *v, const char *where, double 
 
 /* ---- the teacher ---- */
 
-static int parse_teacher(const spec_ctx *c, const cJSON *t, int din_hint, mlpf_problem *p) {
+static int parse_teacher(const problem_ctx *c, const cJSON *t, int din_hint, mlpf_problem *p) {
     if (!cJSON_IsObject(t))
         return sfail(c, MLPF_EINVAL, "teacher: need an object {\"layers\": [...], \"din\": d, "
                      "\"seed\": s | \"params\": \"T.npy\"}");
@@ -269,7 +269,7 @@ static int parse_teacher(const spec_ctx *c, const cJSON *t, int din_hint, mlpf_p
 
 /* ---- data generated from the teacher ---- */
 
-static int teacher_targets(const spec_ctx *c, mlpf_problem *p, const char *field) {
+static int teacher_targets(const problem_ctx *c, mlpf_problem *p, const char *field) {
     size_t dout = (size_t)mlpf_net_dout(p->teacher);
     p->target = mlpf_malloc(p->n * dout * sizeof(double), c->err);
     if (!p->target) return sprefix(c, MLPF_ENOMEM, field);
@@ -279,7 +279,7 @@ static int teacher_targets(const spec_ctx *c, mlpf_problem *p, const char *field
     return MLPF_OK;
 }
 
-static int parse_data(const spec_ctx *c, const cJSON *d, mlpf_problem *p, int *exact) {
+static int parse_data(const problem_ctx *c, const cJSON *d, mlpf_problem *p, int *exact) {
     *exact = 0;
     if (!p->teacher) return sfail(c, MLPF_EINVAL, "data: needs a \"teacher\" to label the inputs");
     if (!cJSON_IsObject(d))
@@ -338,7 +338,7 @@ static int parse_data(const spec_ctx *c, const cJSON *d, mlpf_problem *p, int *e
 
 /* ---- targets and weights from files ---- */
 
-static int check_target(const spec_ctx *c, mlpf_problem *p, array_in *in, array_in *t) {
+static int check_target(const problem_ctx *c, mlpf_problem *p, array_in *in, array_in *t) {
     size_t rows = rows_of(t), cols = cols_of(t);
     if (rows != p->n)
         return sfail(c, MLPF_EINVAL, "target %s has %zu rows but input %s has %zu samples", t->desc,
@@ -357,7 +357,7 @@ static int check_target(const spec_ctx *c, mlpf_problem *p, array_in *in, array_
     return MLPF_OK;
 }
 
-static int check_weights(const spec_ctx *c, mlpf_problem *p, array_in *in, array_in *w) {
+static int check_weights(const problem_ctx *c, mlpf_problem *p, array_in *in, array_in *w) {
     if (cols_of(w) != 1 || rows_of(w) != p->n)
         return sfail(c, MLPF_EINVAL, "weights %s must have shape (%zu,): one weight per sample of "
                      "input %s", w->desc, p->n, in->desc);
@@ -372,7 +372,7 @@ static const char *const TOP_KEYS[] = {"layers", "input", "target", "weights", "
                                        "din", "comment", NULL};
 
 /* Every top-level field is known (or starts with '_', a comment). */
-static int check_top_keys(const spec_ctx *c, const cJSON *root) {
+static int check_top_keys(const problem_ctx *c, const cJSON *root) {
     if (!cJSON_IsObject(root)) return sfail(c, MLPF_EFORMAT, "the spec must be a JSON object");
     const cJSON *e;
     cJSON_ArrayForEach(e, root) {
@@ -386,7 +386,7 @@ static int check_top_keys(const spec_ctx *c, const cJSON *root) {
 }
 
 /* Inputs come from a file ("input", with "target" / "weights") or from "data". */
-static int check_data_source(const spec_ctx *c, const cJSON *root) {
+static int check_data_source(const problem_ctx *c, const cJSON *root) {
     if (cJSON_GetObjectItemCaseSensitive(root, "input") && cJSON_GetObjectItemCaseSensitive(root, "data"))
         return sfail(c, MLPF_EINVAL, "give \"input\" or \"data\", not both");
     if (cJSON_GetObjectItemCaseSensitive(root, "data") &&
@@ -398,7 +398,7 @@ static int check_data_source(const spec_ctx *c, const cJSON *root) {
 }
 
 /* "loss": "mse" (default) | "crossentropy" -> p->loss */
-static int parse_loss(const spec_ctx *c, const cJSON *root, mlpf_problem *p) {
+static int parse_loss(const problem_ctx *c, const cJSON *root, mlpf_problem *p) {
     const cJSON *jl = cJSON_GetObjectItemCaseSensitive(root, "loss");
     p->loss = MLPF_LOSS_MSE;
     if (!jl) return MLPF_OK;
@@ -411,7 +411,7 @@ static int parse_loss(const spec_ctx *c, const cJSON *root, mlpf_problem *p) {
 
 /* The input dimension, from "input" (read into in; p->n its rows), "din" and the
    teacher (parsed here, as it may be what fixes din). */
-static int parse_input_dim(const spec_ctx *c, const cJSON *root, array_in *in, mlpf_problem *p,
+static int parse_input_dim(const problem_ctx *c, const cJSON *root, array_in *in, mlpf_problem *p,
                            int *din) {
     int st;
     *din = 0;
@@ -441,7 +441,7 @@ static int parse_input_dim(const spec_ctx *c, const cJSON *root, array_in *in, m
 }
 
 /* "layers" -> p->net, with as many outputs as the teacher's. */
-static int parse_student(const spec_ctx *c, const cJSON *root, int din, mlpf_problem *p) {
+static int parse_student(const problem_ctx *c, const cJSON *root, int din, mlpf_problem *p) {
     int st = parse_layers(c, cJSON_GetObjectItemCaseSensitive(root, "layers"), "layers", din, &p->net);
     if (st) return st;
     if (p->teacher && mlpf_net_dout(p->teacher) != mlpf_net_dout(p->net))
@@ -452,7 +452,7 @@ static int parse_student(const spec_ctx *c, const cJSON *root, int din, mlpf_pro
 
 /* Data from files: p->input takes in's array; targets from "target" or the
    teacher; optional "weights". */
-static int parse_file_data(const spec_ctx *c, const cJSON *root, array_in *in, mlpf_problem *p) {
+static int parse_file_data(const problem_ctx *c, const cJSON *root, array_in *in, mlpf_problem *p) {
     array_in tg = {0}, w = {0};
     int st = MLPF_OK;
     p->input = in->v;
@@ -480,7 +480,7 @@ static int parse_file_data(const spec_ctx *c, const cJSON *root, array_in *in, m
 }
 
 /* p->obj: the exact Gaussian objective, or the finite one on p's data. */
-static int build_objective(const spec_ctx *c, int exact, int threads, mlpf_problem *p) {
+static int build_objective(const problem_ctx *c, int exact, int threads, mlpf_problem *p) {
     if (exact) {
         p->obj = mlpf_objective_gaussian(p->teacher, p->teacher_params, p->net, c->err);
         return p->obj ? MLPF_OK : sprefix(c, c->err->status, "data");
@@ -493,7 +493,7 @@ static int build_objective(const spec_ctx *c, int exact, int threads, mlpf_probl
 
 /* Train options: the spec's maxnorm / merge, then the "train" object over them;
    then p->reg. */
-static int parse_train(const spec_ctx *c, const cJSON *root, mlpf_problem *p) {
+static int parse_train(const problem_ctx *c, const cJSON *root, mlpf_problem *p) {
     int st;
     const cJSON *jm = cJSON_GetObjectItemCaseSensitive(root, "maxnorm");
     if (jm && (st = mlpf_train_config_set(&p->train, "maxnorm", jm, c->dir, "maxnorm", c->err)))
@@ -513,7 +513,7 @@ static int parse_train(const spec_ctx *c, const cJSON *root, mlpf_problem *p) {
     return st ? sprefix(c, st, NULL) : MLPF_OK;
 }
 
-static int parse_root(const spec_ctx *c, const cJSON *root, int threads, mlpf_problem *p) {
+static int parse_root(const problem_ctx *c, const cJSON *root, int threads, mlpf_problem *p) {
     array_in in = {0};
     int din = 0, exact = 0, st;
     const cJSON *jdata = cJSON_GetObjectItemCaseSensitive(root, "data");
@@ -574,7 +574,7 @@ static void line_col(const char *text, size_t off, long *line, long *col) {
 int mlpf_problem_parse(const char *text, const char *name, const char *dir, int threads,
                        mlpf_problem **out, mlpf_error *err) {
     mlpf_error local;
-    spec_ctx c = {name, dir ? dir : "", err ? err : &local};
+    problem_ctx c = {name, dir ? dir : "", err ? err : &local};
     *out = NULL;
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
