@@ -97,7 +97,8 @@ const char *mlpf_activation_name(mlpf_act_kind kind);
 /* f, f', f'' at u; any output may be NULL. Not for softmax. */
 void mlpf_activation_eval(const mlpf_activation *a, double u, double *f, double *df, double *d2f);
 
-/* What is known about an activation, from the one activation table. */
+/* What is known about an activation, from the one activation table. The names
+   are the library's static strings: do not free them. */
 typedef enum {
     MLPF_PARITY_NEITHER = 0,
     MLPF_PARITY_ODD,      /* f(-u) = -f(u) */
