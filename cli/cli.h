@@ -5,6 +5,7 @@
 #define MLPF_CLI_H
 
 #include "io/io.h"
+#include "problem/problem.h"
 #include "result/result_io.h"
 
 /* exit codes */

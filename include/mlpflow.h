@@ -131,6 +131,38 @@ const char *mlpf_activation_name(mlpf_act_kind kind);
 /* f, f', f'' at u; any output may be NULL. Not for softmax. */
 void mlpf_activation_eval(const mlpf_activation *a, double u, double *f, double *df, double *d2f);
 
+/* What is known about an activation, from the one activation table. The names
+   are the library's static strings: do not free them. */
+typedef enum {
+    MLPF_PARITY_NEITHER = 0,
+    MLPF_PARITY_ODD,      /* f(-u) = -f(u) */
+    MLPF_PARITY_EVEN      /* f(-u) =  f(u) */
+} mlpf_parity;
+
+#define MLPF_ACT_MAXKINKS 2
+typedef struct {
+    const char *name;          /* canonical name, as mlpf_activation_name gives it */
+    const char *alias;         /* another accepted spelling ("linear", "erf", "swish"), or NULL */
+    int scalar;                /* 1: f, f', f'' of one pre-activation; 0: softmax (whole layer) */
+    double strip;              /* half-width d of the strip |Im u| < d in which f is analytic on
+                                  each smooth piece: sets the Gaussian quadrature rule sizes;
+                                  INFINITY for polynomials, NAN when not scalar */
+    int nkinks;                /* points where f' jumps (f'' has a delta there) */
+    double kinks[MLPF_ACT_MAXKINKS];
+    mlpf_parity parity;
+    int homogeneous;           /* 1 when f(c u) = c^degree f(u) for every c > 0 */
+    int degree;                /* that degree; 0 when not homogeneous */
+    int gaussian_closed_form;  /* Gaussian-input expectations of pairs of this activation in
+                                  closed form (erf family, relu); others use quadrature */
+} mlpf_activation_info;
+
+/* The table's row for kind (poly: general coefficients, so neither parity nor
+   homogeneity). MLPF_EINVAL for an unknown kind. */
+int mlpf_activation_info_get(mlpf_act_kind kind, mlpf_activation_info *out, mlpf_error *err);
+/* The same for one activation, with a poly's parity and homogeneity read from its
+   coefficients (odd / even powers only; a single power c_k u^k has degree k). */
+int mlpf_activation_describe(const mlpf_activation *a, mlpf_activation_info *out, mlpf_error *err);
+
 /* ------------------------------------------------------------------------ */
 /* Network spec                                                             */
 /* ------------------------------------------------------------------------ */

@@ -2,6 +2,7 @@
    v1/v2/v3 headers, broken files), CSV, .npz, the spec JSON and saved results. */
 #include "check.h"
 #include "io/io.h"
+#include "problem/problem.h"
 #include "result/result_io.h"
 
 #include <dirent.h>

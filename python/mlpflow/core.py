@@ -20,8 +20,18 @@ __all__ = ["Net", "TeacherNet", "NetI", "gauss_hermite_net", "random_params", "p
            "params", "loss", "gradient", "hessian", "hessian_spectrum", "predict",
            "activation_names", "load_run"]
 
-ACTIVATIONS = ("identity", "relu", "sigmoid", "tanh", "softplus", "gelu", "silu", "selu",
-               "sigmoid2", "normal_cdf", "g", "square", "cube", "exp", "poly", "softmax")
+
+def _table_names():
+    """The library's activation table, in enum order (the only list of activations)."""
+    names = []
+    while True:
+        name = lib.mlpf_activation_name(len(names)).decode()
+        if name == "unknown":
+            return tuple(names)
+        names.append(name)
+
+
+ACTIVATIONS = _table_names()
 
 
 def activation_names():
