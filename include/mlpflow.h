@@ -219,6 +219,12 @@ typedef struct {
     int (*eval)(void *ctx, const double *x, const size_t *subset, size_t nsubset,
                 double *loss, double *grad, double *hess, mlpf_error *err);
     void (*free_ctx)(void *ctx);   /* may be NULL */
+    /* Optional (NULL when absent): hv (P) = H(x) v, the exact Hessian-vector
+       product without the P x P matrix, over subset like eval. Objectives
+       without it are served by their dense Hessian within the memory budget
+       (mlpf_objective_hvp). Appended last: older initialisers stay valid. */
+    int (*hvp)(void *ctx, const double *x, const size_t *subset, size_t nsubset,
+               const double *v, double *hv, mlpf_error *err);
 } mlpf_objective_ops;
 
 /* Wrap user code (or any internal implementation) as an objective. The ops
@@ -817,6 +823,67 @@ int mlpf_expand_cluster(const mlpf_net *net, const double *xs, size_t nstudents,
                         const mlpf_cluster_options *opt, int *labels, double *rows_out,
                         double *cols_out, int *counts, size_t *nclusters, double *offsets,
                         mlpf_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Matrix-free: Hessian-vector products, extreme eigenvalues, trace, density */
+/* ------------------------------------------------------------------------ */
+
+/* hv (P) = H(x) v, exact, without the P x P matrix: the objective's ops->hvp
+   (the finite objective and its regularised / tauinv / subspace / affine
+   wrappers; about two gradients of work), else its dense Hessian when that fits
+   the memory budget (the Gaussian objective), else MLPF_ENOMEM. */
+int mlpf_objective_hvp(const mlpf_objective *obj, const double *x, const double *v, double *hv,
+                       mlpf_error *err);
+int mlpf_objective_hvp_subset(const mlpf_objective *obj, const double *x, const size_t *subset,
+                              size_t nsubset, const double *v, double *hv, mlpf_error *err);
+
+/* The guard of every dense P x P request (eval with a Hessian, spectra, dense
+   Newton): MLPF_OK when 8 P^2 bytes fit the memory budget (half the physical
+   memory, or MLPF_MAX_BYTES), else MLPF_ENOMEM with the bytes it would take and
+   the matrix-free alternative to use. what names the request. */
+int mlpf_check_dense(const char *what, size_t P, mlpf_error *err);
+
+typedef enum { MLPF_EIGS_SMALLEST = 0, MLPF_EIGS_LARGEST = 1 } mlpf_eigs_which;
+
+/* Krylov eigensolver options; zero fields take the defaults. */
+typedef struct {
+    int ncv;         /* Krylov basis size; 0: max(2k + 20, 40), at most P */
+    int max_hvp;     /* most Hessian-vector products; 0: max(20000, 50 ncv) */
+    double tol;      /* residual bound |H y - theta y| <= tol * |H|; 0: 1e-8 */
+    uint64_t seed;   /* of the start vector (every seed, 0 too, is valid) */
+} mlpf_eigs_options;
+
+typedef struct {
+    int nconv;       /* wanted pairs that met tol */
+    int nhvp;        /* Hessian-vector products used */
+    int restarts;
+    double hnorm;    /* the estimate of |H| (largest |Ritz value| seen) tol refers to */
+} mlpf_eigs_info;
+
+/* The k smallest (or largest) eigenvalues of H(x), ascending, by thick-restart
+   Lanczos with full reorthogonalisation on Hessian-vector products. Accuracy:
+   each returned pair has resid[i] = |H y_i - theta_i y_i| and an eigenvalue of H
+   within resid[i] of theta_i; all k met tol unless MLPF_ENUMERIC (not converged
+   in max_hvp products: the best estimates are still returned). evecs (k, P)
+   unit rows, resid (k) and info may be NULL. opt NULL: defaults. */
+int mlpf_hessian_eigs(const mlpf_objective *obj, const double *x, int k, mlpf_eigs_which which,
+                      const mlpf_eigs_options *opt, double *evals, double *evecs, double *resid,
+                      mlpf_eigs_info *info, mlpf_error *err);
+
+/* Hutchinson's trace estimate with nprobes Rademacher vectors z (seeded):
+   trace = mean z^T H z, stderr = the sample standard deviation / sqrt(nprobes)
+   (the error bar; 0 when nprobes == 1). */
+int mlpf_hessian_trace(const mlpf_objective *obj, const double *x, int nprobes, uint64_t seed,
+                       double *trace, double *stderr_, mlpf_error *err);
+
+/* Stochastic Lanczos quadrature of the spectral density: for each of nprobes
+   Rademacher probes, steps Lanczos steps (full reorthogonalisation) give Gauss
+   nodes (nprobes, steps) and weights (nprobes, steps), each probe's weights
+   summing to 1; the density is (1/nprobes) sum_probes sum_i w_i delta(t - node_i)
+   and P sum_i w_i f(node_i) estimates tr f(H). steps > P is cut to P (the rest
+   of a probe's row gets weight 0). */
+int mlpf_hessian_slq(const mlpf_objective *obj, const double *x, int nprobes, int steps,
+                     uint64_t seed, double *nodes, double *weights, mlpf_error *err);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -68,6 +68,11 @@ struct mlpf_objective {
     const mlpf_net *net;  /* borrowed view into ctx, or NULL */
 };
 
+/* The argument checks of mlpf_objective_eval_subset (x finite, subset valid),
+   shared by the matrix-free entry points. */
+int mlpf_objective_check_call(const mlpf_objective *obj, const double *x, const size_t *subset,
+                              size_t nsubset, mlpf_error *err);
+
 /* ---- random numbers: xoshiro256** ---- */
 typedef struct {
     uint64_t s[4];

@@ -75,10 +75,29 @@ static int affine_eval(void *ctx, const double *z, const size_t *subset, size_t 
     return st;
 }
 
+/* hv (d) = B^T H (B v). */
+static int affine_hvp(void *ctx, const double *z, const size_t *subset, size_t nsubset,
+                      const double *v, double *hv, mlpf_error *err) {
+    const affine *a = ctx;
+    size_t p = a->p;
+    double *x = mlpf_malloc(3 * p * sizeof *x, err);
+    if (!x) return MLPF_ENOMEM;
+    double *vx = x + p, *hx = vx + p;
+    affine_x(a, z, x);
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)p, (int)a->d, 1.0, a->basis, (int)a->d, v, 1,
+                0.0, vx, 1);
+    int st = mlpf_objective_hvp_subset(a->base, x, subset, nsubset, vx, hx, err);
+    if (!st)
+        cblas_dgemv(CblasRowMajor, CblasTrans, (int)p, (int)a->d, 1.0, a->basis, (int)a->d, hx, 1,
+                    0.0, hv, 1);
+    free(x);
+    return st;
+}
+
 static mlpf_objective *affine_objective(affine *a, mlpf_error *err) {
     mlpf_objective_ops ops = {.name = "affine", .nparams = a->d,
                               .nsamples = a->base->ops.nsamples, .eval = affine_eval,
-                              .free_ctx = affine_free};
+                              .free_ctx = affine_free, .hvp = affine_hvp};
     /* On failure mlpf_objective_custom frees the context itself. */
     return mlpf_objective_custom(&ops, a, err);
 }

@@ -199,10 +199,31 @@ static int subspace_create(const mlpf_objective *base, const double *ref, const 
     return MLPF_OK;
 }
 
+/* hv = Q^T H Q v: Q v = Qf [0; v], then (Qf^T H Q v)[r:]. */
+static int subspace_hvp(void *ctx, const double *z, const size_t *subset, size_t nsubset,
+                        const double *v, double *hv, mlpf_error *err) {
+    const subspace *s = ctx;
+    size_t p = s->p, r = s->r;
+    double *x = mlpf_malloc(3 * p * sizeof *x, err);
+    if (!x) return MLPF_ENOMEM;
+    double *vx = x + p, *hx = vx + p;
+    z_to_x(s, z, x);
+    memset(vx, 0, r * sizeof *vx);
+    memcpy(vx + r, v, (p - r) * sizeof *vx);
+    apply_q(s, vx);
+    int st = mlpf_objective_hvp_subset(s->base, x, subset, nsubset, vx, hx, err);
+    if (!st) {
+        apply_qt(s, hx);
+        memcpy(hv, hx + r, (p - r) * sizeof *hv);
+    }
+    free(x);
+    return st;
+}
+
 static mlpf_objective *subspace_objective(subspace *s, mlpf_error *err) {
     mlpf_objective_ops ops = {.name = "subspace", .nparams = s->p - s->r,
                               .nsamples = s->base->ops.nsamples, .eval = subspace_eval,
-                              .free_ctx = subspace_free};
+                              .free_ctx = subspace_free, .hvp = subspace_hvp};
     /* net stays NULL: the parameters z are not a network's layout. */
     return mlpf_objective_custom(&ops, s, err);
 }

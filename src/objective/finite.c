@@ -25,24 +25,13 @@
    bit-identical whatever the number of threads. */
 #include "internal.h"
 #include "spec/data.h"
+#include "objective/finite.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
 
-typedef struct {
-    mlpf_net *net;
-    size_t n;
-    double *input;     /* (n, din) */
-    double *target;    /* (n, tcols) */
-    size_t tcols;
-    double *weights;   /* (n) or NULL */
-    int labels;        /* cross-entropy with integer labels in target (n, 1) */
-    mlpf_loss_kind loss;
-    int threads;
-    int maxu;          /* widest layer (incl. din) */
-} finite_data;
 
 /* One thread's buffers for one chunk of B samples (all unit-major). */
 typedef struct {
@@ -570,7 +559,8 @@ mlpf_objective *mlpf_objective_finite(const mlpf_net *net, size_t n, const doubl
     for (int l = 0; l < net->nlayers; l++) if (net->layers[l].units > f->maxu) f->maxu = net->layers[l].units;
 
     mlpf_objective_ops ops = {.name = "finite", .nparams = net->nparams, .nsamples = n,
-                              .eval = finite_eval, .free_ctx = finite_free};
+                              .eval = finite_eval, .free_ctx = finite_free,
+                              .hvp = mlpf_finite_hvp};
     mlpf_objective *obj = mlpf_objective_custom(&ops, f, err);
     if (obj) obj->net = f->net;
     return obj;

@@ -3,6 +3,7 @@
    context, evaluated through mlpf_objective_eval. */
 #include "internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 mlpf_objective *mlpf_objective_custom(const mlpf_objective_ops *ops, void *ctx, mlpf_error *err) {
@@ -33,9 +34,8 @@ size_t mlpf_objective_nsamples(const mlpf_objective *obj) { return obj->ops.nsam
 const char *mlpf_objective_name(const mlpf_objective *obj) { return obj->ops.name; }
 const mlpf_net *mlpf_objective_net(const mlpf_objective *obj) { return obj->net; }
 
-int mlpf_objective_eval_subset(const mlpf_objective *obj, const double *x, const size_t *subset,
-                               size_t nsubset, double *loss, double *grad, double *hess,
-                               mlpf_error *err) {
+int mlpf_objective_check_call(const mlpf_objective *obj, const double *x, const size_t *subset,
+                              size_t nsubset, mlpf_error *err) {
     if (!obj || !x) return mlpf_fail(err, MLPF_EINVAL, "objective and parameters must not be NULL");
     size_t bad = mlpf_first_nonfinite(x, obj->ops.nparams);
     if (bad) return mlpf_fail(err, MLPF_ENONFINITE, "parameter %zu is not finite (%g)", bad - 1, x[bad - 1]);
@@ -49,6 +49,19 @@ int mlpf_objective_eval_subset(const mlpf_objective *obj, const double *x, const
                 return mlpf_fail(err, MLPF_EINVAL, "subset[%zu] = %zu is not a sample index (N = %zu)",
                                  i, subset[i], obj->ops.nsamples);
     }
+    return MLPF_OK;
+}
+
+int mlpf_objective_eval_subset(const mlpf_objective *obj, const double *x, const size_t *subset,
+                               size_t nsubset, double *loss, double *grad, double *hess,
+                               mlpf_error *err) {
+    int st = mlpf_objective_check_call(obj, x, subset, nsubset, err);
+    if (!st && hess) {
+        char what[96];
+        snprintf(what, sizeof what, "the Hessian of objective \"%s\"", obj->ops.name);
+        st = mlpf_check_dense(what, obj->ops.nparams, err);
+    }
+    if (st) return st;
     return obj->ops.eval(obj->ctx, x, subset, subset ? nsubset : 0, loss, grad, hess, err);
 }
 

@@ -75,6 +75,34 @@ static int regularized_eval(void *ctx, const double *x, const size_t *subset, si
     return MLPF_OK;
 }
 
+/* hv = (H_base + H_barrier + H_merge) v: the penalties' Hessians are rank one
+   plus diagonal (barrier) and 2 x 2 blocks (merges), applied without a matrix. */
+static int regularized_hvp(void *ctx, const double *x, const size_t *subset, size_t nsubset,
+                           const double *v, double *hv, mlpf_error *err) {
+    const regularized *r = ctx;
+    int st = mlpf_objective_hvp_subset(r->base, x, subset, nsubset, v, hv, err);
+    if (st) return st;
+    size_t p = r->base->ops.nparams;
+    double nrm = 0, xv = 0;
+    for (size_t i = 0; i < p; i++) { nrm += x[i] * x[i]; xv += x[i] * v[i]; }
+    double e = nrm / (2.0 * (double)p) - r->maxnorm;
+    if (isfinite(r->maxnorm) && e > 0) {
+        double c1 = 2.0 * e / ((double)p * (double)p) * xv, c2 = e * e / (double)p;
+        for (size_t i = 0; i < p; i++) hv[i] += c1 * x[i] + c2 * v[i];
+    }
+    for (size_t m = 0; m < r->nmerges; m++) {
+        const mlpf_merge *mg = &r->merges[m];
+        size_t oi = r->row_offset[m] + (size_t)mg->i * (size_t)r->row_len[m];
+        size_t oj = r->row_offset[m] + (size_t)mg->j * (size_t)r->row_len[m];
+        for (int c = 0; c < r->row_len[m]; c++) {
+            double d = mg->lambda * (v[oi + (size_t)c] - v[oj + (size_t)c]);
+            hv[oi + (size_t)c] += d;
+            hv[oj + (size_t)c] -= d;
+        }
+    }
+    return MLPF_OK;
+}
+
 mlpf_objective *mlpf_objective_regularized(const mlpf_objective *base, double maxnorm,
                                            const mlpf_merge *merges, size_t nmerges,
                                            mlpf_error *err) {
@@ -115,7 +143,7 @@ mlpf_objective *mlpf_objective_regularized(const mlpf_objective *base, double ma
     }
     mlpf_objective_ops ops = {.name = "regularized", .nparams = base->ops.nparams,
                               .nsamples = base->ops.nsamples, .eval = regularized_eval,
-                              .free_ctx = regularized_free};
+                              .free_ctx = regularized_free, .hvp = regularized_hvp};
     mlpf_objective *obj = mlpf_objective_custom(&ops, r, err);
     if (obj) obj->net = net;
     return obj;

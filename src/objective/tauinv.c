@@ -51,6 +51,25 @@ done:
     return st;
 }
 
+/* hv_y = scale * (H_x (scale * v)[idx])[idx]: the chain rule on a product. */
+static int tau_hvp(void *c, const double *y, const size_t *subset, size_t nsubset, const double *v,
+                   double *hv, mlpf_error *err) {
+    const tau_ctx *tc = c;
+    const mlpf_tauinv *t = tc->t;
+    size_t P = t->P;
+    double *x = mlpf_malloc(3 * P * sizeof *x, err);
+    if (!x) return MLPF_ENOMEM;
+    double *vx = x + P, *hx = vx + P;
+    tau_x(t, y, x);
+    memset(vx, 0, P * sizeof *vx);
+    for (size_t i = 0; i < t->p; i++) vx[t->idx[i]] = t->scale[i] * v[i];
+    int st = mlpf_objective_hvp_subset(tc->base, x, subset, nsubset, vx, hx, err);
+    if (!st)
+        for (size_t i = 0; i < t->p; i++) hv[i] = t->scale[i] * hx[t->idx[i]];
+    free(x);
+    return st;
+}
+
 void mlpf_tauinv_free(mlpf_tauinv *t) {
     if (!t) return;
     mlpf_objective_free(t->obj);
@@ -123,7 +142,7 @@ int mlpf_tauinv_create(const mlpf_objective *base, const double *x0, const doubl
         c->base = base;
         c->t = t;
         mlpf_objective_ops ops = {"tauinv", t->p, mlpf_objective_nsamples(base), tau_eval,
-                                  tau_ctx_free};
+                                  tau_ctx_free, tau_hvp};
         t->obj = mlpf_objective_custom(&ops, c, err); /* frees c on failure */
         if (!t->obj) {
             mlpf_tauinv_free(t);

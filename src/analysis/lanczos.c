@@ -1,0 +1,309 @@
+/* lanczos.c - spectra of the Hessian from Hessian-vector products only:
+   extreme eigenpairs by thick-restart Lanczos, the trace by Hutchinson's
+   estimator and the spectral density by stochastic Lanczos quadrature.
+
+   The Lanczos basis is kept orthonormal to rounding by full
+   reorthogonalisation (classical Gram-Schmidt, twice): the projected matrix
+   T = V^T H V is then exact to rounding, there are no ghost eigenvalues, and a
+   restart is simply "keep the wanted Ritz vectors and the residual vector"
+   (Wu & Simon's thick restart; T becomes diagonal plus one coupling row, and
+   the next Gram-Schmidt column fills that row in). The extra O(P ncv) work per
+   step is small beside a Hessian-vector product. Sums run in plain loops in a
+   fixed order, so results do not depend on the BLAS thread count. */
+#include "internal.h"
+
+#include <lapacke.h>
+#include <math.h>
+#include <string.h>
+
+typedef struct {
+    const mlpf_objective *obj;
+    const double *x;
+    size_t P;
+    int nhvp;
+} hvp_op;
+
+static int apply_h(hvp_op *op, const double *v, double *hv, mlpf_error *err) {
+    op->nhvp++;
+    return mlpf_objective_hvp(op->obj, op->x, v, hv, err);
+}
+
+static double dot(const double *a, const double *b, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* w -= V[0..j] h with h = V[0..j] w, twice; h (j + 1) returns the summed
+   coefficients. V (j + 1, P) rows orthonormal. */
+static void orthogonalise(const double *V, int j, size_t P, double *w, double *h) {
+    for (int i = 0; i <= j; i++) h[i] = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i <= j; i++) {
+            const double *vi = V + (size_t)i * P;
+            double c = dot(vi, w, P);
+            for (size_t q = 0; q < P; q++) w[q] -= c * vi[q];
+            h[i] += c;
+        }
+}
+
+/* A seeded random unit vector orthogonal to V[0..j-1] (j may be 0): v (P). */
+static void random_unit(mlpf_rng *rng, const double *V, int j, size_t P, double *v, double *h) {
+    for (;;) {
+        for (size_t q = 0; q < P; q++) v[q] = mlpf_rng_normal(rng);
+        if (j > 0) orthogonalise(V, j - 1, P, v, h);
+        double n = sqrt(dot(v, v, P));
+        if (n > 1e-8 * sqrt((double)P)) {
+            for (size_t q = 0; q < P; q++) v[q] /= n;
+            return;
+        }
+    }
+}
+
+/* Lanczos steps j = j0 .. m-1: V[j+1] from H V[j] orthogonalised against
+   V[0..j]; T (m, m) column j and its mirror row get the coefficients, beta the
+   last norm. An exhausted Krylov space (beta at rounding level) continues with a
+   fresh random direction and coupling 0. V (m + 1, P), w (P), h (m + 1). */
+static int lanczos_extend(hvp_op *op, double *V, double *T, int j0, int m, double *beta,
+                          mlpf_rng *rng, double *w, double *h, double *hnorm, mlpf_error *err) {
+    size_t P = op->P;
+    for (int j = j0; j < m; j++) {
+        int st = apply_h(op, V + (size_t)j * P, w, err);
+        if (st) return st;
+        orthogonalise(V, j, P, w, h);
+        for (int i = 0; i <= j; i++) T[(size_t)i * (size_t)m + (size_t)j] = T[(size_t)j * (size_t)m + (size_t)i] = h[i];
+        if (fabs(h[j]) > *hnorm) *hnorm = fabs(h[j]);
+        double b = sqrt(dot(w, w, P));
+        double *next = V + (size_t)(j + 1) * P;
+        if (b > 1e-13 * (*hnorm > 0 ? *hnorm : 1.0)) {
+            for (size_t q = 0; q < P; q++) next[q] = w[q] / b;
+        } else {
+            b = 0;
+            if ((size_t)j + 1 < P) random_unit(rng, V, j + 1, P, next, h);
+        }
+        if (j + 1 < m) T[(size_t)(j + 1) * (size_t)m + (size_t)j] = T[(size_t)j * (size_t)m + (size_t)(j + 1)] = b;
+        *beta = b;
+    }
+    return MLPF_OK;
+}
+
+/* theta (m) ascending and Y (m, m) row-major with eigenvectors as columns. */
+static int tridiag_eig(const double *T, int m, double *theta, double *Y, mlpf_error *err) {
+    memcpy(Y, T, (size_t)m * (size_t)m * sizeof *Y);
+    lapack_int info = LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'V', 'U', m, Y, m, theta);
+    if (info) return mlpf_fail(err, MLPF_ENUMERIC, "Lanczos: dsyev of the %d x %d projected matrix failed (info %d)", m, m, (int)info);
+    return MLPF_OK;
+}
+
+/* Index of the i-th wanted Ritz value (i = 0 the most extreme). */
+static int wanted(int i, int m, mlpf_eigs_which which) {
+    return which == MLPF_EIGS_SMALLEST ? i : m - 1 - i;
+}
+
+/* Vout (n, P) = Y[:, sel]^T V (m, P), sel the n most wanted columns. */
+static void ritz_vectors(const double *V, const double *Y, int m, int n, mlpf_eigs_which which,
+                         size_t P, double *Vout) {
+    for (int r = 0; r < n; r++) {
+        int c = wanted(r, m, which);
+        double *out = Vout + (size_t)r * P;
+        memset(out, 0, P * sizeof *out);
+        for (int j = 0; j < m; j++) {
+            double y = Y[(size_t)j * (size_t)m + (size_t)c];
+            const double *vj = V + (size_t)j * P;
+            for (size_t q = 0; q < P; q++) out[q] += y * vj[q];
+        }
+    }
+}
+
+/* Thick restart: V[0..keep-1] = the keep most wanted Ritz vectors, V[keep] =
+   the residual direction V[m]; T = diag(theta) with coupling row beta * Y[m-1, :]. */
+static void thick_restart(double *V, double *T, const double *theta, const double *Y, int m, int keep,
+                          double beta, mlpf_eigs_which which, size_t P, double *tmp) {
+    ritz_vectors(V, Y, m, keep, which, P, tmp);
+    memcpy(V + (size_t)keep * P, V + (size_t)m * P, P * sizeof *V);
+    memcpy(V, tmp, (size_t)keep * P * sizeof *V);
+    memset(T, 0, (size_t)m * (size_t)m * sizeof *T);
+    for (int r = 0; r < keep; r++) {
+        int c = wanted(r, m, which);
+        T[(size_t)r * (size_t)m + (size_t)r] = theta[c];
+        double s = beta * Y[(size_t)(m - 1) * (size_t)m + (size_t)c];
+        T[(size_t)r * (size_t)m + (size_t)keep] = T[(size_t)keep * (size_t)m + (size_t)r] = s;
+    }
+}
+
+static int eigs_check(const mlpf_objective *obj, const double *x, int k, mlpf_eigs_which which,
+                      const mlpf_eigs_options *o, double *evals, mlpf_error *err) {
+    if (!obj || !x || !evals) return mlpf_fail(err, MLPF_EINVAL, "hessian_eigs: objective, x and evals must not be NULL");
+    size_t P = obj->ops.nparams;
+    if (k < 1 || (size_t)k > P)
+        return mlpf_fail(err, MLPF_EINVAL, "hessian_eigs: k = %d, need 1 <= k <= P = %zu", k, P);
+    if (which != MLPF_EIGS_SMALLEST && which != MLPF_EIGS_LARGEST)
+        return mlpf_fail(err, MLPF_EINVAL, "hessian_eigs: which = %d, need MLPF_EIGS_SMALLEST or MLPF_EIGS_LARGEST", (int)which);
+    if (o->ncv < 0 || o->max_hvp < 0 || !(o->tol >= 0) || !(o->tol < 1))
+        return mlpf_fail(err, MLPF_EINVAL, "hessian_eigs: options ncv = %d, max_hvp = %d must be >= 0 and tol = %g in [0, 1)",
+                         o->ncv, o->max_hvp, o->tol);
+    return mlpf_objective_check_call(obj, x, NULL, 0, err);
+}
+
+/* The defaults of mlpf_eigs_options filled in. */
+static mlpf_eigs_options eigs_defaults(const mlpf_eigs_options *opt, int k, size_t P) {
+    mlpf_eigs_options o = opt ? *opt : (mlpf_eigs_options){0};
+    if (o.ncv == 0) o.ncv = 2 * k + 20 > 40 ? 2 * k + 20 : 40;
+    if ((size_t)o.ncv > P) o.ncv = (int)P;
+    if (o.ncv < k) o.ncv = k;
+    if (o.max_hvp == 0) o.max_hvp = 50 * o.ncv > 20000 ? 50 * o.ncv : 20000;
+    if (o.tol == 0) o.tol = 1e-8;
+    return o;
+}
+
+typedef struct {
+    double *V, *T, *Y, *theta, *w, *h, *tmp, *mem;
+} eigs_ws;
+
+static int eigs_alloc(int m, size_t P, eigs_ws *ws, mlpf_error *err) {
+    size_t mm = (size_t)m;
+    size_t total = (mm + 1) * P + 2 * mm * mm + mm + P + (mm + 1) + mm * P;
+    ws->mem = mlpf_calloc(total, sizeof(double), err);
+    if (!ws->mem) return MLPF_ENOMEM;
+    ws->V = ws->mem;
+    ws->T = ws->V + (mm + 1) * P;
+    ws->Y = ws->T + mm * mm;
+    ws->theta = ws->Y + mm * mm;
+    ws->w = ws->theta + mm;
+    ws->h = ws->w + P;
+    ws->tmp = ws->h + mm + 1;
+    return MLPF_OK;
+}
+
+/* Copies the k wanted pairs out (ascending) with their residuals. */
+static void eigs_output(const eigs_ws *ws, int m, int k, double beta, mlpf_eigs_which which, size_t P,
+                        double *evals, double *evecs, double *resid) {
+    for (int r = 0; r < k; r++) {
+        int pos = which == MLPF_EIGS_SMALLEST ? r : k - 1 - r; /* ascending output */
+        int c = wanted(r, m, which);
+        evals[pos] = ws->theta[c];
+        if (resid) resid[pos] = fabs(beta * ws->Y[(size_t)(m - 1) * (size_t)m + (size_t)c]);
+        if (evecs) memcpy(evecs + (size_t)pos * P, ws->tmp + (size_t)r * P, P * sizeof *evecs);
+    }
+}
+
+int mlpf_hessian_eigs(const mlpf_objective *obj, const double *x, int k, mlpf_eigs_which which,
+                      const mlpf_eigs_options *opt, double *evals, double *evecs, double *resid,
+                      mlpf_eigs_info *info, mlpf_error *err) {
+    mlpf_eigs_options o = opt ? *opt : (mlpf_eigs_options){0};
+    int st = eigs_check(obj, x, k, which, &o, evals, err);
+    if (st) return st;
+    size_t P = obj->ops.nparams;
+    o = eigs_defaults(opt, k, P);
+    int m = o.ncv, keep = k + (m - k) / 2;
+    if (keep >= m) keep = m - 1;
+    eigs_ws ws;
+    if (eigs_alloc(m, P, &ws, err)) return MLPF_ENOMEM;
+    hvp_op op = {obj, x, P, 0};
+    mlpf_rng rng;
+    mlpf_rng_seed(&rng, o.seed);
+    random_unit(&rng, ws.V, 0, P, ws.V, ws.h);
+    double beta = 0, hnorm = 0;
+    int j0 = 0, restarts = 0, nconv = 0;
+    for (;;) {
+        st = lanczos_extend(&op, ws.V, ws.T, j0, m, &beta, &rng, ws.w, ws.h, &hnorm, err);
+        if (!st) st = tridiag_eig(ws.T, m, ws.theta, ws.Y, err);
+        if (st) break;
+        for (int i = 0; i < m; i++) if (fabs(ws.theta[i]) > hnorm) hnorm = fabs(ws.theta[i]);
+        nconv = 0;
+        for (int r = 0; r < k; r++)
+            nconv += fabs(beta * ws.Y[(size_t)(m - 1) * (size_t)m + (size_t)wanted(r, m, which)]) <= o.tol * hnorm;
+        /* m == P: the basis spans everything and T holds the whole spectrum. */
+        if (nconv == k || m == (int)P || op.nhvp + (m - keep) > o.max_hvp) break;
+        thick_restart(ws.V, ws.T, ws.theta, ws.Y, m, keep, beta, which, P, ws.tmp);
+        j0 = keep;
+        restarts++;
+    }
+    if (!st) {
+        if (m == (int)P) { beta = 0; nconv = k; }
+        if (evecs) ritz_vectors(ws.V, ws.Y, m, k, which, P, ws.tmp);
+        eigs_output(&ws, m, k, beta, which, P, evals, evecs, resid);
+        if (info) *info = (mlpf_eigs_info){nconv, op.nhvp, restarts, hnorm};
+        if (nconv < k)
+            st = mlpf_fail(err, MLPF_ENUMERIC,
+                           "hessian_eigs: %d of %d eigenpairs met tol = %g after %d Hessian-vector "
+                           "products (max_hvp); raise max_hvp or ncv (now %d)", nconv, k, o.tol,
+                           op.nhvp, m);
+    }
+    free(ws.mem);
+    return st;
+}
+
+/* A Rademacher vector z (P) of +-1 entries. */
+static void rademacher(mlpf_rng *rng, double *z, size_t P) {
+    for (size_t q = 0; q < P; q++) z[q] = (mlpf_rng_next(rng) >> 63) ? 1.0 : -1.0;
+}
+
+int mlpf_hessian_trace(const mlpf_objective *obj, const double *x, int nprobes, uint64_t seed,
+                       double *trace, double *stderr_, mlpf_error *err) {
+    if (!trace) return mlpf_fail(err, MLPF_EINVAL, "hessian_trace: trace must not be NULL");
+    if (nprobes < 1) return mlpf_fail(err, MLPF_EINVAL, "hessian_trace: nprobes = %d, need >= 1", nprobes);
+    int st = mlpf_objective_check_call(obj, x, NULL, 0, err);
+    if (st) return st;
+    size_t P = obj->ops.nparams;
+    double *z = mlpf_malloc(2 * P * sizeof *z, err);
+    if (!z) return MLPF_ENOMEM;
+    mlpf_rng rng;
+    mlpf_rng_seed(&rng, seed);
+    double mean = 0, m2 = 0; /* Welford */
+    for (int s = 0; s < nprobes && !st; s++) {
+        rademacher(&rng, z, P);
+        st = mlpf_objective_hvp(obj, x, z, z + P, err);
+        if (st) break;
+        double q = dot(z, z + P, P), d = q - mean;
+        mean += d / (s + 1);
+        m2 += d * (q - mean);
+    }
+    free(z);
+    if (st) return st;
+    *trace = mean;
+    if (stderr_) *stderr_ = nprobes > 1 ? sqrt(m2 / (nprobes - 1) / nprobes) : 0.0;
+    return MLPF_OK;
+}
+
+/* One probe of SLQ: steps Lanczos steps from z / |z| -> nodes and weights (steps). */
+static int slq_probe(hvp_op *op, int steps, mlpf_rng *rng, eigs_ws *ws, double *nodes,
+                     double *weights, mlpf_error *err) {
+    size_t P = op->P;
+    rademacher(rng, ws->V, P);
+    double n = sqrt((double)P);
+    for (size_t q = 0; q < P; q++) ws->V[q] /= n;
+    memset(ws->T, 0, (size_t)steps * (size_t)steps * sizeof *ws->T);
+    double beta = 0, hnorm = 0;
+    int st = lanczos_extend(op, ws->V, ws->T, 0, steps, &beta, rng, ws->w, ws->h, &hnorm, err);
+    if (!st) st = tridiag_eig(ws->T, steps, ws->theta, ws->Y, err);
+    if (st) return st;
+    for (int i = 0; i < steps; i++) {
+        nodes[i] = ws->theta[i];
+        weights[i] = ws->Y[i] * ws->Y[i]; /* first component of each eigenvector */
+    }
+    return MLPF_OK;
+}
+
+int mlpf_hessian_slq(const mlpf_objective *obj, const double *x, int nprobes, int steps,
+                     uint64_t seed, double *nodes, double *weights, mlpf_error *err) {
+    if (!nodes || !weights) return mlpf_fail(err, MLPF_EINVAL, "hessian_slq: nodes and weights must not be NULL");
+    if (nprobes < 1 || steps < 1)
+        return mlpf_fail(err, MLPF_EINVAL, "hessian_slq: nprobes = %d and steps = %d must be >= 1", nprobes, steps);
+    int st = mlpf_objective_check_call(obj, x, NULL, 0, err);
+    if (st) return st;
+    size_t P = obj->ops.nparams;
+    int m = (size_t)steps > P ? (int)P : steps;
+    eigs_ws ws;
+    if (eigs_alloc(m, P, &ws, err)) return MLPF_ENOMEM;
+    hvp_op op = {obj, x, P, 0};
+    mlpf_rng rng;
+    mlpf_rng_seed(&rng, seed);
+    for (int s = 0; s < nprobes && !st; s++) {
+        double *nd = nodes + (size_t)s * (size_t)steps, *wt = weights + (size_t)s * (size_t)steps;
+        for (int i = m; i < steps; i++) nd[i] = wt[i] = 0;
+        st = slq_probe(&op, m, &rng, &ws, nd, wt, err);
+    }
+    free(ws.mem);
+    return st;
+}

@@ -1,0 +1,288 @@
+/* test_matfree.c - matrix-free second-order tools: the exact Hessian-vector
+   product against the dense Hessian (every activation, both losses, sample
+   weights, the wrappers), Lanczos eigenvalues against dense eigh at P ~ 2000,
+   Hutchinson / SLQ against exact identities, and the dense-request guard. */
+#include "check.h"
+#include "internal.h"
+#include "objective/tauinv.h"
+
+#include <stdlib.h>
+
+static double *random_vec(size_t n, uint64_t seed, double scale) {
+    mlpf_rng r;
+    mlpf_rng_seed(&r, seed);
+    double *v = malloc(n * sizeof *v);
+    for (size_t i = 0; i < n; i++) v[i] = scale * mlpf_rng_normal(&r);
+    return v;
+}
+
+/* max |H v - hvp(v)| / max |H v| over two random v, H the dense Hessian. */
+static double hvp_rel_error(const mlpf_objective *obj, const double *x) {
+    mlpf_error err;
+    size_t P = mlpf_objective_nparams(obj);
+    double *H = malloc(P * P * sizeof *H), *hv = malloc(P * sizeof *hv), worst = 0;
+    CHECK_OK(mlpf_objective_eval(obj, x, NULL, NULL, H, &err), &err);
+    for (uint64_t s = 0; s < 2; s++) {
+        double *v = random_vec(P, 100 + s, 1.0), num = 0, den = 0;
+        CHECK_OK(mlpf_objective_hvp(obj, x, v, hv, &err), &err);
+        for (size_t i = 0; i < P; i++) {
+            double d = 0;
+            for (size_t j = 0; j < P; j++) d += H[i * P + j] * v[j];
+            num = fmax(num, fabs(d - hv[i]));
+            den = fmax(den, fabs(d));
+        }
+        worst = fmax(worst, num / den);
+        free(v);
+    }
+    free(H); free(hv);
+    return worst;
+}
+
+/* din -> 4 (act) -> 3 (act, per-unit when mixed) -> dout, N samples with weights. */
+static mlpf_objective *deep_objective(mlpf_act_kind act, mlpf_act_kind out, mlpf_loss_kind loss,
+                                      int mixed, int threads, mlpf_net **netp) {
+    mlpf_error err;
+    int din = 3, dout = 3;
+    size_t N = 37;
+    mlpf_activation a = {.kind = act}, o = {.kind = out}, m[3];
+    if (act == MLPF_ACT_POLY) { a.ncoef = 4; a.coef[0] = 0.1; a.coef[1] = 1.0; a.coef[2] = -0.3; a.coef[3] = 0.2; }
+    mlpf_net *net = mlpf_net_create(din, &err);
+    mlpf_net_add_layer_acts(net, 4, &a, 1, 1, &err);
+    if (mixed) {
+        m[0] = a; m[1] = (mlpf_activation){.kind = MLPF_ACT_TANH}; m[2] = (mlpf_activation){.kind = MLPF_ACT_SOFTPLUS};
+        mlpf_net_add_layer_acts(net, 3, m, 3, 0, &err);
+    } else {
+        mlpf_net_add_layer_acts(net, 3, &a, 1, 1, &err);
+    }
+    mlpf_net_add_layer_acts(net, dout, &o, 1, 1, &err);
+    double *in = random_vec(N * (size_t)din, 7, 1.0), *t = random_vec(N * (size_t)dout, 8, 1.0);
+    double *w = random_vec(N, 9, 1.0), labels[37];
+    for (size_t n = 0; n < N; n++) { w[n] = 0.5 + fabs(w[n]); labels[n] = (double)(n % (size_t)dout); }
+    mlpf_finite_options fo = {.loss = loss, .threads = threads};
+    int use_labels = loss == MLPF_LOSS_CROSSENTROPY;
+    mlpf_objective *obj = mlpf_objective_finite(net, N, in, use_labels ? labels : t, use_labels ? 1 : (size_t)dout,
+                                                w, &fo, &err);
+    CHECK(obj != NULL, "finite objective: %s", err.msg);
+    free(in); free(t); free(w);
+    *netp = net;
+    return obj;
+}
+
+static void test_hvp_activations(void) {
+    for (int k = 0; k < MLPF_ACT_COUNT; k++) {
+        if (k == MLPF_ACT_SOFTMAX) continue;
+        for (int variant = 0; variant < 3; variant++) {
+            /* 0: linear output MSE; 1: this activation at the output (MSE, kappa_out);
+               2: mixed per-unit hidden layer with a softmax cross-entropy output. */
+            mlpf_act_kind out = variant == 0 ? MLPF_ACT_IDENTITY : variant == 1 ? (mlpf_act_kind)k : MLPF_ACT_SOFTMAX;
+            mlpf_loss_kind loss = variant == 2 ? MLPF_LOSS_CROSSENTROPY : MLPF_LOSS_MSE;
+            if (variant == 1 && k == MLPF_ACT_POLY) out = MLPF_ACT_TANH;
+            mlpf_net *net;
+            mlpf_objective *obj = deep_objective((mlpf_act_kind)k, out, loss, variant == 2, 1, &net);
+            if (!obj) { mlpf_net_free(net); continue; }
+            double *x = random_vec(mlpf_net_nparams(net), 11 + (uint64_t)k, 0.7);
+            double e = hvp_rel_error(obj, x);
+            CHECK(e <= 1e-12, "activation %s variant %d: relative HVP error %.3g", mlpf_activation_name((mlpf_act_kind)k), variant, e);
+            free(x);
+            mlpf_objective_free(obj);
+            mlpf_net_free(net);
+        }
+    }
+}
+
+/* The wrappers: regularised (barrier active, one merge), tauinv, subspace, affine;
+   and the Gaussian objective through its dense Hessian. */
+static void test_hvp_wrappers(void) {
+    mlpf_error err;
+    mlpf_net *net;
+    mlpf_objective *base = deep_objective(MLPF_ACT_TANH, MLPF_ACT_IDENTITY, MLPF_LOSS_MSE, 0, 1, &net);
+    size_t P = mlpf_net_nparams(net);
+    double *x = random_vec(P, 21, 1.0);
+    mlpf_merge mg = {.layer = 0, .i = 1, .j = 3, .lambda = 0.7};
+    mlpf_objective *reg = mlpf_objective_regularized(base, 0.05, &mg, 1, &err);
+    CHECK(reg != NULL, "%s", err.msg);
+    CHECK(hvp_rel_error(reg, x) <= 1e-12, "regularized HVP");
+
+    double tau[64];
+    for (size_t i = 0; i < P; i++) tau[i] = i % 5 == 0 ? 0.0 : 0.5 + (double)(i % 3);
+    mlpf_tauinv *t;
+    CHECK_OK(mlpf_tauinv_create(reg, x, tau, P, &t, &err), &err);
+    double *y = random_vec(t->p, 22, 0.5);
+    CHECK(hvp_rel_error(t->obj, y) <= 1e-12, "tauinv HVP");
+
+    double *v1 = random_vec(P, 23, 1.0), *v2 = random_vec(P, 24, 1.0);
+    mlpf_objective *sub = mlpf_objective_subspace(base, x, v1, v2, 0.3, -0.2, &err);
+    CHECK(sub != NULL, "%s", err.msg);
+    double *z = random_vec(P - 2, 25, 0.2);
+    CHECK(hvp_rel_error(sub, z) <= 1e-12, "subspace HVP");
+
+    size_t d = 5;
+    double *basis = random_vec(P * d, 26, 1.0), *za = random_vec(d, 27, 0.3);
+    mlpf_objective *aff = mlpf_objective_affine(reg, x, basis, d, &err);
+    CHECK(aff != NULL, "%s", err.msg);
+    CHECK(hvp_rel_error(aff, za) <= 1e-12, "affine HVP");
+
+    mlpf_net *teacher = mlpf_net_create(2, &err), *student = mlpf_net_create(2, &err);
+    mlpf_net_add_layer(teacher, 2, "sigmoid2", 0, &err);
+    mlpf_net_add_layer(teacher, 1, "identity", 0, &err);
+    mlpf_net_add_layer(student, 3, "sigmoid2", 0, &err);
+    mlpf_net_add_layer(student, 1, "identity", 0, &err);
+    double *tp = random_vec(mlpf_net_nparams(teacher), 28, 1.0), *sp = random_vec(mlpf_net_nparams(student), 29, 1.0);
+    mlpf_objective *gauss = mlpf_objective_gaussian(teacher, tp, student, &err);
+    CHECK(gauss != NULL, "%s", err.msg);
+    CHECK(hvp_rel_error(gauss, sp) <= 1e-12, "gaussian HVP (dense fallback)");
+
+    mlpf_objective_free(gauss); mlpf_net_free(teacher); mlpf_net_free(student); free(tp); free(sp);
+    mlpf_objective_free(aff); free(basis); free(za);
+    mlpf_objective_free(sub); free(v1); free(v2); free(z);
+    mlpf_tauinv_free(t); free(y);
+    mlpf_objective_free(reg);
+    mlpf_objective_free(base); mlpf_net_free(net); free(x);
+}
+
+/* Same inputs, any thread count: bit-identical products. */
+static void test_hvp_threads(void) {
+    mlpf_error err;
+    mlpf_net *n1, *n2;
+    mlpf_objective *o1 = deep_objective(MLPF_ACT_GELU, MLPF_ACT_SOFTMAX, MLPF_LOSS_CROSSENTROPY, 1, 1, &n1);
+    mlpf_objective *o2 = deep_objective(MLPF_ACT_GELU, MLPF_ACT_SOFTMAX, MLPF_LOSS_CROSSENTROPY, 1, 2, &n2);
+    size_t P = mlpf_net_nparams(n1);
+    double *x = random_vec(P, 31, 1.0), *v = random_vec(P, 32, 1.0);
+    double *h1 = malloc(P * sizeof *h1), *h2 = malloc(P * sizeof *h2);
+    CHECK_OK(mlpf_objective_hvp(o1, x, v, h1, &err), &err);
+    CHECK_OK(mlpf_objective_hvp(o2, x, v, h2, &err), &err);
+    CHECK(!memcmp(h1, h2, P * sizeof *h1), "1 and 2 threads differ");
+    v[2] = NAN;
+    CHECK(mlpf_objective_hvp(o1, x, v, h1, &err) == MLPF_ENONFINITE && strstr(err.msg, "v[2]"), "%s", err.msg);
+    free(x); free(v); free(h1); free(h2);
+    mlpf_objective_free(o1); mlpf_objective_free(o2); mlpf_net_free(n1); mlpf_net_free(n2);
+}
+
+/* 20 -> 90 tanh -> 3 linear on 120 samples: P = 2163. */
+static mlpf_objective *wide_objective(mlpf_net **netp, double **xp) {
+    mlpf_error err;
+    size_t N = 120;
+    mlpf_net *net = mlpf_net_create(20, &err);
+    mlpf_net_add_layer(net, 90, "tanh", 1, &err);
+    mlpf_net_add_layer(net, 3, "identity", 1, &err);
+    double *in = random_vec(N * 20, 41, 1.0), *t = random_vec(N * 3, 42, 1.0);
+    mlpf_objective *obj = mlpf_objective_finite(net, N, in, t, 3, NULL, NULL, &err);
+    free(in); free(t);
+    *netp = net;
+    *xp = random_vec(mlpf_net_nparams(net), 43, 0.3);
+    return obj;
+}
+
+static void test_eigs_vs_dense(void) {
+    mlpf_error err;
+    mlpf_net *net;
+    double *x;
+    mlpf_objective *obj = wide_objective(&net, &x);
+    size_t P = mlpf_net_nparams(net);
+    double *H = malloc(P * P * sizeof *H), *ev = malloc(P * sizeof *ev);
+    CHECK_OK(mlpf_objective_eval(obj, x, NULL, NULL, H, &err), &err);
+    CHECK_OK(mlpf_spectrum(H, P, ev, NULL, &err), &err);
+    int k = 6;
+    double lam[6], res[6], *vec = malloc((size_t)k * P * sizeof *vec), *hv = malloc(P * sizeof *hv);
+    for (int which = 0; which < 2; which++) {
+        mlpf_eigs_info info;
+        int st = mlpf_hessian_eigs(obj, x, k, (mlpf_eigs_which)which, NULL, lam, vec, res, &info, &err);
+        CHECK(st == MLPF_OK, "eigs which=%d: %s", which, err.msg);
+        CHECK(info.nconv == k && info.nhvp > 0, "nconv %d nhvp %d", info.nconv, info.nhvp);
+        for (int i = 0; i < k; i++) {
+            double exact = which == 0 ? ev[i] : ev[P - (size_t)k + (size_t)i];
+            CHECK(res[i] <= 1e-8 * info.hnorm, "residual %g", res[i]);
+            CHECK_CLOSE(lam[i], exact, 1e-10 * info.hnorm, 0, "which %d eigenvalue %d", which, i);
+            /* the stated residual is the true one */
+            CHECK_OK(mlpf_objective_hvp(obj, x, vec + (size_t)i * P, hv, &err), &err);
+            double r = 0;
+            for (size_t q = 0; q < P; q++) r += pow(hv[q] - lam[i] * vec[(size_t)i * P + q], 2);
+            CHECK(sqrt(r) <= 1e-7 * info.hnorm, "true residual %g", sqrt(r));
+        }
+        if (which == 0) printf("eigs P=%zu k=%d smallest: %d HVPs, %d restarts, lambda_min %.6g (dense %.6g)\n",
+                               P, k, info.nhvp, info.restarts, lam[0], ev[0]);
+    }
+    /* An impossible budget reports non-convergence but still returns estimates. */
+    mlpf_eigs_options o = {.ncv = 14, .max_hvp = 20, .tol = 1e-14};
+    CHECK(mlpf_hessian_eigs(obj, x, 3, MLPF_EIGS_SMALLEST, &o, lam, NULL, NULL, NULL, &err) == MLPF_ENUMERIC &&
+          strstr(err.msg, "max_hvp"), "%s", err.msg);
+    CHECK(mlpf_hessian_eigs(obj, x, 0, MLPF_EIGS_SMALLEST, NULL, lam, NULL, NULL, NULL, &err) == MLPF_EINVAL &&
+          strstr(err.msg, "k = 0"), "%s", err.msg);
+
+    /* Hutchinson and SLQ on the same first probe: z^T H z = P sum w theta, |H z|^2 = P sum w theta^2. */
+    double tr1, se;
+    CHECK_OK(mlpf_hessian_trace(obj, x, 1, 5, &tr1, &se, &err), &err);
+    int steps = 12;
+    double nodes[12], wts[12], s0 = 0, s1 = 0, s2 = 0;
+    CHECK_OK(mlpf_hessian_slq(obj, x, 1, steps, 5, nodes, wts, &err), &err);
+    for (int i = 0; i < steps; i++) { s0 += wts[i]; s1 += wts[i] * nodes[i]; s2 += wts[i] * nodes[i] * nodes[i]; }
+    CHECK_CLOSE(s0, 1.0, 1e-12, 0, "SLQ weights sum");
+    CHECK_CLOSE((double)P * s1, tr1, 0, 1e-10, "SLQ first moment vs Hutchinson");
+    mlpf_rng r;
+    mlpf_rng_seed(&r, 5);
+    double *zz = malloc(P * sizeof *zz), hz2 = 0;
+    for (size_t q = 0; q < P; q++) zz[q] = (mlpf_rng_next(&r) >> 63) ? 1.0 : -1.0;
+    CHECK_OK(mlpf_objective_hvp(obj, x, zz, hv, &err), &err);
+    for (size_t q = 0; q < P; q++) hz2 += hv[q] * hv[q];
+    CHECK_CLOSE((double)P * s2, hz2, 0, 1e-10, "SLQ second moment");
+    double trace = 0, tr, trse;
+    for (size_t q = 0; q < P; q++) trace += H[q * P + q];
+    CHECK_OK(mlpf_hessian_trace(obj, x, 30, 6, &tr, &trse, &err), &err);
+    CHECK(trse > 0 && fabs(tr - trace) <= 4 * trse, "trace %g +- %g, exact %g", tr, trse, trace);
+    free(zz); free(H); free(ev); free(vec); free(hv); free(x);
+    mlpf_objective_free(obj); mlpf_net_free(net);
+}
+
+/* With steps == P the quadrature nodes are the eigenvalues themselves. */
+static void test_slq_full(void) {
+    mlpf_error err;
+    mlpf_net *net;
+    mlpf_objective *obj = deep_objective(MLPF_ACT_SIGMOID, MLPF_ACT_IDENTITY, MLPF_LOSS_MSE, 0, 1, &net);
+    size_t P = mlpf_net_nparams(net);
+    double *x = random_vec(P, 51, 1.0), *H = malloc(P * P * sizeof *H), *ev = malloc(P * sizeof *ev);
+    double *nodes = malloc((P + 3) * sizeof *nodes), *w = malloc((P + 3) * sizeof *w);
+    CHECK_OK(mlpf_objective_eval(obj, x, NULL, NULL, H, &err), &err);
+    CHECK_OK(mlpf_spectrum(H, P, ev, NULL, &err), &err);
+    CHECK_OK(mlpf_hessian_slq(obj, x, 1, (int)P + 3, 3, nodes, w, &err), &err);
+    double scale = fmax(fabs(ev[0]), fabs(ev[P - 1]));
+    for (size_t i = 0; i < P; i++)
+        CHECK_CLOSE(nodes[i], ev[i], 1e-9 * scale, 0, "node %zu", i);
+    CHECK(w[P] == 0 && nodes[P + 2] == 0, "steps beyond P get weight 0");
+    double lam[2];
+    CHECK_OK(mlpf_hessian_eigs(obj, x, 2, MLPF_EIGS_LARGEST, NULL, lam, NULL, NULL, NULL, &err), &err);
+    CHECK_CLOSE(lam[1], ev[P - 1], 1e-9 * scale, 0, "largest, small P");
+    free(x); free(H); free(ev); free(nodes); free(w);
+    mlpf_objective_free(obj); mlpf_net_free(net);
+}
+
+/* A dense request above MLPF_MAX_BYTES fails naming the size and the matrix-free tools. */
+static void test_dense_guard(void) {
+    mlpf_error err;
+    mlpf_net *net;
+    double *x;
+    mlpf_objective *obj = wide_objective(&net, &x);
+    size_t P = mlpf_net_nparams(net);
+    double *hv = malloc(P * sizeof *hv), *H = malloc(sizeof *H), lam;
+    setenv("MLPF_MAX_BYTES", "1M", 1);
+    int st = mlpf_objective_eval(obj, x, NULL, NULL, H, &err);
+    CHECK(st == MLPF_ENOMEM && strstr(err.msg, "2163 x 2163") && strstr(err.msg, "3.743e+07 bytes") &&
+          strstr(err.msg, "mlpf_hessian_eigs") && strstr(err.msg, "finite"), "%s", err.msg);
+    CHECK(mlpf_check_dense("test", 300, &err) == MLPF_OK, "%s", err.msg);
+    /* the matrix-free tools still run under that budget */
+    CHECK_OK(mlpf_objective_hvp(obj, x, x, hv, &err), &err);
+    mlpf_eigs_options o = {.tol = 1e-6};
+    CHECK_OK(mlpf_hessian_eigs(obj, x, 1, MLPF_EIGS_LARGEST, &o, &lam, NULL, NULL, NULL, &err), &err);
+    unsetenv("MLPF_MAX_BYTES");
+    free(hv); free(H); free(x);
+    mlpf_objective_free(obj); mlpf_net_free(net);
+}
+
+int main(void) {
+    test_hvp_activations();
+    test_hvp_wrappers();
+    test_hvp_threads();
+    test_eigs_vs_dense();
+    test_slq_full();
+    test_dense_guard();
+    return check_report("test_matfree");
+}
