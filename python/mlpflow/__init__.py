@@ -49,3 +49,8 @@ from .symmetry import (AffineSubspace, canonicalize, copy_average, count_G, coun
 __all__ += ["AffineSubspace", "canonicalize", "copy_average", "count_G", "count_T",
             "expand_and_cluster", "match_teacher", "permutation_point", "symmetry_distance",
             "symmetry_induced", "symmetry_induced_count"]
+
+# Matrix-free second-order tools (python/mlpflow/matfree.py); hessian_spectrum gains k=.
+from .matfree import (hessian_density, hessian_slq, hessian_spectrum, hessian_trace,  # noqa: E402
+                      hvp, plot_density)
+__all__ += ["hessian_density", "hessian_slq", "hessian_trace", "hvp", "plot_density"]

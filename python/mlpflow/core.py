@@ -582,8 +582,10 @@ def _eval(net, x, want_loss, want_grad, want_hess, regularized):
     P = net.nparams
     L = c_double()
     g = np.empty(P) if want_grad else None
-    H = np.empty((P, P)) if want_hess else None
     err = _err()
+    if want_hess and _lib.has("mlpf_check_dense"):  # before numpy allocates P x P
+        _lib.check(lib.mlpf_check_dense(b"hessian", c_size_t(P), byref(err)), err)
+    H = np.empty((P, P)) if want_hess else None
     _lib.check(lib.mlpf_objective_eval(obj, _ptr(x), byref(L) if want_loss else None,
                                        _ptr(g) if g is not None else None,
                                        _ptr(H) if H is not None else None, byref(err)), err)
