@@ -60,5 +60,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_example(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
+/* spectrum --k: the extreme eigenvalues without the matrix (cmd_matfree.c) */
+int cmd_spectrum_krylov(int argc, char **argv);
 
 #endif

@@ -42,7 +42,8 @@ static const char HELP_SPECTRUM[] =
     "\n"
     "Eigenvalues of the exact Hessian in ascending order (P,); with --vectors the\n"
     "eigenvectors as the columns of a (P, P) matrix (numpy.linalg.eigh convention:\n"
-    "V[:, j] belongs to E[j]). Also prints {\"min\": ..., \"max\": ...} on stdout.\n";
+    "V[:, j] belongs to E[j]). Also prints {\"min\": ..., \"max\": ...} on stdout.\n"
+    "With --k K: only the K extreme eigenvalues, without the matrix (see spectrum --k --help).\n";
 
 static const char HELP_PREDICT[] =
     "usage: mlpflow predict --spec S.json --params P.npy --input X.npy -o Y.npy\n"
@@ -154,7 +155,9 @@ static int derivative_cmd(const char *cmd, const char *help, int argc, char **ar
     size_t np = c.np;
     double matrices = order < 2 ? 0 : cli_get(&c.a, "vectors") ? 2 : 1;
     if (mlpf_check_budget("the Hessian", matrices * 8.0 * (double)np * (double)np, &err))
-        return finish(&c, cli_error(CLI_FAIL, "%s: %zu parameters: %s", cmd, np, err.msg));
+        return finish(&c, cli_error(CLI_FAIL, "%s: %zu parameters: %s; the matrix-free "
+                                    "`spectrum --k K` gives K extreme eigenvalues without it",
+                                    cmd, np, err.msg));
     double *g = malloc((np ? np : 1) * sizeof(double));
     double *h = order >= 2 ? malloc((np * np + 1) * sizeof(double)) : NULL;
     double *ev = order == 3 ? malloc((np ? np : 1) * sizeof(double)) : NULL;
@@ -198,6 +201,8 @@ int cmd_hessian(int argc, char **argv) {
     return derivative_cmd("hessian", HELP_HESSIAN, argc, argv, 2);
 }
 int cmd_spectrum(int argc, char **argv) {
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--k") || !strncmp(argv[i], "--k=", 4)) return cmd_spectrum_krylov(argc, argv);
     return derivative_cmd("spectrum", HELP_SPECTRUM, argc, argv, 3);
 }
 
