@@ -625,7 +625,10 @@ typedef struct {
     int strict;                /* a minimum with n_zero == 0                            */
     double zero_tol, gnorm_tol;
     double loss, gnorm;        /* gnorm: inf-norm of the gradient                       */
-    double *eigenvalues;       /* (nparams) ascending                                   */
+    double *eigenvalues;       /* (nparams) ascending; above a few thousand parameters (or
+                                  when the dense Hessian exceeds the memory budget) the
+                                  classification is matrix-free (Lanczos): the smallest
+                                  ones up to the first above zero_tol, the rest NAN      */
     size_t nchannels;
     mlpf_channel *channels;
 } mlpf_classification;

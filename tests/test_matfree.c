@@ -5,6 +5,7 @@
 #include "check.h"
 #include "internal.h"
 #include "objective/tauinv.h"
+#include "analysis/analysis.h"
 
 #include <stdlib.h>
 
@@ -277,6 +278,39 @@ static void test_dense_guard(void) {
     mlpf_objective_free(obj); mlpf_net_free(net);
 }
 
+/* classify switches to Lanczos when the dense Hessian exceeds the budget: the
+   same counts with the same zero band, the eigenvalues it found, NAN beyond. */
+static void test_classify_krylov(void) {
+    mlpf_error err;
+    mlpf_net *net;
+    mlpf_objective *obj = deep_objective(MLPF_ACT_TANH, MLPF_ACT_IDENTITY, MLPF_LOSS_MSE, 0, 1, &net);
+    size_t P = mlpf_net_nparams(net);
+    double *x = random_vec(P, 61, 1.0);
+    mlpf_classify_options opt;
+    mlpf_classify_options_default(&opt);
+    opt.detect_channels = 0;
+    opt.zero_tol = 1e-3;
+    mlpf_classification dense, kry;
+    CHECK_OK(mlpf_classify(obj, x, NULL, NULL, 0, &opt, &dense, &err), &err);
+    setenv("MLPF_MAX_BYTES", "20K", 1);  /* 3 P^2 doubles no longer fit */
+    CHECK(mlpf_classify_use_krylov(P) && !mlpf_classify_use_krylov(10), "threshold");
+    CHECK_OK(mlpf_classify(obj, x, NULL, NULL, 0, &opt, &kry, &err), &err);
+    unsetenv("MLPF_MAX_BYTES");
+    CHECK(dense.index > 0 && kry.index == dense.index && kry.n_zero == dense.n_zero &&
+          kry.n_positive == dense.n_positive && kry.kind == dense.kind,
+          "index %d/%d zero %d/%d positive %d/%d", kry.index, dense.index, kry.n_zero, dense.n_zero,
+          kry.n_positive, dense.n_positive);
+    int found = 0;
+    for (size_t i = 0; i < P && !isnan(kry.eigenvalues[i]); i++, found++)
+        CHECK_CLOSE(kry.eigenvalues[i], dense.eigenvalues[i], 1e-8, 0, "eigenvalue %zu", i);
+    CHECK(found > dense.index + dense.n_zero, "found %d", found);
+    CHECK(kry.gnorm == dense.gnorm && kry.gnorm_tol > 0, "gnorm");
+    mlpf_classification_free(&dense);
+    mlpf_classification_free(&kry);
+    free(x);
+    mlpf_objective_free(obj); mlpf_net_free(net);
+}
+
 int main(void) {
     test_hvp_activations();
     test_hvp_wrappers();
@@ -284,5 +318,6 @@ int main(void) {
     test_eigs_vs_dense();
     test_slq_full();
     test_dense_guard();
+    test_classify_krylov();
     return check_report("test_matfree");
 }

@@ -27,6 +27,13 @@ int mlpf_layer_io(const mlpf_net *net, const double *x, const double *input, siz
                   double **layer_input, double **next_z, mlpf_error *err);
 
 /* Largest |eigenvalue| of a symmetric matrix given its ascending eigenvalues. */
+/* classify_krylov.c: 1 when classify should not build the dense Hessian (P
+   above a few thousand, or three P x P matrices over the memory budget), and
+   the matrix-free classification then used. */
+int mlpf_classify_use_krylov(size_t p);
+int mlpf_classify_krylov(const mlpf_objective *obj, const double *x, size_t p,
+                         const mlpf_classify_options *opt, mlpf_classification *out, mlpf_error *err);
+
 static inline double mlpf_spectral_norm(const double *evals, size_t p) {
     if (!p) return 0;
     double a = evals[0] < 0 ? -evals[0] : evals[0], b = evals[p - 1] < 0 ? -evals[p - 1] : evals[p - 1];

@@ -175,6 +175,7 @@ static void decide_kind(mlpf_classification *c) {
 static int classify_spectrum(const mlpf_objective *obj, const double *x, size_t p,
                              const mlpf_classify_options *opt, mlpf_classification *out,
                              mlpf_error *err) {
+    if (mlpf_classify_use_krylov(p)) return mlpf_classify_krylov(obj, x, p, opt, out, err);
     double *g = mlpf_malloc(p * sizeof *g, err), *H = mlpf_malloc(p * p * sizeof *H, err);
     double *V = mlpf_malloc(p * p * sizeof *V, err);
     out->eigenvalues = mlpf_malloc(p * sizeof(double), err);
