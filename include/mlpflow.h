@@ -219,12 +219,6 @@ typedef struct {
     int (*eval)(void *ctx, const double *x, const size_t *subset, size_t nsubset,
                 double *loss, double *grad, double *hess, mlpf_error *err);
     void (*free_ctx)(void *ctx);   /* may be NULL */
-    /* Optional (NULL when absent): hv (P) = H(x) v, the exact Hessian-vector
-       product without the P x P matrix, over subset like eval. Objectives
-       without it are served by their dense Hessian within the memory budget
-       (mlpf_objective_hvp). Appended last: older initialisers stay valid. */
-    int (*hvp)(void *ctx, const double *x, const size_t *subset, size_t nsubset,
-               const double *v, double *hv, mlpf_error *err);
 } mlpf_objective_ops;
 
 /* Wrap user code (or any internal implementation) as an objective. The ops
@@ -831,10 +825,19 @@ int mlpf_expand_cluster(const mlpf_net *net, const double *xs, size_t nstudents,
 /* Matrix-free: Hessian-vector products, extreme eigenvalues, trace, density */
 /* ------------------------------------------------------------------------ */
 
-/* hv (P) = H(x) v, exact, without the P x P matrix: the objective's ops->hvp
+/* hv (P) = H(x) v, exact, without the P x P matrix: the objective's own product
    (the finite objective and its regularised / tauinv / subspace / affine
    wrappers; about two gradients of work), else its dense Hessian when that fits
    the memory budget (the Gaussian objective), else MLPF_ENOMEM. */
+/* An objective's own Hessian-vector product: hv (P) = H(x) v over subset (all
+   samples when NULL), reentrant like eval. Installed with mlpf_objective_set_hvp
+   rather than as an ops field, so existing positional initialisers of
+   mlpf_objective_ops stay complete (-Wmissing-field-initializers). */
+typedef int (*mlpf_hvp_fn)(void *ctx, const double *x, const size_t *subset, size_t nsubset,
+                           const double *v, double *hv, mlpf_error *err);
+/* Give a (custom) objective its matrix-free product; NULL removes it. */
+int mlpf_objective_set_hvp(mlpf_objective *obj, mlpf_hvp_fn hvp, mlpf_error *err);
+
 int mlpf_objective_hvp(const mlpf_objective *obj, const double *x, const double *v, double *hv,
                        mlpf_error *err);
 int mlpf_objective_hvp_subset(const mlpf_objective *obj, const double *x, const size_t *subset,

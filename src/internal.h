@@ -66,6 +66,7 @@ struct mlpf_objective {
     mlpf_objective_ops ops;
     void *ctx;
     const mlpf_net *net;  /* borrowed view into ctx, or NULL */
+    mlpf_hvp_fn hvp;      /* matrix-free Hessian-vector product, or NULL */
 };
 
 /* The argument checks of mlpf_objective_eval_subset (x finite, subset valid),

@@ -6,6 +6,7 @@
 #include "internal.h"
 #include "objective/tauinv.h"
 #include "analysis/analysis.h"
+#include "test_objectives.h"
 
 #include <stdlib.h>
 
@@ -278,6 +279,43 @@ static void test_dense_guard(void) {
     mlpf_objective_free(obj); mlpf_net_free(net);
 }
 
+/* Extended Rosenbrock's Hessian is tridiagonal: its product in O(p). */
+static int rosen_hvp(void *c, const double *x, const size_t *sub, size_t ns, const double *v,
+                     double *hv, mlpf_error *err) {
+    (void)sub, (void)ns, (void)err;
+    size_t p = *(const size_t *)c;
+    memset(hv, 0, p * sizeof *hv);
+    for (size_t i = 0; i + 1 < p; i++) {
+        double a = x[i + 1] - x[i] * x[i];
+        hv[i] += (-400 * a + 800 * x[i] * x[i] + 2) * v[i] - 400 * x[i] * v[i + 1];
+        hv[i + 1] += -400 * x[i] * v[i] + 200 * v[i + 1];
+    }
+    return MLPF_OK;
+}
+
+/* A custom objective's own product is used (no dense fallback needed); without
+   one the dense fallback runs within the budget and fails clearly above it. */
+static void test_custom_hvp(void) {
+    mlpf_error err;
+    size_t p = 400;
+    mlpf_objective_ops ops = {"rosenbrock", p, 0, rosen_eval, NULL};
+    mlpf_objective *obj = mlpf_objective_custom(&ops, &p, &err);
+    double *x = random_vec(p, 71, 1.0), *v = random_vec(p, 72, 1.0);
+    double *h1 = malloc(p * sizeof *h1), *h2 = malloc(p * sizeof *h2);
+    CHECK_OK(mlpf_objective_hvp(obj, x, v, h1, &err), &err);          /* dense fallback */
+    setenv("MLPF_MAX_BYTES", "100K", 1);
+    CHECK(mlpf_objective_hvp(obj, x, v, h2, &err) == MLPF_ENOMEM && strstr(err.msg, "no matrix-free one"),
+          "%s", err.msg);
+    CHECK_OK(mlpf_objective_set_hvp(obj, rosen_hvp, &err), &err);
+    CHECK_OK(mlpf_objective_hvp(obj, x, v, h2, &err), &err);          /* its own product */
+    unsetenv("MLPF_MAX_BYTES");
+    double worst = 0, scale = 0;
+    for (size_t i = 0; i < p; i++) { worst = fmax(worst, fabs(h1[i] - h2[i])); scale = fmax(scale, fabs(h1[i])); }
+    CHECK(worst <= 1e-13 * scale, "custom hvp vs dense %g", worst / scale);
+    free(x); free(v); free(h1); free(h2);
+    mlpf_objective_free(obj);
+}
+
 /* classify switches to Lanczos when the dense Hessian exceeds the budget: the
    same counts with the same zero band, the eigenvalues it found, NAN beyond. */
 static void test_classify_krylov(void) {
@@ -319,5 +357,6 @@ int main(void) {
     test_slq_full();
     test_dense_guard();
     test_classify_krylov();
+    test_custom_hvp();
     return check_report("test_matfree");
 }

@@ -97,9 +97,11 @@ static int affine_hvp(void *ctx, const double *z, const size_t *subset, size_t n
 static mlpf_objective *affine_objective(affine *a, mlpf_error *err) {
     mlpf_objective_ops ops = {.name = "affine", .nparams = a->d,
                               .nsamples = a->base->ops.nsamples, .eval = affine_eval,
-                              .free_ctx = affine_free, .hvp = affine_hvp};
+                              .free_ctx = affine_free};
     /* On failure mlpf_objective_custom frees the context itself. */
-    return mlpf_objective_custom(&ops, a, err);
+    mlpf_objective *obj = mlpf_objective_custom(&ops, a, err);
+    if (obj) obj->hvp = affine_hvp;
+    return obj;
 }
 
 /* Allocates the context with room for origin (p) and basis (p, d). */

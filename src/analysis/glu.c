@@ -271,7 +271,7 @@ mlpf_objective *mlpf_objective_glu(const mlpf_glu_shape *shape, size_t n, const 
         glu_free(D);
         return NULL;
     }
-    mlpf_objective_ops ops = {"glu", D->P, n, glu_eval, glu_free, NULL};
+    mlpf_objective_ops ops = {"glu", D->P, n, glu_eval, glu_free};
     mlpf_objective *obj = mlpf_objective_custom(&ops, D, err);
     if (!obj) glu_free(D);
     return obj;

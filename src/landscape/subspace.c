@@ -223,9 +223,11 @@ static int subspace_hvp(void *ctx, const double *z, const size_t *subset, size_t
 static mlpf_objective *subspace_objective(subspace *s, mlpf_error *err) {
     mlpf_objective_ops ops = {.name = "subspace", .nparams = s->p - s->r,
                               .nsamples = s->base->ops.nsamples, .eval = subspace_eval,
-                              .free_ctx = subspace_free, .hvp = subspace_hvp};
+                              .free_ctx = subspace_free};
     /* net stays NULL: the parameters z are not a network's layout. */
-    return mlpf_objective_custom(&ops, s, err);
+    mlpf_objective *obj = mlpf_objective_custom(&ops, s, err);
+    if (obj) obj->hvp = subspace_hvp;
+    return obj;
 }
 
 mlpf_objective *mlpf_objective_subspace(const mlpf_objective *base, const double *ref,

@@ -559,9 +559,8 @@ mlpf_objective *mlpf_objective_finite(const mlpf_net *net, size_t n, const doubl
     for (int l = 0; l < net->nlayers; l++) if (net->layers[l].units > f->maxu) f->maxu = net->layers[l].units;
 
     mlpf_objective_ops ops = {.name = "finite", .nparams = net->nparams, .nsamples = n,
-                              .eval = finite_eval, .free_ctx = finite_free,
-                              .hvp = mlpf_finite_hvp};
+                              .eval = finite_eval, .free_ctx = finite_free};
     mlpf_objective *obj = mlpf_objective_custom(&ops, f, err);
-    if (obj) obj->net = f->net;
+    if (obj) obj->net = f->net, obj->hvp = mlpf_finite_hvp;
     return obj;
 }

@@ -18,7 +18,7 @@ typedef struct {
     int maxu;          /* widest layer (incl. din) */
 } finite_data;
 
-/* The ops->hvp of the finite objective (hvp.c): hv (P) = H(x) v. */
+/* The Hessian-vector product of the finite objective (hvp.c): hv (P) = H(x) v. */
 int mlpf_finite_hvp(void *ctx, const double *x, const size_t *subset, size_t nsubset,
                     const double *v, double *hv, mlpf_error *err);
 

@@ -21,7 +21,7 @@ int mlpf_check_dense(const char *what, size_t P, mlpf_error *err) {
                      what, P, P, bytes, bytes / 1073741824.0, budget);
 }
 
-/* hv = H v through the dense Hessian, for objectives without ops->hvp. */
+/* hv = H v through the dense Hessian, for objectives without their own product. */
 static int dense_hvp(const mlpf_objective *obj, const double *x, const size_t *subset,
                      size_t nsubset, const double *v, double *hv, mlpf_error *err) {
     size_t P = obj->ops.nparams;
@@ -44,8 +44,14 @@ int mlpf_objective_hvp_subset(const mlpf_objective *obj, const double *x, const 
     if (bad) return mlpf_fail(err, MLPF_ENONFINITE, "hvp: v[%zu] is not finite (%g)", bad - 1, v[bad - 1]);
     int st = mlpf_objective_check_call(obj, x, subset, nsubset, err);
     if (st) return st;
-    if (obj->ops.hvp) return obj->ops.hvp(obj->ctx, x, subset, subset ? nsubset : 0, v, hv, err);
+    if (obj->hvp) return obj->hvp(obj->ctx, x, subset, subset ? nsubset : 0, v, hv, err);
     return dense_hvp(obj, x, subset, subset ? nsubset : 0, v, hv, err);
+}
+
+int mlpf_objective_set_hvp(mlpf_objective *obj, mlpf_hvp_fn hvp, mlpf_error *err) {
+    if (!obj) return mlpf_fail(err, MLPF_EINVAL, "set_hvp: objective is NULL");
+    obj->hvp = hvp;
+    return MLPF_OK;
 }
 
 int mlpf_objective_hvp(const mlpf_objective *obj, const double *x, const double *v, double *hv,

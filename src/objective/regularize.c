@@ -143,8 +143,8 @@ mlpf_objective *mlpf_objective_regularized(const mlpf_objective *base, double ma
     }
     mlpf_objective_ops ops = {.name = "regularized", .nparams = base->ops.nparams,
                               .nsamples = base->ops.nsamples, .eval = regularized_eval,
-                              .free_ctx = regularized_free, .hvp = regularized_hvp};
+                              .free_ctx = regularized_free};
     mlpf_objective *obj = mlpf_objective_custom(&ops, r, err);
-    if (obj) obj->net = net;
+    if (obj) obj->net = net, obj->hvp = regularized_hvp;
     return obj;
 }

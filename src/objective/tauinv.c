@@ -142,8 +142,9 @@ int mlpf_tauinv_create(const mlpf_objective *base, const double *x0, const doubl
         c->base = base;
         c->t = t;
         mlpf_objective_ops ops = {"tauinv", t->p, mlpf_objective_nsamples(base), tau_eval,
-                                  tau_ctx_free, tau_hvp};
+                                  tau_ctx_free};
         t->obj = mlpf_objective_custom(&ops, c, err); /* frees c on failure */
+        if (t->obj) t->obj->hvp = tau_hvp;
         if (!t->obj) {
             mlpf_tauinv_free(t);
             return err && err->status ? err->status : MLPF_ENOMEM;
