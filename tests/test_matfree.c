@@ -349,6 +349,75 @@ static void test_classify_krylov(void) {
     mlpf_objective_free(obj); mlpf_net_free(net);
 }
 
+/* 3 -> 4 tanh -> 2 softplus -> 1 fitted to a teacher of the same shape (zero loss reachable). */
+static mlpf_objective *teacher_objective(mlpf_net **netp) {
+    mlpf_error err;
+    size_t N = 60;
+    mlpf_net *net = mlpf_net_create(3, &err);
+    mlpf_net_add_layer(net, 4, "tanh", 1, &err);
+    mlpf_net_add_layer(net, 2, "softplus", 1, &err);
+    mlpf_net_add_layer(net, 1, "identity", 1, &err);
+    double *in = random_vec(N * 3, 91, 1.0), *tp = random_vec(mlpf_net_nparams(net), 92, 1.0), y[60];
+    mlpf_predict(net, tp, in, N, y, &err);
+    mlpf_objective *obj = mlpf_objective_finite(net, N, in, y, 1, NULL, NULL, &err);
+    free(in); free(tp);
+    *netp = net;
+    return obj;
+}
+
+static mlpf_result *train_with(const mlpf_objective *obj, const double *x0, const char *solver,
+                               double min_gnorm, mlpf_error *err) {
+    mlpf_train_options o;
+    mlpf_train_options_default(&o);
+    snprintf(o.alg, sizeof o.alg, "none");
+    snprintf(o.optim_solver, sizeof o.optim_solver, "%s", solver);
+    o.maxtime_optim = 30;
+    o.min_gnorm = min_gnorm;
+    mlpf_result *r = NULL;
+    if (mlpf_train(obj, x0, &o, &r, err)) return NULL;
+    return r;
+}
+
+/* Newton-Krylov: Rosenbrock to the rounding floor; a network to gnorm 1e-10
+   under a memory budget in which the dense newtontr is refused; the loss of a
+   minimum with non-zero loss is not increased. */
+static void test_newton_krylov(void) {
+    mlpf_error err;
+    size_t p = 4;
+    mlpf_objective_ops ops = {"rosenbrock", p, 0, rosen_eval, NULL};
+    mlpf_objective *rosen = mlpf_objective_custom(&ops, &p, &err);
+    mlpf_objective_set_hvp(rosen, rosen_hvp, &err);
+    double x0[4] = {-1.2, 1, -1.2, 1};
+    mlpf_result *r = train_with(rosen, x0, "newtonkrylov", 0, &err);
+    CHECK(r != NULL, "%s", err.msg);
+    if (r) {
+        double d = 0;
+        for (size_t i = 0; i < p; i++) d = fmax(d, fabs(r->x[i] - 1));
+        CHECK(r->gnorm <= 1e-12 && d < 1e-6 && r->optim_iterations < 100,
+              "rosenbrock: gnorm %g |x-1| %g (%s, %ld its)", r->gnorm, d, r->optim_stopped_by, r->optim_iterations);
+        CHECK(!strcmp(r->optim_solver, "newtonkrylov"), "%s", r->optim_solver);
+        mlpf_result_free(r);
+    }
+    mlpf_objective_free(rosen);
+
+    mlpf_net *net;
+    mlpf_objective *obj = teacher_objective(&net);
+    double *x = random_vec(mlpf_net_nparams(net), 81, 0.5);
+    setenv("MLPF_MAX_BYTES", "4K", 1);
+    CHECK(train_with(obj, x, "newtontr", 1e-10, &err) == NULL && err.status == MLPF_ENOMEM &&
+          strstr(err.msg, "newtonkrylov"), "%s", err.msg);
+    r = train_with(obj, x, "newtonkrylov", 1e-10, &err);
+    unsetenv("MLPF_MAX_BYTES");
+    CHECK(r && r->gnorm <= 1e-10 && r->converged && !strcmp(r->optim_stopped_by, "min_gnorm"),
+          "net: %s", r ? r->optim_stopped_by : err.msg);
+    CHECK(r && r->loss < r->loss_curve[0] && r->optim_iterations < 2000 && r->loss < 1e-15, "to the teacher's zero loss, %ld iterations",
+          r ? r->optim_iterations : -1);
+    if (r) printf("newtonkrylov on P=%zu: gnorm %.3g in %ld iterations\n", mlpf_net_nparams(net), r->gnorm, r->optim_iterations);
+    mlpf_result_free(r);
+    free(x);
+    mlpf_objective_free(obj); mlpf_net_free(net);
+}
+
 int main(void) {
     test_hvp_activations();
     test_hvp_wrappers();
@@ -358,5 +427,6 @@ int main(void) {
     test_dense_guard();
     test_classify_krylov();
     test_custom_hvp();
+    test_newton_krylov();
     return check_report("test_matfree");
 }

@@ -152,6 +152,9 @@ void dyn_shuffle(size_t *perm, size_t n, mlpf_rng *r);
 
 /* Minimisers: loss / gnorm stops are absolute. */
 int dyn_newtontr(dyn_problem *pb, const double *y0, dyn_outcome *out, mlpf_error *err);
+/* Trust-region Newton-Krylov (newtoncg.c): Steihaug-Toint CG on Hessian-vector
+   products, O(P) memory. */
+int dyn_newtoncg(dyn_problem *pb, const double *y0, dyn_outcome *out, mlpf_error *err);
 int dyn_quasinewton(dyn_problem *pb, int limited, const double *y0, dyn_outcome *out,
                     mlpf_error *err);
 int dyn_nlopt(dyn_problem *pb, const char *solver, const double *y0, dyn_outcome *out,

@@ -22,6 +22,12 @@ static int run_newtontr(dyn_problem *pb, const char *name, const double *y0, dyn
     return dyn_newtontr(pb, y0, out, err);
 }
 
+static int run_newtonkrylov(dyn_problem *pb, const char *name, const double *y0, dyn_traj *tr,
+                            dyn_outcome *out, mlpf_error *err) {
+    (void)name, (void)tr;
+    return dyn_newtoncg(pb, y0, out, err);
+}
+
 static int run_quasinewton(dyn_problem *pb, const char *name, const double *y0, dyn_traj *tr,
                            dyn_outcome *out, mlpf_error *err) {
     (void)tr;
@@ -51,6 +57,8 @@ static const dyn_method METHODS[] = {
     {"slsqp", DYN_KIND_MINIMISER, run_nlopt, "NLopt's SLSQP"},
     {"nlopt_lbfgs", DYN_KIND_MINIMISER, run_nlopt, "NLopt's L-BFGS"},
     {"nlopt_tnewton", DYN_KIND_MINIMISER, run_nlopt, "NLopt's preconditioned truncated Newton"},
+    {"newtonkrylov", DYN_KIND_MINIMISER, run_newtonkrylov,
+     "trust-region Newton-Krylov: Steihaug CG on exact Hessian-vector products (no P x P matrix)"},
     {"none", DYN_KIND_SKIP, NULL, "skip the phase"},
 };
 #define NMETHODS (sizeof METHODS / sizeof METHODS[0])

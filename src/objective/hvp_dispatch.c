@@ -17,7 +17,8 @@ int mlpf_check_dense(const char *what, size_t P, mlpf_error *err) {
                      "%s: a dense %zu x %zu matrix needs %.4g bytes (%.3g GiB), more than the "
                      "memory budget of %zu bytes (MLPF_MAX_BYTES); use the matrix-free tools "
                      "instead: mlpf_objective_hvp, mlpf_hessian_eigs (Python "
-                     "mf.hessian_spectrum(net, x, k=...)), mlpf_hessian_slq",
+                     "mf.hessian_spectrum(net, x, k=...)), mlpf_hessian_slq, "
+                     "optim_solver \"newtonkrylov\"",
                      what, P, P, bytes, bytes / 1073741824.0, budget);
 }
 
