@@ -36,7 +36,7 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) -fno-math-errno $(WARN) -fPIC -fopenmp \
             -fvisibility=hidden -Iinclude -Isrc -MMD -MP $(SAN)
 DEP_LIBS := -lsundials_arkode -lsundials_cvode -lsundials_nvecserial \
-            -lsundials_sunmatrixdense -lsundials_sunlinsoldense -lnlopt -lcjson -lmvec -lm -fopenmp
+            -lsundials_sunmatrixdense -lsundials_sunlinsoldense -lsundials_sunlinsolspgmr -lnlopt -lcjson -lmvec -lm -fopenmp
 LDLIBS   := $(BLAS_LIBS) $(DEP_LIBS) $(SAN)
 
 LIB_SRC  := $(sort $(shell find src -name '*.c'))

@@ -7,6 +7,7 @@
 #include "objective/tauinv.h"
 #include "analysis/analysis.h"
 #include "test_objectives.h"
+#include "dynamics/ode_krylov.h"
 
 #include <stdlib.h>
 
@@ -418,6 +419,42 @@ static void test_newton_krylov(void) {
     mlpf_objective_free(obj); mlpf_net_free(net);
 }
 
+/* The implicit flows with GMRES on HVPs (chosen when the dense Jacobian is over
+   the budget) follow the same trajectory as with the dense Jacobian. */
+static void test_krylov_flow(void) {
+    mlpf_error err;
+    mlpf_net *net;
+    mlpf_objective *obj = teacher_objective(&net);
+    size_t P = mlpf_net_nparams(net);
+    double *x = random_vec(P, 95, 0.5);
+    const char *algs[] = {"kencarp58", "bdf"};
+    for (int a = 0; a < 2; a++) {
+        mlpf_train_options o;
+        mlpf_train_options_default(&o);
+        snprintf(o.alg, sizeof o.alg, "%s", algs[a]);
+        snprintf(o.optim_solver, sizeof o.optim_solver, "none");
+        o.maxT = 50;
+        o.reltol = 1e-9, o.abstol = 1e-12;
+        mlpf_result *dense = NULL, *kry = NULL;
+        CHECK_OK(mlpf_train(obj, x, &o, &dense, &err), &err);
+        setenv("MLPF_MAX_BYTES", "4K", 1);
+        CHECK(dyn_ode_use_krylov(P) && !dyn_ode_use_krylov(10), "krylov threshold");
+        CHECK_OK(mlpf_train(obj, x, &o, &kry, &err), &err);
+        unsetenv("MLPF_MAX_BYTES");
+        if (!dense || !kry) continue;
+        double dx = 0, nx = 0;
+        for (size_t i = 0; i < P; i++) { dx = fmax(dx, fabs(dense->x[i] - kry->x[i])); nx = fmax(nx, fabs(dense->x[i])); }
+        CHECK(!strcmp(kry->ode_stopped_by, "maxT") && !strcmp(dense->ode_stopped_by, "maxT"), "%s / %s",
+              kry->ode_stopped_by, dense->ode_stopped_by);
+        CHECK(dx <= 1e-5 * nx && kry->loss < dense->loss_curve[0] / 10, "%s: |x_dense - x_krylov| = %g, loss %g vs %g",
+              algs[a], dx, kry->loss, dense->loss);
+        mlpf_result_free(dense);
+        mlpf_result_free(kry);
+    }
+    free(x);
+    mlpf_objective_free(obj); mlpf_net_free(net);
+}
+
 int main(void) {
     test_hvp_activations();
     test_hvp_wrappers();
@@ -428,5 +465,6 @@ int main(void) {
     test_classify_krylov();
     test_custom_hvp();
     test_newton_krylov();
+    test_krylov_flow();
     return check_report("test_matfree");
 }

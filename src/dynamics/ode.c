@@ -25,11 +25,13 @@
 #include <sunlinsol/sunlinsol_dense.h>
 #include <sunmatrix/sunmatrix_dense.h>
 
+#include "dynamics/ode_krylov.h"
+
 enum { S_ERK, S_ARK, S_CV };
 
 /* A solver in use and what its callbacks need. */
 typedef struct {
-    dyn_problem *pb;
+    dyn_problem *pb;       /* first: ode_krylov.c's Jacobian-times-vector reads it */
     size_t p;
     /* the gradient at the end of the last step: explicit stages and the
        ESDIRK's explicit first stage ask for exactly this point again */
@@ -181,7 +183,8 @@ static int solver_make(solver *s, const char *alg, ode_ud *u, double t0, N_Vecto
         ARKStepSetUserData(s->mem, u);
         ARKStepSetErrHandlerFn(s->mem, err_handler, u);
         if (isfinite(o->maxT)) ARKStepSetStopTime(s->mem, o->maxT);
-        if ((f = attach_dense(s, u, y, sc, err))) return f;
+        if ((f = dyn_ode_use_krylov(u->p) ? dyn_ode_attach_krylov(s->mem, 0, y, sc, &s->LS, err)
+                                          : attach_dense(s, u, y, sc, err))) return f;
     } else if (!strcmp(alg, "bdf")) {
         s->kind = S_CV;
         s->mem = CVodeCreate(CV_BDF, sc);
@@ -193,7 +196,8 @@ static int solver_make(solver *s, const char *alg, ode_ud *u, double t0, N_Vecto
         CVodeSetUserData(s->mem, u);
         CVodeSetErrHandlerFn(s->mem, err_handler, u);
         if (isfinite(o->maxT)) CVodeSetStopTime(s->mem, o->maxT);
-        if ((f = attach_dense(s, u, y, sc, err))) return f;
+        if ((f = dyn_ode_use_krylov(u->p) ? dyn_ode_attach_krylov(s->mem, 1, y, sc, &s->LS, err)
+                                          : attach_dense(s, u, y, sc, err))) return f;
     } else {
         return mlpf_fail(err, MLPF_EINVAL, "gradient flow: unknown method \"%s\"", alg);
     }
@@ -305,7 +309,7 @@ static int flow_alloc(flow_state *fs, dyn_problem *pb, const char *alg, mlpf_err
         fs->sc = NULL;
         return mlpf_fail(err, MLPF_ENOMEM, "gradient flow: SUNContext_Create failed");
     }
-    int needs_hess = fs->implicit || !strcmp(alg, "bdf");
+    int needs_hess = (fs->implicit || !strcmp(alg, "bdf")) && !dyn_ode_use_krylov(p);
     fs->u.cy = mlpf_malloc(p * sizeof(double), err);
     fs->u.cg = mlpf_malloc(p * sizeof(double), err);
     if (needs_hess) fs->u.hess = mlpf_malloc(p * p * sizeof(double), err);
