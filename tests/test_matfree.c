@@ -455,6 +455,38 @@ static void test_krylov_flow(void) {
     mlpf_objective_free(obj); mlpf_net_free(net);
 }
 
+/* find_critical_point matrix-free (over the budget) converges like the dense
+   Levenberg-Marquardt from a perturbed trained point, to the same flat set of
+   minima (the points agree up to the flat directions' drift). */
+static void test_critical_krylov(void) {
+    mlpf_error err;
+    mlpf_net *net;
+    mlpf_objective *obj = teacher_objective(&net);
+    size_t P = mlpf_net_nparams(net);
+    double *x0 = random_vec(P, 81, 0.5), *xd = malloc(P * sizeof *xd), *xk = malloc(P * sizeof *xk);
+    mlpf_result *r = train_with(obj, x0, "newtonkrylov", 1e-10, &err);
+    CHECK(r != NULL, "%s", err.msg);
+    if (r) {
+        for (size_t i = 0; i < P; i++) x0[i] = r->x[i] + 1e-3 * sin((double)i);
+        mlpf_result_free(r);
+    }
+    mlpf_critical_options o;
+    mlpf_critical_options_default(&o);
+    o.gtol = 1e-12;
+    mlpf_critical_info id, ik;
+    CHECK_OK(mlpf_find_critical_point(obj, x0, &o, xd, &id, &err), &err);
+    setenv("MLPF_MAX_BYTES", "4K", 1);
+    CHECK_OK(mlpf_find_critical_point(obj, x0, &o, xk, &ik, &err), &err);
+    unsetenv("MLPF_MAX_BYTES");
+    double dx = 0;
+    for (size_t i = 0; i < P; i++) dx = fmax(dx, fabs(xd[i] - xk[i]));
+    CHECK(!strcmp(ik.stopped_by, "gtol") && ik.gnorm <= 1e-12 && dx < 1e-5 && fabs(ik.loss - id.loss) < 1e-14,
+          "krylov: %s gnorm %g, |x_dense - x_krylov| %g (dense: %s %g)", ik.stopped_by, ik.gnorm, dx,
+          id.stopped_by, id.gnorm);
+    free(x0); free(xd); free(xk);
+    mlpf_objective_free(obj); mlpf_net_free(net);
+}
+
 int main(void) {
     test_hvp_activations();
     test_hvp_wrappers();
@@ -466,5 +498,6 @@ int main(void) {
     test_custom_hvp();
     test_newton_krylov();
     test_krylov_flow();
+    test_critical_krylov();
     return check_report("test_matfree");
 }

@@ -33,6 +33,9 @@ int mlpf_layer_io(const mlpf_net *net, const double *x, const double *input, siz
 int mlpf_classify_use_krylov(size_t p);
 int mlpf_classify_krylov(const mlpf_objective *obj, const double *x, size_t p,
                          const mlpf_classify_options *opt, mlpf_classification *out, mlpf_error *err);
+/* critical_krylov.c: mlpf_find_critical_point by CG on Hessian-vector products. */
+int mlpf_critical_krylov(const mlpf_objective *obj, const double *x0, const mlpf_critical_options *opt,
+                         double *x, mlpf_critical_info *info, mlpf_error *err);
 
 static inline double mlpf_spectral_norm(const double *evals, size_t p) {
     if (!p) return 0;

@@ -149,6 +149,7 @@ int mlpf_find_critical_point(const mlpf_objective *obj, const double *x0,
         return mlpf_fail(err, MLPF_EINVAL, "find_critical_point: gtol must be >= 0 and maxiter >= 0 "
                          "(got %g, %ld)", opt->gtol, opt->maxiter);
     size_t p = mlpf_objective_nparams(obj);
+    if (mlpf_classify_use_krylov(p)) return mlpf_critical_krylov(obj, x0, opt, x, info, err);
     lm_ws w;
     int st = ws_alloc(&w, p, err);
     if (st) {
