@@ -49,7 +49,7 @@ print("digits: %d images, P = %d" % (n, net.nparams))
 
 t0 = time.time()
 res = mf.train(net, x0, alg="none", optim_solver="newtonkrylov",
-               min_gnorm=1e-8 if crossentropy else 1e-10, maxtime_optim=20 if a.quick else 3600)
+               min_gnorm=1e-8 if crossentropy else 1e-10, maxtime_optim=10 if a.quick else 3600)
 x = res["x"]
 print("newtonkrylov: loss %.3e, gnorm %.2e (%s) in %.1f s"
       % (res["loss"], res["gnorm"], res["optim_stopped_by"], time.time() - t0))
@@ -85,7 +85,7 @@ for o in range(u2):
 sub = mf.AffineSubspace(net, origin=x, groups=groups)
 t0 = time.time()
 r = mf.train(sub, sub.project(x), alg="none", optim_solver="newtonkrylov", min_gnorm=1e-10,
-             maxtime_optim=15 if a.quick else 3600)
+             maxtime_optim=8 if a.quick else 3600)
 xs = sub.point(r["x"])
 c = mf.classify(net, xs, channels=False)
 print("permutation point of units %d, %d: tied minimisation to loss %.4e, full gnorm %.1e "
