@@ -49,12 +49,12 @@ done
 # the methods listed by --help are exactly those the library registers
 "$M" train --help > help.txt 2>&1
 sed -n '/^Methods/,$p' help.txt | sed -n 's/^  \([a-z0-9_]*\) .*/\1/p' | sort > listed.txt
-for m in kencarp58 bdf dopri5 verner8 rk4 gd adam newtontr bfgs lbfgs slsqp nlopt_lbfgs \
+for m in kencarp58 bdf dopri5 verner8 rk4 gd adam newtontr newtonkrylov bfgs lbfgs slsqp nlopt_lbfgs \
          nlopt_tnewton none; do echo $m; done | sort > expected.txt
 if cmp -s listed.txt expected.txt; then ok; else bad "help methods: $(tr '\n' ' ' < listed.txt)"; fi
 # every listed method is accepted by the options check (it gets past validation)
 for m in $(cat listed.txt); do
-    case $m in newtontr|bfgs|lbfgs|slsqp|nlopt_*) flag=--optim_solver ;; *) flag=--alg ;; esac
+    case $m in newtontr|newtonkrylov|bfgs|lbfgs|slsqp|nlopt_*) flag=--optim_solver ;; *) flag=--alg ;; esac
     "$M" train --spec S.json -o "R_$m" --quiet $flag $m --maxiterations_ode 2 \
         --maxiterations_optim 2 --maxT 1 >/dev/null 2>err.txt
     rc=$?
