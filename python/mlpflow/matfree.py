@@ -136,7 +136,13 @@ def hessian_trace(net, x, nprobes=100, seed=0, regularized=False):
 
 def hessian_slq(net, x, nprobes=10, steps=80, seed=0, regularized=False):
     """Stochastic Lanczos quadrature: nodes and weights, each (nprobes, steps); every probe's
-    weights sum to 1 and the density is their average of point masses."""
+    weights sum to 1 and the density is their average of point masses.
+
+    Example::
+
+        >>> nodes, w = mf.hessian_slq(net, x, nprobes=10, steps=80)
+        >>> est_trace = net.nparams * (w * nodes).sum(axis=1).mean()
+    """
     obj, x = _setup(net, x, regularized)
     nodes, weights = np.empty((int(nprobes), int(steps))), np.empty((int(nprobes), int(steps)))
     err = core._err()
@@ -177,7 +183,14 @@ def hessian_density(net, x, nprobes=10, steps=80, seed=0, sigma=None, grid=None,
 
 
 def plot_density(grid, density, path, error=None, title="Hessian eigenvalue density (SLQ)"):
-    """Write the density (log scale, as PyHessian users read it) to a PNG; returns path."""
+    """Write the density (log scale, as PyHessian users read it) to a PNG; returns path.
+
+    Example::
+
+        >>> grid, dens, err = mf.hessian_density(net, x, return_error=True)
+        >>> mf.plot_density(grid, dens, "out/density.png", error=err)
+        'out/density.png'
+    """
     from . import plot
     plt = plot._plt()
     fig, ax = plt.subplots(figsize=(6, 3.5))
