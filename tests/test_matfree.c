@@ -433,7 +433,7 @@ static void test_krylov_flow(void) {
         mlpf_train_options_default(&o);
         snprintf(o.alg, sizeof o.alg, "%s", algs[a]);
         snprintf(o.optim_solver, sizeof o.optim_solver, "none");
-        o.maxT = 50;
+        o.maxT = 10;
         o.reltol = 1e-9, o.abstol = 1e-12;
         mlpf_result *dense = NULL, *kry = NULL;
         CHECK_OK(mlpf_train(obj, x, &o, &dense, &err), &err);
@@ -467,12 +467,12 @@ static void test_critical_krylov(void) {
     mlpf_result *r = train_with(obj, x0, "newtonkrylov", 1e-10, &err);
     CHECK(r != NULL, "%s", err.msg);
     if (r) {
-        for (size_t i = 0; i < P; i++) x0[i] = r->x[i] + 1e-3 * sin((double)i);
+        for (size_t i = 0; i < P; i++) x0[i] = r->x[i] + 1e-4 * sin((double)i);
         mlpf_result_free(r);
     }
     mlpf_critical_options o;
     mlpf_critical_options_default(&o);
-    o.gtol = 1e-12;
+    o.gtol = 1e-10;
     mlpf_critical_info id, ik;
     CHECK_OK(mlpf_find_critical_point(obj, x0, &o, xd, &id, &err), &err);
     setenv("MLPF_MAX_BYTES", "4K", 1);
@@ -480,7 +480,7 @@ static void test_critical_krylov(void) {
     unsetenv("MLPF_MAX_BYTES");
     double dx = 0;
     for (size_t i = 0; i < P; i++) dx = fmax(dx, fabs(xd[i] - xk[i]));
-    CHECK(!strcmp(ik.stopped_by, "gtol") && ik.gnorm <= 1e-12 && dx < 1e-5 && fabs(ik.loss - id.loss) < 1e-14,
+    CHECK(!strcmp(ik.stopped_by, "gtol") && ik.gnorm <= 1e-10 && dx < 1e-5 && fabs(ik.loss - id.loss) < 1e-14,
           "krylov: %s gnorm %g, |x_dense - x_krylov| %g (dense: %s %g)", ik.stopped_by, ik.gnorm, dx,
           id.stopped_by, id.gnorm);
     free(x0); free(xd); free(xk);
