@@ -256,6 +256,26 @@ static void test_train_options(void) {
     cJSON *o = mlpf_train_options_json(&c.opt);
     CHECK(o && !strcmp(cJSON_GetObjectItem(o, "maxT")->valuestring, "inf"), "inf in JSON");
     CHECK(o && cJSON_GetArraySize(cJSON_GetObjectItem(o, "tauinv")) == 3, "tauinv in JSON");
+    /* found by fuzzing (fuzz_options): RUN.json rounded seeds beyond 2^53 to a
+       double, and 2^64 - 1 became 2^64, which no longer loaded back */
+    mlpf_train_config back;
+    mlpf_train_config_init(&back);
+    const cJSON *js = cJSON_GetObjectItem(o, "seed");
+    CHECK_OK(mlpf_train_config_set(&back, "seed", js, NULL, "RUN.json: seed", &err), &err);
+    CHECK(back.opt.seed == UINT64_MAX, "seed 2^64 - 1 through the options JSON: %llu",
+          (unsigned long long)back.opt.seed);
+    CHECK_OK(mlpf_train_config_set_string(&c, "seed", "9007199254740993", &err), &err);
+    cJSON_Delete(o);
+    o = mlpf_train_options_json(&c.opt);
+    CHECK_OK(mlpf_train_config_set(&back, "seed", cJSON_GetObjectItem(o, "seed"), NULL, "seed",
+                                   &err), &err);
+    CHECK(back.opt.seed == 9007199254740993ULL, "seed 2^53 + 1 through the options JSON");
+    CHECK(mlpf_train_config_set_string(&back, "seed", "-1", &err) == MLPF_EINVAL, "seed -1");
+    cJSON *bad = cJSON_CreateString("12x");
+    CHECK(mlpf_train_config_set(&back, "seed", bad, NULL, "seed", &err) == MLPF_EINVAL,
+          "seed \"12x\" accepted");
+    cJSON_Delete(bad);
+    mlpf_train_config_free(&back);
     cJSON_Delete(o);
     mlpf_train_config_free(&c);
 }

@@ -63,7 +63,8 @@ int mlpf_train_option_known(const char *key);
 /* Parse [[layer, i, j, lambda], ...] into c->merges. */
 int mlpf_train_config_set_merges(mlpf_train_config *c, const cJSON *value, const char *where,
                                  mlpf_error *err);
-/* All options as a JSON object (non-finite numbers as strings "inf", "-inf"). */
+/* All options as a JSON object (non-finite numbers as strings "inf", "-inf";
+   seeds beyond 2^53 as decimal strings, which mlpf_train_config_set reads). */
 cJSON *mlpf_train_options_json(const mlpf_train_options *opt);
 /* A number that may be spelled "inf" / "-inf" / "nan" (JSON has no infinity). */
 cJSON *mlpf_json_number(double v);

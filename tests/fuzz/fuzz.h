@@ -69,17 +69,22 @@ static inline void fuzz_rm_tmpdir(void) {
     rmdir(fuzz_tmpdir);
 }
 
-/* Creates the directory (under $TMPDIR or /tmp) and makes it the working directory,
-   so that relative paths in fuzzed inputs stay inside it. */
+/* Creates the directory (under $TMPDIR or /tmp). The working directory stays
+   put: libFuzzer reads and writes the corpus directories by relative path. */
 static inline const char *fuzz_make_tmpdir(void) {
     const char *base = getenv("TMPDIR");
     snprintf(fuzz_tmpdir, sizeof fuzz_tmpdir, "%s/mlpf-fuzz-XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(fuzz_tmpdir) || chdir(fuzz_tmpdir) != 0) {
+    if (!mkdtemp(fuzz_tmpdir)) {
         perror("fuzz: temporary directory");
         abort();
     }
     atexit(fuzz_rm_tmpdir);
     return fuzz_tmpdir;
+}
+
+/* path = the temp dir's file name (a static buffer per call site is enough). */
+static inline void fuzz_tmp_path(char *path, size_t cap, const char *name) {
+    snprintf(path, cap, "%s/%s", fuzz_tmpdir, name);
 }
 
 /* Number of entries in the temporary directory (to spot leftover temp files). */
