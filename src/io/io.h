@@ -23,6 +23,10 @@ int mlpf_write_json(const char *path, const cJSON *json, mlpf_error *err);
    padded so that the data start on a 64-byte boundary. Returns its length, or 0
    when it does not fit in cap. */
 size_t mlpf_npy_header(char *buf, size_t cap, const size_t *shape, int ndim);
+/* The number of values of a shape the .npy reader accepts (every dimension
+   below 2^48, the product representable); SIZE_MAX for any other shape, which
+   the writers refuse. */
+size_t mlpf_npy_count(const size_t *shape, int ndim);
 /* Parse .npy bytes (already in memory); name is used in messages. */
 int mlpf_npy_parse(const char *name, const unsigned char *buf, size_t len, double **data,
                    size_t shape[2], int *ndim, mlpf_error *err);

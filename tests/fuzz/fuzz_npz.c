@@ -8,8 +8,11 @@
    successful one leaves no temp file.
    Input layout: byte 0 = number of arrays (mod 5); per array: name length (mod
    160, long names must be refused), the name bytes (a NUL ends the name early),
-   ndim (mod 3), one byte per dimension (mod 6); then the values, 8 bytes each,
-   from the rest of the input (zeros once it runs out). */
+   ndim (mod 3), one byte per dimension (mod 6, or, with the high bit set, a
+   dimension near 2^61 / 2^62, beyond what the reader takes and whose product
+   may overflow: such writes must be refused before any value is read); then the values, 8 bytes each, from the
+   rest of the input (zeros once it runs out).
+   The first array also goes through mlpf_write_npy and mlpf_read_array. */
 #include "fuzz.h"
 #include "io/io.h"
 
@@ -47,6 +50,7 @@ typedef struct {
     size_t shape[2];
     double *v;
     size_t n;
+    int huge;       /* a dimension whose product overflows: the write must fail */
 } array_spec;
 
 /* Checks entry k of the archive z (len bytes) against a; returns the offset
@@ -106,6 +110,32 @@ static void check_archive(const char *path, const array_spec *a, int n) {
     free(z);
 }
 
+/* mlpf_write_npy then mlpf_read_array: the same shape and bits, or a refusal
+   (overflowing shape) that leaves no file. */
+static void check_npy_file(const array_spec *a) {
+    char path[300];
+    fuzz_tmp_path(path, sizeof path, "one.npy");
+    mlpf_error err = {0};
+    int st = mlpf_write_npy(path, a->v, a->shape, a->ndim, &err);
+    if (st) {
+        fuzz_check_failure(st, &err);
+        FUZZ_CHECK(a->huge, "mlpf_write_npy refused: %s", err.msg);
+        FUZZ_CHECK(access(path, F_OK) != 0, "a refused write left %s behind", path);
+        return;
+    }
+    FUZZ_CHECK(!a->huge, "mlpf_write_npy accepted an overflowing shape");
+    double *v = NULL;
+    size_t shape[2];
+    int ndim;
+    st = mlpf_read_array(path, &v, shape, &ndim, &err);
+    FUZZ_CHECK(st == MLPF_OK, "written .npy does not read back: %s", err.msg);
+    FUZZ_CHECK(ndim == a->ndim && (ndim < 1 || shape[0] == a->shape[0]) &&
+                   (ndim < 2 || shape[1] == a->shape[1]), "shape changed");
+    FUZZ_CHECK(fuzz_same_bits(v, a->v, a->n), ".npy values differ");
+    free(v);
+    unlink(path);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     fuzz_make_tmpdir();
     return 0;
@@ -123,10 +153,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         a[k].ndim = (int)(take(&r) % 3);
         a[k].shape[0] = a[k].shape[1] = 1;
         a[k].n = 1;
+        a[k].huge = 0;
         for (int i = 0; i < a[k].ndim; i++) {
-            a[k].shape[i] = take(&r) % 6;
+            unsigned b = take(&r);
+            a[k].shape[i] = b & 0x80 ? ((size_t)1 << (61 + (b & 1))) + (b >> 1 & 7) : b % 6;
+            a[k].huge |= (b & 0x80) != 0;
             a[k].n *= a[k].shape[i];
         }
+        /* even (huge, 0) is refused: the reader takes dimensions below 2^48 only */
+        if (a[k].huge) a[k].n = 1;   /* what the caller really holds: one value */
     }
     for (int k = 0; k < n; k++) {
         a[k].v = calloc(a[k].n ? a[k].n : 1, sizeof(double));
@@ -144,18 +179,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (unlink(path) && errno != ENOENT) abort();
     mlpf_error err = {0};
     int st = mlpf_write_npz(path, e, (size_t)n, &err);
-    int long_name = 0;
-    for (int k = 0; k < n; k++) long_name |= strlen(a[k].name) + 4 >= 128;
+    int refuse = 0;
+    for (int k = 0; k < n; k++) refuse |= strlen(a[k].name) + 4 >= 128 || a[k].huge;
     if (st) {
         fuzz_check_failure(st, &err);
-        FUZZ_CHECK(long_name, "write refused: %s", err.msg);
+        FUZZ_CHECK(refuse, "write refused: %s", err.msg);
         struct stat sb;
         FUZZ_CHECK(stat(path, &sb) != 0, "a refused write left %s behind", path);
     } else {
-        FUZZ_CHECK(!long_name, "an entry name of 124+ bytes was accepted");
+        FUZZ_CHECK(!refuse, "a long entry name or an overflowing shape was accepted");
         check_archive(path, a, n);
     }
     FUZZ_CHECK(fuzz_tmpdir_count() == (st ? 0 : 1), "leftover files in the temp dir");
+    if (n > 0) check_npy_file(&a[0]);
     for (int k = 0; k < n; k++) free(a[k].v);
     return 0;
 }
