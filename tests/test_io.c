@@ -230,11 +230,13 @@ static void test_npz(void) {
     }
     free(buf);
     /* found by fuzzing (fuzz_npz): a shape whose element count overflows wrapped
-       to a small count, and the writers produced a file whose header promised
-       2^62 x 4 values; dimensions the reader refuses (>= 2^48) are refused too */
+       to a small count; the writers then read that many values (past the
+       caller's array when the count wrapped to 8) under a header promising
+       2^61 x 8 values. Dimensions the reader refuses (>= 2^48) are refused too. */
     size_t huge[2] = {(size_t)1 << 62, 4}, wide[2] = {(size_t)1 << 48, 0};
-    mlpf_npz_entry h[1] = {{"h", a, {huge[0], huge[1]}, 2}};
+    mlpf_npz_entry h[2] = {{"h", a, {huge[0], huge[1]}, 2}, {"w", a, {((size_t)1 << 61) + 1, 8}, 2}};
     CHECK(mlpf_write_npz(tmp("h.npz"), h, 1, &err) == MLPF_EINVAL, "npz: overflowing shape");
+    CHECK(mlpf_write_npz(tmp("h.npz"), h + 1, 1, &err) == MLPF_EINVAL, "npz: count wraps to 8");
     CHECK(access(tmp("h.npz"), F_OK) != 0, "npz: refused write left a file");
     CHECK(mlpf_write_npy(tmp("h.npy"), a, huge, 2, &err) == MLPF_EINVAL, "npy: overflowing shape");
     CHECK(mlpf_write_npy(tmp("w.npy"), a, wide, 2, &err) == MLPF_EINVAL, "npy: 2^48 rows");
