@@ -293,6 +293,29 @@ static void test_train_options(void) {
     mlpf_train_config_free(&c);
 }
 
+/* found by fuzzing (fuzz_result): cJSON prints 15 digits whenever they read
+   back within a relative DBL_EPSILON, so RUN.json recorded some numbers one
+   unit in the last place off; mlpf_write_json now writes them exactly. */
+static void test_json_exact_numbers(void) {
+    mlpf_error err = {0};
+    const double v[4] = {0.029319129045484303, 7.7468171457786723e-304, -0.0, 1e-06};
+    cJSON *o = cJSON_CreateDoubleArray(v, 4);
+    CHECK_OK(mlpf_write_json(tmp("exact.json"), o, &err), &err);
+    cJSON_Delete(o);
+    char *text;
+    size_t len;
+    CHECK_OK(mlpf_read_file(tmp("exact.json"), &text, &len, &err), &err);
+    cJSON *back = cJSON_Parse(text);
+    CHECK(cJSON_GetArraySize(back) == 4, "4 numbers back: %s", text);
+    for (int i = 0; i < 4 && cJSON_GetArraySize(back) == 4; i++) {
+        double b = cJSON_GetArrayItem(back, i)->valuedouble;
+        CHECK(memcmp(&b, &v[i], 8) == 0, "number %d: wrote %.17g, read %.17g", i, v[i], b);
+    }
+    CHECK(strstr(text, "1e-06") != NULL, "short numbers stay short: %s", text);
+    cJSON_Delete(back);
+    free(text);
+}
+
 /* A spec on files, then the same spec broken in one place at a time. */
 static void test_spec(void) {
     mlpf_error err = {0};
@@ -432,6 +455,7 @@ int main(void) {
     test_csv();
     test_npz();
     test_train_options();
+    test_json_exact_numbers();
     test_spec();
     test_result_save();
     char cmd[128];

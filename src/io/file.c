@@ -4,6 +4,8 @@
 #include "io/io.h"
 
 #include <errno.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -69,8 +71,32 @@ int mlpf_write_file_atomic(const char *path, const void *data, size_t len, mlpf_
     return MLPF_OK;
 }
 
+/* cJSON prints a double with 15 digits whenever those read back within a
+   relative DBL_EPSILON of it, so a loss could come back one unit in the last
+   place off. Every finite number of the tree j becomes raw JSON text with the
+   fewest digits (15 to 17) that read back exactly. 0 when out of memory. */
+static int exact_numbers(cJSON *j) {
+    for (; j; j = j->next) {
+        if (cJSON_IsNumber(j) && isfinite(j->valuedouble)) {
+            char buf[32];
+            for (int prec = 15; prec <= 17; prec++) {
+                snprintf(buf, sizeof buf, "%.*g", prec, j->valuedouble);
+                if (strtod(buf, NULL) == j->valuedouble) break;
+            }
+            char *raw = strdup(buf);
+            if (!raw) return 0;
+            j->type = cJSON_Raw;   /* cJSON_Delete frees valuestring */
+            j->valuestring = raw;
+        }
+        if (j->child && !exact_numbers(j->child)) return 0;
+    }
+    return 1;
+}
+
 int mlpf_write_json(const char *path, const cJSON *json, mlpf_error *err) {
-    char *text = cJSON_Print(json);
+    cJSON *exact = cJSON_Duplicate(json, 1);
+    char *text = exact && exact_numbers(exact) ? cJSON_Print(exact) : NULL;
+    cJSON_Delete(exact);
     if (!text) return mlpf_fail(err, MLPF_ENOMEM, "%s: out of memory printing JSON", path);
     size_t n = strlen(text);
     char *buf = realloc(text, n + 2);

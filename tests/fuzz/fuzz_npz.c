@@ -1,10 +1,9 @@
 /* fuzz_npz.c - mlpf_write_npz round trip. The input describes up to 4 arrays
    (name, ndim, shape, float64 values); they are written to a private temp dir
-   and read back with an independent zip reader written here: the end record,
-   the central directory and the local headers agree, entries are STORED with a
-   correct CRC-32 (computed bit by bit here, not with the library's table), each
-   .npy header is 64-byte aligned and every entry parses (mlpf_npy_parse) to
-   the same name, shape and bits. A refused write leaves no file behind, and a
+   and read back with an independent zip reader (zip_read.h: end record, central
+   directory and local headers agree, entries STORED with a correct CRC-32,
+   .npy headers 64-byte aligned); every entry parses (mlpf_npy_parse) to the
+   same name, shape and bits. A refused write leaves no file behind, and a
    successful one leaves no temp file.
    Input layout: byte 0 = number of arrays (mod 5); per array: name length (mod
    160, long names must be refused), the name bytes (a NUL ends the name early),
@@ -15,6 +14,7 @@
    The first array also goes through mlpf_write_npy and mlpf_read_array. */
 #include "fuzz.h"
 #include "io/io.h"
+#include "zip_read.h"
 
 #include <errno.h>
 #include <sys/stat.h>
@@ -30,20 +30,6 @@ static unsigned take(reader *r) {
     return *r->p++;
 }
 
-static uint32_t crc32_bitwise(const unsigned char *p, size_t n) {
-    uint32_t c = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
-    }
-    return ~c;
-}
-
-static unsigned rd16(const unsigned char *p) { return (unsigned)p[0] | (unsigned)p[1] << 8; }
-static uint32_t rd32(const unsigned char *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 typedef struct {
     char name[160];
     int ndim;
@@ -53,34 +39,18 @@ typedef struct {
     int huge;       /* a dimension whose product overflows: the write must fail */
 } array_spec;
 
-/* Checks entry k of the archive z (len bytes) against a; returns the offset
-   just after its central directory record. */
-static size_t check_entry(const unsigned char *z, size_t len, size_t cd, const array_spec *a,
-                          int k) {
-    FUZZ_CHECK(cd + 46 <= len && rd32(z + cd) == 0x02014b50u, "central record %d missing", k);
-    const unsigned char *c = z + cd;
-    unsigned method = rd16(c + 10), nlen = rd16(c + 28), xlen = rd16(c + 30), clen = rd16(c + 32);
-    uint32_t crc = rd32(c + 16), csize = rd32(c + 20), usize = rd32(c + 24), off = rd32(c + 42);
-    FUZZ_CHECK(method == 0 && csize == usize, "entry %d: method %u, sizes %u / %u", k, method,
-               (unsigned)csize, (unsigned)usize);
-    size_t fl = strlen(a->name) + 4;
-    FUZZ_CHECK(nlen == fl && cd + 46 + nlen <= len && !memcmp(c + 46, a->name, fl - 4) &&
-               !memcmp(c + 46 + fl - 4, ".npy", 4), "entry %d: central name", k);
-    FUZZ_CHECK((size_t)off + 30 <= len && rd32(z + off) == 0x04034b50u, "entry %d: local header", k);
-    const unsigned char *l = z + off;
-    FUZZ_CHECK(rd16(l + 8) == 0 && rd32(l + 14) == crc && rd32(l + 18) == csize &&
-               rd32(l + 22) == usize && rd16(l + 26) == nlen && !memcmp(l + 30, c + 46, nlen),
-               "entry %d: local header disagrees with the central directory", k);
-    size_t start = (size_t)off + 30 + nlen + rd16(l + 28);
-    FUZZ_CHECK(start + usize <= cd, "entry %d: data run past the central directory", k);
-    FUZZ_CHECK(crc32_bitwise(z + start, usize) == crc, "entry %d: CRC mismatch", k);
-    FUZZ_CHECK(usize >= 10 && (10 + rd16(z + start + 8)) % 64 == 0, "entry %d: header not aligned",
-               k);
+/* Entry k is array a[k]: the same name (+ ".npy"), shape and bits. */
+static void check_entry(int k, const char *name, size_t nlen, const unsigned char *data,
+                        size_t size, void *ctx) {
+    const array_spec *a = (const array_spec *)ctx + k;
+    size_t fl = strlen(a->name);
+    FUZZ_CHECK(nlen == fl + 4 && !memcmp(name, a->name, fl) && !memcmp(name + fl, ".npy", 4),
+               "entry %d: name", k);
     double *v = NULL;
     size_t shape[2];
     int ndim;
     mlpf_error err = {0};
-    int st = mlpf_npy_parse("entry", z + start, usize, &v, shape, &ndim, &err);
+    int st = mlpf_npy_parse("entry", data, size, &v, shape, &ndim, &err);
     FUZZ_CHECK(st == MLPF_OK, "entry %d does not parse: %s", k, err.msg);
     FUZZ_CHECK(ndim == a->ndim, "entry %d: ndim %d, wrote %d", k, ndim, a->ndim);
     for (int i = 0; i < ndim; i++)
@@ -88,26 +58,6 @@ static size_t check_entry(const unsigned char *z, size_t len, size_t cd, const a
                    shape[i], a->shape[i]);
     FUZZ_CHECK(fuzz_same_bits(v, a->v, a->n), "entry %d: values differ", k);
     free(v);
-    return cd + 46 + nlen + xlen + clen;
-}
-
-static void check_archive(const char *path, const array_spec *a, int n) {
-    char *z;
-    size_t len;
-    mlpf_error err = {0};
-    FUZZ_CHECK(mlpf_read_file(path, &z, &len, &err) == MLPF_OK, "cannot read back: %s", err.msg);
-    const unsigned char *u = (const unsigned char *)z;
-    FUZZ_CHECK(len >= 22, "archive of %zu bytes", len);
-    const unsigned char *e = u + len - 22;
-    FUZZ_CHECK(rd32(e) == 0x06054b50u && rd16(e + 20) == 0, "no end record at the end");
-    FUZZ_CHECK(rd16(e + 8) == (unsigned)n && rd16(e + 10) == (unsigned)n, "end record counts %u",
-               rd16(e + 10));
-    size_t cd = rd32(e + 16), cdsize = rd32(e + 12);
-    FUZZ_CHECK(cd + cdsize == len - 22, "central directory at %zu + %zu, end record at %zu", cd,
-               cdsize, len - 22);
-    for (int k = 0; k < n; k++) cd = check_entry(u, len, cd, &a[k], k);
-    FUZZ_CHECK(cd == len - 22, "central directory has trailing bytes");
-    free(z);
 }
 
 /* mlpf_write_npy then mlpf_read_array: the same shape and bits, or a refusal
@@ -188,7 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_CHECK(stat(path, &sb) != 0, "a refused write left %s behind", path);
     } else {
         FUZZ_CHECK(!refuse, "a long entry name or an overflowing shape was accepted");
-        check_archive(path, a, n);
+        zip_walk(path, n, check_entry, a);
     }
     FUZZ_CHECK(fuzz_tmpdir_count() == (st ? 0 : 1), "leftover files in the temp dir");
     if (n > 0) check_npy_file(&a[0]);
