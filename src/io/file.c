@@ -85,7 +85,7 @@ static int exact_numbers(cJSON *j) {
             }
             char *raw = strdup(buf);
             if (!raw) return 0;
-            j->type = cJSON_Raw;   /* cJSON_Delete frees valuestring */
+            j->type = cJSON_Raw | (j->type & cJSON_StringIsConst);   /* Delete frees valuestring */
             j->valuestring = raw;
         }
         if (j->child && !exact_numbers(j->child)) return 0;
