@@ -143,7 +143,7 @@ $(FUZZ_BUILD)/libmlpflow-fuzz.a: $(FUZZ_LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libmlpflow-fuzz.a
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h tests/fuzz/zip_read.h $(FUZZ_BUILD)/libmlpflow-fuzz.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libmlpflow-fuzz.a \
 	    $(FUZZ_LDLIBS)
 
@@ -166,3 +166,18 @@ fuzz-clean:
 	rm -rf $(FUZZ_BUILD)
 clean: fuzz-clean
 .PHONY: fuzz-clean
+
+# The seed corpora (and any saved crash input) replayed through the harnesses
+# with gcc and the ordinary library: no clang needed (tests/fuzz/replay.c).
+FUZZ_REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz-replay/%)
+
+$(BUILD)/fuzz-replay/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h \
+        tests/fuzz/zip_read.h $(BUILD)/libmlpflow.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< tests/fuzz/replay.c $(BUILD)/libmlpflow.a $(LDLIBS)
+
+fuzz-replay: lib $(FUZZ_REPLAY_BIN)
+	@for h in $(FUZZ_REPLAY_BIN:$(BUILD)/fuzz-replay/%=%); do \
+	    OMP_NUM_THREADS=1 $(BUILD)/fuzz-replay/$$h tests/fuzz/corpus/$$h || exit 1; \
+	done
+.PHONY: fuzz-replay
