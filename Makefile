@@ -111,6 +111,7 @@ clean:
 # $(FUZZ_BUILD)/corpus/<harness>) and fails on the first crash, leak, timeout or
 # broken invariant; the input is saved as $(FUZZ_BUILD)/artifacts/<harness>-crash-*.
 # Replay one with: $(FUZZ_BUILD)/<harness> $(FUZZ_BUILD)/artifacts/<file>.
+# The harnesses' private temp dirs go to $(FUZZ_BUILD)/tmp (a crash leaves its dir).
 # The fuzz objects are built without -fopenmp: the parsers and writers run on one
 # thread, and mixing clang's libomp with the libgomp that OpenBLAS's OpenMP build
 # loads would put two OpenMP runtimes in one process. The few omp_* calls resolve
@@ -148,12 +149,13 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h tests/fuzz/zip_read.
 	    $(FUZZ_LDLIBS)
 
 fuzz-run: fuzz
-	@mkdir -p $(FUZZ_BUILD)/artifacts
+	@mkdir -p $(FUZZ_BUILD)/artifacts $(FUZZ_BUILD)/tmp
 	@for h in $(FUZZ_BIN:$(FUZZ_BUILD)/%=%); do \
 	    mkdir -p $(FUZZ_BUILD)/corpus/$$h; \
 	    dict=; [ -f tests/fuzz/$$h.dict ] && dict=-dict=tests/fuzz/$$h.dict; \
 	    echo "fuzz: $$h for $(FUZZ_SECONDS) s"; \
 	    OMP_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    TMPDIR=$(FUZZ_BUILD)/tmp \
 	    $(FUZZ_BUILD)/$$h -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=2048 \
 	        -max_len=4096 -print_final_stats=1 $$dict \
 	        -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$h- \
