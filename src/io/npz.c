@@ -100,9 +100,8 @@ int mlpf_npz_build(const char *path, const mlpf_npz_entry *entries, size_t n,
         }
         char head[256];
         size_t hl = mlpf_npy_header(head, sizeof head, en->shape, en->ndim);
-        size_t count = 1;
-        for (int i = 0; i < en->ndim; i++) count *= en->shape[i];
-        size_t size = hl + 8 * count;
+        size_t count = mlpf_npy_count(en->shape, en->ndim);
+        size_t size = count <= 0xFFFFFFF0u / 8 ? hl + 8 * count : SIZE_MAX;
         if (!hl || size > 0xFFFFFFF0u || out.len > 0xFFFFFFF0u - size) {
             free(out.buf);
             free(central.buf);

@@ -327,6 +327,18 @@ int mlpf_train_config_set_merges(mlpf_train_config *c, const cJSON *value, const
     return MLPF_OK;
 }
 
+/* A seed written as a decimal string (how RUN.json records seeds beyond 2^53,
+   which a JSON number, a double, would round). */
+static int set_u64_string(uint64_t *out, const char *s, const char *where, mlpf_error *err) {
+    char *e;
+    errno = 0;
+    unsigned long long v = strtoull(s, &e, 10);
+    if (s[0] < '0' || s[0] > '9' || *e != '\0' || errno)
+        return mlpf_fail(err, MLPF_EINVAL, "%s: \"%s\" is not an integer in [0, 2^64)", where, s);
+    *out = (uint64_t)v;
+    return MLPF_OK;
+}
+
 int mlpf_train_config_set(mlpf_train_config *c, const char *key, const cJSON *value,
                           const char *dir, const char *where, mlpf_error *err) {
     if (!strcmp(key, "tauinv")) return set_tauinv(c, value, dir, where, err);
@@ -354,6 +366,8 @@ int mlpf_train_config_set(mlpf_train_config *c, const char *key, const cJSON *va
         *(int *)base = b;
         return MLPF_OK;
     }
+    if (f->type == OPT_U64 && cJSON_IsString(value))
+        return set_u64_string((uint64_t *)base, value->valuestring, where, err);
     double d;
     if (!json_double(value, &d))
         return mlpf_fail(err, MLPF_EINVAL, "%s: need a number", where);
@@ -422,6 +436,15 @@ cJSON *mlpf_json_number(double v) {
     return cJSON_CreateString(isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
 }
 
+/* Exact: a number up to 2^53, beyond that a decimal string (read back by
+   mlpf_train_config_set). */
+static cJSON *u64_json(uint64_t v) {
+    if (v <= (UINT64_C(1) << 53)) return cJSON_CreateNumber((double)v);
+    char s[24];
+    snprintf(s, sizeof s, "%llu", (unsigned long long)v);
+    return cJSON_CreateString(s);
+}
+
 cJSON *mlpf_train_options_json(const mlpf_train_options *opt) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
@@ -436,7 +459,7 @@ cJSON *mlpf_train_options_json(const mlpf_train_options *opt) {
         case OPT_SIZE: v = cJSON_CreateNumber((double)*(const size_t *)base); break;
         case OPT_BOOL: v = cJSON_CreateBool(*(const int *)base); break;
         case OPT_STR: v = cJSON_CreateString(base); break;
-        case OPT_U64: v = cJSON_CreateNumber((double)*(const uint64_t *)base); break;
+        case OPT_U64: v = u64_json(*(const uint64_t *)base); break;
         }
         if (!v || !cJSON_AddItemToObject(o, f->name, v)) {
             cJSON_Delete(v);
