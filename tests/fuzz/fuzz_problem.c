@@ -12,6 +12,7 @@
      data its loss and gradient evaluate (any status, but a failure explains). */
 #include "fuzz.h"
 #include "io/io.h"
+#include "problem/problem.h"
 
 #include <cjson/cJSON.h>
 
