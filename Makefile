@@ -142,3 +142,17 @@ install: all
 
 clean:
 	rm -rf build build-asan build-vg
+
+# ---- sweeps (src/sweep, cli/cmd_sweep.c, cli/sweep_mpi.c) ----
+# The library stores sweep results with SQLite. MPI is the CLI's business only:
+# with OpenMPI's pkg-config file (ompi-c) the CLI's sweep objects get its flags
+# and -DMLPF_HAVE_MPI, and the CLI links libmpi; without it the CLI runs sweeps
+# on threads and refuses to run under mpirun.
+DEP_LIBS   += -lsqlite3
+LDLIBS     += -lsqlite3
+MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS   := $(shell pkg-config --libs ompi-c 2>/dev/null)
+ifneq ($(MPI_LIBS),)
+$(BUILD)/cli/sweep_mpi.o $(BUILD)/cli/cmd_sweep.o: CFLAGS += $(MPI_CFLAGS) -DMLPF_HAVE_MPI
+$(BUILD)/mlpflow: LDLIBS += $(MPI_LIBS)
+endif

@@ -1,6 +1,7 @@
 /* mlpflow.c - entry point of the command-line tool: subcommand dispatch and
    the argument parser every subcommand shares. */
 #include "cli.h"
+#include "sweep_cli.h"
 
 #include <errno.h>
 #include <string.h>
@@ -19,6 +20,8 @@ static const char USAGE[] =
     "  train     gradient flow then a minimiser; writes RUN.json + RUN.npz\n"
     "  bench     time gradient and Hessian calls of a one-hidden-layer net\n"
     "  example   train the built-in teacher-student example\n"
+    "  sweep     many runs (the product of axes over a spec) into an SQLite database\n"
+    "  sweep-report  outcome fractions and loss quantiles of a sweep database\n"
     "  version   print the version\n"
     "\n"
     "A spec is a JSON file, e.g.\n"
@@ -148,6 +151,8 @@ static const command COMMANDS[] = {
     {"hessian", cmd_hessian},   {"spectrum", cmd_spectrum}, {"predict", cmd_predict},
     {"bench", cmd_bench},       {"train", cmd_train},     {"example", cmd_example},
     {"info", cmd_info},
+    {"sweep", cmd_sweep},
+    {"sweep-report", cmd_sweep_report},
 };
 
 int main(int argc, char **argv) {
