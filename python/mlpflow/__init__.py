@@ -35,3 +35,7 @@ __all__ = ["Error", "InvalidArgumentError", "lib_path", "Net", "NetI", "TeacherN
            "cosine_similarity", "grow_net", "shrink_net", "split_neuron", "subspace_minloss",
            "subspace_minloss_grid", "trajectory_distance", "__version__"]
 from . import plot  # noqa: E402  (matplotlib is imported only when a plot is made)
+
+# sweeps: many runs in one SQLite database (pandas is imported only when reading)
+from .sweep import load_run, load_sweep, outcomes, plot_outcomes, sweep  # noqa: E402
+__all__ += ["sweep", "load_sweep", "load_run", "outcomes", "plot_outcomes"]
