@@ -95,10 +95,15 @@ static int collect_labels(report *r, mlpf_error *err) {
     return MLPF_OK;
 }
 
+static int label_width(const report *r, int l) {
+    int n = (int)strlen(r->label[l]);
+    return n > 9 ? n : 9;
+}
+
 static void print_header(report *r) {
     for (int b = 0; b < r->nby; b++) fprintf(r->out, "%-14s ", r->by[b]);
     fprintf(r->out, "%7s", "runs");
-    for (int l = 0; l < r->nlabels; l++) fprintf(r->out, " %12.12s", r->label[l]);
+    for (int l = 0; l < r->nlabels; l++) fprintf(r->out, " %*s", label_width(r, l), r->label[l]);
     fprintf(r->out, " %10s %10s %10s %10s %10s\n", "loss_min", "loss_q25", "loss_med",
             "loss_q75", "loss_max");
 }
@@ -108,7 +113,7 @@ static void print_group(report *r) {
     for (int b = 0; b < r->nby; b++) fprintf(r->out, "%-14s ", r->key[b] ? r->key[b] : "NULL");
     fprintf(r->out, "%7zu", r->runs);
     for (int l = 0; l < r->nlabels; l++)
-        fprintf(r->out, " %12.3f", (double)r->count[l] / (double)r->runs);
+        fprintf(r->out, " %*.3f", label_width(r, l), (double)r->count[l] / (double)r->runs);
     if (r->nloss) {
         const double qs[5] = {0, 0.25, 0.5, 0.75, 1};
         for (int k = 0; k < 5; k++) fprintf(r->out, " %10.3g", quantile(r->loss, r->nloss, qs[k]));
