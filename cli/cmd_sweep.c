@@ -93,7 +93,7 @@ static int dry_run(const mlpf_sweep *s) {
         mlpf_sweep_coords(s, i, coord);
         printf("%-16s", id);
         for (size_t k = 0; k < s->naxes; k++)
-            print_value(cJSON_GetArrayItem(s->axes[k].values, (int)coord[k]));
+            print_value(mlpf_sweep_value(s, k, coord[k]));
         putchar('\n');
     }
     if (show < s->nruns) printf("... (%zu more)\n", s->nruns - show);

@@ -10,6 +10,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* the launcher's environment: OpenMPI's mpirun, PMIx (srun, prterun), PMI */
 int sweep_mpi_ranks(void) {
@@ -59,8 +60,14 @@ static void serve(coordinator *c, int workers) {
     int active = workers;
     while (active > 0) {
         MPI_Status ms;
-        int len;
-        MPI_Probe(MPI_ANY_SOURCE, TAG_ASK, MPI_COMM_WORLD, &ms);
+        int len, arrived = 0;
+        /* poll with short sleeps: a blocking probe spins and takes a core from
+           the workers */
+        for (;;) {
+            MPI_Iprobe(MPI_ANY_SOURCE, TAG_ASK, MPI_COMM_WORLD, &arrived, &ms);
+            if (arrived) break;
+            nanosleep(&(struct timespec){0, 200000}, NULL);
+        }
         MPI_Get_count(&ms, MPI_BYTE, &len);
         unsigned char *msg = malloc(len > 0 ? (size_t)len : 1);
         if (!msg) MPI_Abort(MPI_COMM_WORLD, 1);   /* cannot even receive: nothing to save */

@@ -150,7 +150,7 @@ static int insert_pending(mlpf_store *st, mlpf_error *err) {
         sqlite3_reset(q);
         sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT);
         for (size_t k = 0; k < s->naxes; k++)
-            bind_json(q, (int)k + 2, cJSON_GetArrayItem(s->axes[k].values, (int)coord[k]));
+            bind_json(q, (int)k + 2, mlpf_sweep_value(s, k, coord[k]));
         if (sqlite3_step(q) != SQLITE_DONE) rc = sql_fail(st, err, "inserting runs");
     }
     if (q) sqlite3_finalize(q);

@@ -18,6 +18,7 @@ typedef struct {
     char *path;      /* as written in "axes": "layers.0.0", "teacher.seed", "seed" */
     char *target;    /* where it goes in the spec: the path, "train.seed" for "seed" */
     cJSON *values;   /* array of n values (a range is expanded) */
+    cJSON **item;    /* item[j]: value j of values (cJSON lists are linked lists) */
     size_t n;
 } mlpf_sweep_axis;
 
@@ -31,6 +32,10 @@ struct mlpf_sweep {
 
 #define MLPF_RUN_ID_LEN 17    /* 16 hex digits + NUL */
 
+/* Value j of axis k. */
+static inline const cJSON *mlpf_sweep_value(const mlpf_sweep *s, size_t k, size_t j) {
+    return s->axes[k].item[j];
+}
 /* The value index along each axis of run i: coord (naxes). */
 void mlpf_sweep_coords(const mlpf_sweep *s, size_t i, size_t *coord);
 /* The base spec and the axes ({path: [values]}) as compact JSON (caller frees):

@@ -105,13 +105,35 @@ static cJSON *expand_range(const cJSON *r, const char *where, mlpf_error *err) {
     return a;
 }
 
-static int check_distinct(const cJSON *values, const char *where, mlpf_error *err) {
-    int n = cJSON_GetArraySize(values);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < i; j++)
-            if (cJSON_Compare(cJSON_GetArrayItem(values, i), cJSON_GetArrayItem(values, j), 1))
-                return mlpf_fail(err, MLPF_EINVAL, "%s: values %d and %d are equal", where, j, i);
-    return MLPF_OK;
+typedef struct {
+    char *text;
+    size_t j;
+} printed;
+
+static int cmp_printed(const void *a, const void *b) {
+    const printed *x = a, *y = b;
+    int c = strcmp(x->text, y->text);
+    return c ? c : (x->j > y->j) - (x->j < y->j);
+}
+
+/* Values equal as JSON text give equal run ids: refuse them (n log n). */
+static int check_distinct(const mlpf_sweep_axis *ax, const char *where, mlpf_error *err) {
+    printed *v = mlpf_calloc(ax->n, sizeof *v, err);
+    if (!v) return MLPF_ENOMEM;
+    int rc = MLPF_OK;
+    for (size_t j = 0; j < ax->n && !rc; j++) {
+        v[j].text = cJSON_PrintUnformatted(ax->item[j]);
+        v[j].j = j;
+        if (!v[j].text) rc = mlpf_fail(err, MLPF_ENOMEM, "%s: out of memory", where);
+    }
+    if (!rc) qsort(v, ax->n, sizeof *v, cmp_printed);
+    for (size_t j = 1; j < ax->n && !rc; j++)
+        if (!strcmp(v[j - 1].text, v[j].text))
+            rc = mlpf_fail(err, MLPF_EINVAL, "%s: values %zu and %zu are equal", where,
+                           v[j - 1].j, v[j].j);
+    for (size_t j = 0; j < ax->n; j++) free(v[j].text);
+    free(v);
+    return rc;
 }
 
 /* Columns the store writes for every run: an axis may not take their names. */
@@ -144,7 +166,11 @@ static int parse_axis(const mlpf_sweep *s, const cJSON *a, mlpf_sweep_axis *ax, 
     if (!ax->values) return err && err->status ? err->status : MLPF_ENOMEM;
     ax->n = (size_t)cJSON_GetArraySize(ax->values);
     if (!ax->n) return mlpf_fail(err, MLPF_EINVAL, "%s: no values", where);
-    if (check_distinct(ax->values, where, err)) return err->status;
+    ax->item = mlpf_calloc(ax->n, sizeof *ax->item, err);
+    if (!ax->item) return MLPF_ENOMEM;
+    size_t j = 0;
+    for (cJSON *v = ax->values->child; v; v = v->next) ax->item[j++] = v;
+    if (!range && check_distinct(ax, where, err)) return err->status;
     /* the path must lead somewhere in the base spec: try the first value */
     cJSON *probe = cJSON_Duplicate(s->base, 1);
     if (!probe) return mlpf_fail(err, MLPF_ENOMEM, "%s: out of memory", where);
@@ -252,6 +278,7 @@ void mlpf_sweep_free(mlpf_sweep *s) {
     for (size_t k = 0; s->axes && k < s->naxes; k++) {
         free(s->axes[k].path);
         free(s->axes[k].target);
+        free(s->axes[k].item);
         cJSON_Delete(s->axes[k].values);
     }
     free(s->axes);
@@ -296,8 +323,7 @@ int mlpf_sweep_run_id(const mlpf_sweep *s, size_t i, char id[MLPF_RUN_ID_LEN], m
             if (strcmp(s->axes[k].path, last) > 0 &&
                 (best == s->naxes || strcmp(s->axes[k].path, s->axes[best].path) < 0))
                 best = k;
-        char *v = cJSON_PrintUnformatted(cJSON_GetArrayItem(s->axes[best].values,
-                                                            (int)coord[best]));
+        char *v = cJSON_PrintUnformatted(mlpf_sweep_value(s, best, coord[best]));
         if (!v) return mlpf_fail(err, MLPF_ENOMEM, "%s: out of memory", s->name);
         h = fnv1a(h, s->axes[best].path, strlen(s->axes[best].path) + 1);
         h = fnv1a(h, v, strlen(v) + 1);
@@ -327,8 +353,7 @@ char *mlpf_sweep_run_spec(const mlpf_sweep *s, size_t i, mlpf_error *err) {
     for (size_t k = 0; k < s->naxes; k++) {
         char where[320];
         snprintf(where, sizeof where, "%s: axes.%s", s->name, s->axes[k].path);
-        if (set_path(spec, s->axes[k].target, cJSON_GetArrayItem(s->axes[k].values,
-                                                                 (int)coord[k]), where, err)) {
+        if (set_path(spec, s->axes[k].target, mlpf_sweep_value(s, k, coord[k]), where, err)) {
             cJSON_Delete(spec);
             return NULL;
         }
