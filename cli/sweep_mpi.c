@@ -12,13 +12,16 @@
 #include <string.h>
 #include <time.h>
 
-/* the launcher's environment: OpenMPI's mpirun, PMIx (srun, prterun), PMI */
+/* the launcher's environment: OpenMPI's mpirun, PMI; srun with PMIx sets the
+   step's task count and a PMIx rank */
 int sweep_mpi_ranks(void) {
-    const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMI_SIZE", NULL};
+    const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", NULL};
     for (int k = 0; vars[k]; k++) {
         const char *v = getenv(vars[k]);
         if (v && atoi(v) > 0) return atoi(v);
     }
+    const char *tasks = getenv("SLURM_STEP_NUM_TASKS");
+    if (getenv("PMIX_RANK") && tasks && atoi(tasks) > 0) return atoi(tasks);
     return 1;
 }
 

@@ -71,7 +71,7 @@ else
 fi
 
 # Ctrl-C, then kill -9, in the middle; then resume: every run exactly once
-echo "{$base, \"axes\": {\"seed\": {\"range\": [1, 60]}, \"layers.0.0\": [3, 4, 5], \"teacher.seed\": [1, 2]}}" > S360.json
+echo "{$base, \"axes\": {\"seed\": {\"range\": [1, 60]}, \"layers.0.0\": [3, 4, 5], \"teacher.seed\": [1, 2]}}" > S120.json
 cat > stop.py <<'EOF'
 # stop.py SIGNAL MIN: start the sweep, stop it with SIGNAL once MIN more runs are
 # done; print the exit status, the number done, and the run ids with finish times
@@ -83,7 +83,7 @@ def done():
     except sqlite3.OperationalError:
         return 0
 start = done()
-p = subprocess.Popen([os.environ["M"], "sweep", "S360.json", "--db", "k.sqlite", "--threads", "2", "--quiet"],
+p = subprocess.Popen([os.environ["M"], "sweep", "S120.json", "--db", "k.sqlite", "--threads", "2", "--quiet"],
                      stderr=open("stop_err.txt", "w"))
 while done() < start + more and p.poll() is None:
     time.sleep(0.01)
@@ -92,20 +92,20 @@ rc = p.wait()
 print(rc, done())
 EOF
 export M
-out=$($PY stop.py SIGINT 20); rc=${out% *}; n1=${out#* }
-[ "$rc" = 1 ] && [ "$n1" -ge 20 ] && [ "$n1" -lt 360 ] && grep -q 'interrupted with .* runs left; run the same sweep again' stop_err.txt \
+out=$($PY stop.py SIGINT 10); rc=${out% *}; n1=${out#* }
+[ "$rc" = 1 ] && [ "$n1" -ge 10 ] && [ "$n1" -lt 120 ] && grep -q 'interrupted with .* runs left; run the same sweep again' stop_err.txt \
     && ok || { bad "Ctrl-C: exit $rc, $n1 done"; cat stop_err.txt; }
 $PY -c "import sqlite3; [print(*r) for r in sqlite3.connect('k.sqlite').execute(\"select run_id, finished_at from runs where status = 'done' order by run_id\")]" > done1.txt
-out=$($PY stop.py SIGKILL 20); rc=${out% *}; n2=${out#* }
-[ "$rc" = -9 ] && [ "$n2" -ge $((n1 + 20)) ] && [ "$n2" -lt 360 ] && ok || bad "kill -9: exit $rc, $n1 then $n2 done"
+out=$($PY stop.py SIGKILL 10); rc=${out% *}; n2=${out#* }
+[ "$rc" = -9 ] && [ "$n2" -ge $((n1 + 10)) ] && [ "$n2" -lt 120 ] && ok || bad "kill -9: exit $rc, $n1 then $n2 done"
 $PY -c "import sqlite3; [print(*r) for r in sqlite3.connect('k.sqlite').execute(\"select run_id, finished_at from runs where status = 'done' order by run_id\")]" > done2.txt
-check resume -- "$M" sweep S360.json --db k.sqlite --threads 2 --quiet
+check resume -- "$M" sweep S120.json --db k.sqlite --threads 2 --quiet
 check exactly-once -- $PY - <<'EOF'
 import sqlite3
 con = sqlite3.connect("k.sqlite")
 rows = dict(con.execute("select run_id, finished_at from runs").fetchall())
-assert len(rows) == 360 and con.execute("select count(*) from runs where status = 'done'").fetchone()[0] == 360
-assert con.execute("select count(*) from arrays").fetchone()[0] == 6 * 360
+assert len(rows) == 120 and con.execute("select count(*) from runs where status = 'done'").fetchone()[0] == 120
+assert con.execute("select count(*) from arrays").fetchone()[0] == 6 * 120
 for f in ("done1.txt", "done2.txt"):           # runs done before a stop were not run again
     for line in open(f):
         rid, t = line.split()
