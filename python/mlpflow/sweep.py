@@ -70,6 +70,12 @@ def sweep(spec, db, threads=0, extend=False, quiet=True, dir="."):
     Relative file names in the base resolve against ``dir`` (for a path: its folder).
     ``quiet=False`` prints the progress line on stderr. Ctrl-C stops the sweep (runs
     in flight stay pending) and raises KeyboardInterrupt.
+
+    Example::
+
+        >>> df = mf.sweep({"base": spec, "axes": {"seed": {"range": [1, 50]},
+        ...                                       "layers.0.0": [3, 4, 5]}}, "runs.sqlite")
+        >>> df.groupby("layers.0.0")["converged"].mean()
     """
     if isinstance(spec, (str, os.PathLike)):
         path = os.fspath(spec)
@@ -122,7 +128,13 @@ def _connect(db):
 def load_sweep(db):
     """The table ``runs`` of a sweep database as a pandas DataFrame, one row per run
     (pending, done and failed). ``df.attrs["axes"]`` lists the axis columns and
-    ``df.attrs["base"]`` is the base spec (dict)."""
+    ``df.attrs["base"]`` is the base spec (dict). Works while a sweep writes.
+
+    Example::
+
+        >>> df = mf.load_sweep("runs.sqlite")
+        >>> df[df.status == "failed"][["run_id", "error"]]
+    """
     import pandas as pd
     con = _connect(db)
     try:
@@ -138,7 +150,13 @@ def load_sweep(db):
 def load_run(db, run_id):
     """One run of a sweep database: its row (scalars, axis values, status, error) and
     its arrays (x, init, ode_x, trajectory_t, trajectory_x, loss_curve; absent for
-    failed and pending runs) as a dict."""
+    failed and pending runs) as a dict.
+
+    Example::
+
+        >>> run = mf.load_run("runs.sqlite", df.run_id[0])
+        >>> run["loss"], run["x"].shape, run["trajectory_x"].shape
+    """
     con = _connect(db)
     try:
         cur = con.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,))
@@ -157,7 +175,12 @@ def load_run(db, run_id):
 def outcomes(df):
     """One word per run, as ``mlpflow sweep-report`` counts them: the classification
     ``kind`` when recorded, else ``"converged"`` or the minimiser's stop reason;
-    ``"failed"`` and ``"pending"`` runs as such."""
+    ``"failed"`` and ``"pending"`` runs as such.
+
+    Example::
+
+        >>> mf.outcomes(mf.load_sweep("runs.sqlite")).value_counts()
+    """
     lab = df["optim_stopped_by"].astype(object).where(df["converged"] != 1, "converged")
     lab = df["kind"].astype(object).where(df["kind"].notna(), lab)
     lab = lab.where(df["status"] != "failed", "failed")
@@ -168,7 +191,13 @@ def plot_outcomes(df, x, path, y=None, outcome="converged", title=None):
     """The fraction of done runs whose outcome (see :func:`outcomes`) is ``outcome``,
     over axis ``x`` (a curve) or over axes ``x`` and ``y`` (a phase diagram, one cell
     per pair of values, with the fraction written in it). Writes a PNG to ``path`` and
-    returns it."""
+    returns it.
+
+    Example::
+
+        >>> mf.plot_outcomes(df, "layers.0.0", "converged.png")
+        >>> mf.plot_outcomes(df, "layers.0.0", "phase.png", y="teacher.seed")
+    """
     from .plot import _plt, _save
     plt = _plt()
     done = df[df["status"] == "done"]
