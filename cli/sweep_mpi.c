@@ -27,6 +27,7 @@ int sweep_mpi_ranks(void) {
 
 #ifdef MLPF_HAVE_MPI
 #include <mpi.h>
+#include <omp.h>
 
 enum { TAG_ASK = 1, TAG_WORK = 2 };
 /* first byte of a worker's message */
@@ -124,6 +125,9 @@ static void ask(unsigned char kind, const unsigned char *payload, size_t len) {
 }
 
 static int work(const mlpf_sweep *s, const mlpf_sweep_options *o, mlpf_error *err) {
+    /* a rank's OpenMP regions get --threads threads (default 1), not a team per
+       core of the node: mpirun binds ranks to cores, where a bigger team spins */
+    omp_set_num_threads(o->threads ? o->threads : 1);
     ask(MSG_READY, NULL, 0);
     for (;;) {
         uint64_t i;

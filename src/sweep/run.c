@@ -9,6 +9,7 @@
 #include "io/io.h"
 
 #include <math.h>
+#include <omp.h>
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
@@ -52,7 +53,8 @@ static int train_problem(const mlpf_problem *p, volatile int *interrupt, double 
     int st = mlpf_train(p->obj, x0, &opt, &res, &e);
     free(x0);
     if (st == MLPF_ENOMEM) return mlpf_fail(err, st, "%s", e.msg);
-    if (st == MLPF_EINTERRUPTED || (res && interrupted(res))) {
+    /* an error while the stop flag is up may be the stop's doing: not recorded */
+    if (st == MLPF_EINTERRUPTED || (res && interrupted(res)) || (st && interrupt && *interrupt)) {
         mlpf_result_free(res);
         return MLPF_EINTERRUPTED;
     }
@@ -257,6 +259,10 @@ static void stop_with(pool *pl, int status, const mlpf_error *e) {
 static void *worker(void *arg) {
     pool *pl = arg;
     size_t i;
+    /* the parallelism is across runs: OpenMP regions inside a run (objective,
+       BLAS) get one thread instead of a team per sweep thread that spins for
+       the same cores; results do not depend on the thread count */
+    omp_set_num_threads(1);
     while (take(pl, &i)) {
         mlpf_sweep_outcome o;
         mlpf_error e = {0};
