@@ -71,7 +71,7 @@ else
 fi
 
 # Ctrl-C, then kill -9, in the middle; then resume: every run exactly once
-echo "{$base, \"axes\": {\"seed\": {\"range\": [1, 60]}, \"layers.0.0\": [3, 4, 5], \"teacher.seed\": [1, 2]}}" > S120.json
+echo "{$base, \"axes\": {\"seed\": {\"range\": [1, 20]}, \"layers.0.0\": [3, 4, 5], \"teacher.seed\": [1, 2]}}" > S120.json
 cat > stop.py <<'EOF'
 # stop.py SIGNAL MIN: start the sweep, stop it with SIGNAL once MIN more runs are
 # done; print the exit status, the number done, and the run ids with finish times
