@@ -61,13 +61,14 @@ def _jsonable(v):
     raise TypeError("%r cannot go into a sweep spec (JSON); write arrays to .npy files" % (v,))
 
 
-def sweep(spec, db, threads=0, extend=False, quiet=True, dir="."):
+def sweep(spec, db, threads=0, extend=False, quiet=True, base_dir="."):
     """Run every run of the sweep ``spec`` (a dict ``{"base": {...}, "axes": {...}}``,
     or a path to a SWEEP.json) not yet recorded in ``db``, on ``threads`` threads
     (0 = all cores), and return :func:`load_sweep` of it.
 
     Running it again resumes; ``extend=True`` accepts axes that gained values.
-    Relative file names in the base resolve against ``dir`` (for a path: its folder).
+    Relative file names in the base resolve against ``base_dir`` (for a path: its
+    folder).
     ``quiet=False`` prints the progress line on stderr. Ctrl-C stops the sweep (runs
     in flight stay pending) and raises KeyboardInterrupt.
 
@@ -81,13 +82,14 @@ def sweep(spec, db, threads=0, extend=False, quiet=True, dir="."):
         path = os.fspath(spec)
         with open(path) as f:
             text = f.read()
-        name, dir = path, os.path.dirname(path)
+        name, base_dir = path, os.path.dirname(path)
     else:
         text = json.dumps(spec, default=_jsonable)
         name = "<sweep>"
     err = mlpf_error()
     s = _lib.check_ptr(_lib.need("mlpf_sweep_parse")(text.encode(), name.encode(),
-                                                      os.fspath(dir).encode(), byref(err)), err)
+                                                      os.fspath(base_dir).encode(), byref(err)),
+                       err)
     try:
         opt = mlpf_sweep_options()
         lib.mlpf_sweep_options_default(byref(opt))
