@@ -76,17 +76,19 @@ static void serve(coordinator *c, int workers) {
         unsigned char *msg = malloc(len > 0 ? (size_t)len : 1);
         if (!msg) MPI_Abort(MPI_COMM_WORLD, 1);   /* cannot even receive: nothing to save */
         MPI_Recv(msg, len, MPI_BYTE, ms.MPI_SOURCE, TAG_ASK, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        if (len > 0 && msg[0] == MSG_OUTCOME) take_outcome(c, msg, (size_t)len);
         int leaving = len > 0 && msg[0] == MSG_LEAVING;
-        free(msg);
         if (leaving) {
             active--;
-            continue;
+        } else {
+            /* the next run goes out before this one is written: the worker
+               does not wait for the database */
+            uint64_t work = NO_MORE_WORK;
+            if (!c->status && !*c->interrupt && c->next < c->ntodo) work = c->todo[c->next++];
+            if (work == NO_MORE_WORK) active--;
+            MPI_Send(&work, 1, MPI_UINT64_T, ms.MPI_SOURCE, TAG_WORK, MPI_COMM_WORLD);
         }
-        uint64_t work = NO_MORE_WORK;
-        if (!c->status && !*c->interrupt && c->next < c->ntodo) work = c->todo[c->next++];
-        if (work == NO_MORE_WORK) active--;
-        MPI_Send(&work, 1, MPI_UINT64_T, ms.MPI_SOURCE, TAG_WORK, MPI_COMM_WORLD);
+        if (len > 0 && msg[0] == MSG_OUTCOME) take_outcome(c, msg, (size_t)len);
+        free(msg);
     }
 }
 
