@@ -36,7 +36,8 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) -fno-math-errno $(WARN) -fPIC -fopenmp \
             -fvisibility=hidden -Iinclude -Isrc -MMD -MP $(SAN)
 DEP_LIBS := -lsundials_arkode -lsundials_cvode -lsundials_nvecserial \
-            -lsundials_sunmatrixdense -lsundials_sunlinsoldense -lnlopt -lcjson -lmvec -lm -fopenmp
+            -lsundials_sunmatrixdense -lsundials_sunlinsoldense -lnlopt -lcjson -lsqlite3 -lmvec -lm \
+            -fopenmp
 LDLIBS   := $(BLAS_LIBS) $(DEP_LIBS) $(SAN)
 
 LIB_SRC  := $(sort $(shell find src -name '*.c'))
@@ -142,6 +143,18 @@ install: all
 
 clean:
 	rm -rf build build-asan build-vg
+
+# ---- sweeps (src/sweep, cli/cmd_sweep.c, cli/sweep_mpi.c) ----
+# The library stores sweep results with SQLite (-lsqlite3 in DEP_LIBS). MPI is the CLI's business only:
+# with OpenMPI's pkg-config file (ompi-c) the CLI's sweep objects get its flags
+# and -DMLPF_HAVE_MPI, and the CLI links libmpi; without it the CLI runs sweeps
+# on threads and refuses to run under mpirun.
+MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS   := $(shell pkg-config --libs ompi-c 2>/dev/null)
+ifneq ($(MPI_LIBS),)
+$(BUILD)/cli/sweep_mpi.o $(BUILD)/cli/cmd_sweep.o: CFLAGS += $(MPI_CFLAGS) -DMLPF_HAVE_MPI
+$(BUILD)/mlpflow: LDLIBS += $(MPI_LIBS)
+endif
 
 # ---- fuzzing (tests/fuzz/) ----------------------------------------------------
 # `make fuzz` builds one libFuzzer harness per parser / writer with clang

@@ -1,6 +1,7 @@
 /* mlpflow.c - entry point of the command-line tool: subcommand dispatch and
    the argument parser every subcommand shares. */
 #include "cli.h"
+#include "sweep_cli.h"
 
 #include <errno.h>
 #include <math.h>
@@ -21,6 +22,8 @@ static const char USAGE[] =
     "  bench     time gradient and Hessian calls of a one-hidden-layer net\n"
     "  example   train the built-in teacher-student example\n"
     "  classify  what a point is: minimum, saddle (index), channel, not critical\n"
+    "  sweep     many runs (the product of axes over a spec) into an SQLite database\n"
+    "  sweep-report  outcome fractions and loss quantiles of a sweep database\n"
     "  version   print the version\n"
     "\n"
     "A spec is a JSON file, e.g.\n"
@@ -196,6 +199,8 @@ static const command COMMANDS[] = {
     {"bench", cmd_bench},       {"train", cmd_train},     {"example", cmd_example},
     {"info", cmd_info},
     {"classify", cmd_classify},
+    {"sweep", cmd_sweep},
+    {"sweep-report", cmd_sweep_report},
 };
 
 int main(int argc, char **argv) {

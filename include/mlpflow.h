@@ -818,6 +818,47 @@ int mlpf_expand_cluster(const mlpf_net *net, const double *xs, size_t nstudents,
                         double *cols_out, int *counts, size_t *nclusters, double *offsets,
                         mlpf_error *err);
 
+/* ------------------------------------------------------------------------ */
+/* Sweeps: the product of axes over a problem spec, each run one row of an   */
+/* SQLite database (table runs; arrays in table arrays as .npy blobs).       */
+/* ------------------------------------------------------------------------ */
+
+typedef struct mlpf_sweep mlpf_sweep;
+
+/* A sweep file {"base": {problem spec}, "axes": {path: [values] | {"range":
+   [a, b]}}} (a path is dotted into the spec, list indices as numbers, or
+   "seed", the start seed = "train.seed"). Relative paths in the base resolve
+   against the file's folder (parse: against dir; name labels messages). */
+mlpf_sweep *mlpf_sweep_load(const char *path, mlpf_error *err);
+mlpf_sweep *mlpf_sweep_parse(const char *text, const char *name, const char *dir,
+                             mlpf_error *err);
+void mlpf_sweep_free(mlpf_sweep *s);
+/* Number of runs (the product of the axes' lengths). */
+size_t mlpf_sweep_nruns(const mlpf_sweep *s);
+/* The stable id of run i (16 hex digits + NUL): a hash of its axis values. */
+int mlpf_sweep_run_id(const mlpf_sweep *s, size_t i, char id[17], mlpf_error *err);
+/* The problem spec JSON of run i (free with mlpf_free): `mlpflow train` on it
+   gives the run's result bit for bit. */
+char *mlpf_sweep_run_spec(const mlpf_sweep *s, size_t i, mlpf_error *err);
+
+typedef struct {
+    int threads;                /* runs in parallel; 0 = all cores */
+    int extend;                 /* 0: the database must hold this very sweep;
+                                   1: axes may have gained values (new runs) */
+    int verbosity;              /* 0 quiet, 1 progress line on stderr */
+    double progress_interval;   /* 5 s between lines when stderr is no terminal */
+    volatile int *interrupt;    /* non-zero: stop; unfinished runs stay pending */
+} mlpf_sweep_options;
+
+void mlpf_sweep_options_default(mlpf_sweep_options *opt);
+
+/* Run every run of s not yet done or failed in db (created if missing) and
+   record each in one transaction: running it again resumes. A failing run is
+   recorded with its message and the sweep goes on. Returns MLPF_OK when no run
+   is left, MLPF_EINTERRUPTED after *interrupt. */
+int mlpf_sweep_run(const mlpf_sweep *s, const char *db, const mlpf_sweep_options *opt,
+                   mlpf_error *err);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

@@ -49,3 +49,7 @@ from .symmetry import (AffineSubspace, canonicalize, copy_average, count_G, coun
 __all__ += ["AffineSubspace", "canonicalize", "copy_average", "count_G", "count_T",
             "expand_and_cluster", "match_teacher", "permutation_point", "symmetry_distance",
             "symmetry_induced", "symmetry_induced_count"]
+
+# sweeps: many runs in one SQLite database (pandas is imported only when reading)
+from .sweep import load_run, load_sweep, outcomes, plot_outcomes, sweep  # noqa: E402
+__all__ += ["sweep", "load_sweep", "load_run", "outcomes", "plot_outcomes"]
