@@ -56,6 +56,9 @@ static const abi_entry ABI[] = {
     F(mlpf_result, optim_time_run), F(mlpf_result, ode_wall_time), F(mlpf_result, total_time),
     F(mlpf_result, ntrajectory), F(mlpf_result, trajectory_t), F(mlpf_result, trajectory_x),
     F(mlpf_result, loss_curve),
+    S(mlpf_sweep_options), F(mlpf_sweep_options, threads), F(mlpf_sweep_options, extend),
+    F(mlpf_sweep_options, verbosity), F(mlpf_sweep_options, progress_interval),
+    F(mlpf_sweep_options, interrupt),
 };
 #undef S
 #undef F

@@ -342,11 +342,11 @@ MIRRORS = (mlpf_error, mlpf_activation, mlpf_finite_options, mlpf_merge, mlpf_pr
            mlpf_train_options, mlpf_result)
 
 
-def abi_mismatches():
-    """Differences between the ctypes mirrors and the library's structs, as text lines
-    (empty when they match)."""
+def abi_mismatches(mirrors=None):
+    """Differences between the ctypes mirrors (default: MIRRORS) and the library's
+    structs, as text lines (empty when they match)."""
     bad = []
-    for cls in MIRRORS:
+    for cls in MIRRORS if mirrors is None else mirrors:
         name = cls.__name__.encode()
         size = lib.mlpf_abi_sizeof(name)
         if size != ctypes.sizeof(cls):
@@ -376,6 +376,15 @@ def _check_abi():
         raise ImportError("mlpflow: the Python package does not match %s (version %s):\n  %s"
                           % (lib_path, version, "\n  ".join(bad)))
     return version
+
+
+def check_mirrors(mirrors):
+    """ImportError unless the given ctypes mirrors (of a module's own structs) match
+    the loaded library."""
+    bad = abi_mismatches(mirrors)
+    if bad:
+        raise ImportError("mlpflow: the Python package does not match %s:\n  %s"
+                          % (lib_path, "\n  ".join(bad)))
 
 
 VERSION_MAJOR = 0

@@ -45,6 +45,9 @@ class mlpf_sweep_options(Structure):
                 ("progress_interval", c_double), ("interrupt", POINTER(c_int))]
 
 
+_lib.check_mirrors((mlpf_sweep_options,))   # its layout must match the library's
+
+
 _lib.bind("mlpf_sweep_parse", c_void_p, [c_char_p, c_char_p, c_char_p, POINTER(mlpf_error)])
 _lib.bind("mlpf_sweep_free", None, [c_void_p])
 _lib.bind("mlpf_sweep_nruns", c_size_t, [c_void_p])

@@ -23,6 +23,9 @@ def spec(seeds=(1, 10), widths=(3, 4, 5), teachers=(1, 2)):
                      "teacher.seed": list(teachers)}}
 
 
+KINDS = ("minimum", "saddle", "channel", "not_critical")
+
+
 def test_sweep_from_a_dict(tmp_path):
     db = tmp_path / "s.sqlite"
     df = mf.sweep(spec(), db, threads=2)
@@ -31,7 +34,10 @@ def test_sweep_from_a_dict(tmp_path):
     assert sorted(df["layers.0.0"].unique()) == [3, 4, 5]
     assert df.groupby(["seed", "layers.0.0", "teacher.seed"]).size().eq(1).all()
     assert df["run_id"].str.fullmatch("[0-9a-f]{16}").all()
-    assert df["kind"].isna().all()          # no classification recorded yet: NULL, not made up
+    # every run is classified by the analysis layer, as `mlpflow classify` would
+    assert df["kind"].isin(KINDS).all()
+    assert (df.loc[df["kind"] == "saddle", "saddle_index"] > 0).all()
+    assert (df.loc[df["kind"] == "minimum", "saddle_index"] == 0).all()
     # one run's arrays: the shapes of a training result, the row's scalars
     r = mf.load_run(db, df["run_id"][5])
     assert r["nparams"] == 4 * r["layers.0.0"] and r["x"].shape == (r["nparams"],)
@@ -63,8 +69,8 @@ def test_failing_runs_and_outcomes(tmp_path):
     lab = mf.outcomes(df)
     assert (lab[bad.index] == "failed").all()
     good = df[df["status"] == "done"]
-    assert set(lab[good.index]) <= {"converged"} | set(good["optim_stopped_by"])
-    assert (lab[good.index] == "converged").sum() == good["converged"].sum()
+    assert set(lab[good.index]) <= set(KINDS)
+    assert (lab[good.index] == good["kind"]).all()
 
 
 def test_bad_sweep_names_the_axis(tmp_path):
