@@ -21,7 +21,8 @@ Example::
 from ._lib import Error, InvalidArgumentError, lib_path, version as _lib_version
 from .core import (Net, NetI, TeacherNet, activation_names, gauss_hermite_net, gradient, hessian,
                    hessian_spectrum, loss, params, params_dict, predict, random_params)
-from .core import load_run
+from .core import load_run, rebuild
+from .result import Result, load
 from .training import RESULT_KEYS, default_options, train, train_many
 from .landscape import (LinearSubspace, SubspaceNet, cosine_similarity, grow_net, shrink_net,
                         split_neuron, subspace_minloss, subspace_minloss_grid,
@@ -34,5 +35,6 @@ __all__ = ["Error", "InvalidArgumentError", "lib_path", "Net", "NetI", "TeacherN
            "loss", "params", "params_dict", "predict", "random_params", "RESULT_KEYS",
            "default_options", "train", "train_many", "LinearSubspace", "SubspaceNet",
            "cosine_similarity", "grow_net", "shrink_net", "split_neuron", "subspace_minloss",
-           "subspace_minloss_grid", "trajectory_distance", "load_run", "__version__"]
+           "subspace_minloss_grid", "trajectory_distance", "load_run", "__version__",
+           "Result", "load", "rebuild"]
 from . import plot  # noqa: E402  (matplotlib is imported only when a plot is made)

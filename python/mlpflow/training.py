@@ -10,6 +10,7 @@ import numpy as np
 from . import _lib
 from ._lib import lib
 from .core import _as_params, _err, _f64, _merge_array, _merges, _ptr, Net
+from .result import Result
 
 __all__ = ["train", "train_many", "default_options", "methods", "RESULT_KEYS"]
 
@@ -218,6 +219,28 @@ def _vec(p, n):
     return np.ctypeslib.as_array(p, shape=(n,)).copy() if p and n else np.empty(0)
 
 
+def _options_used(o, keep):
+    """The options a run used, as the CLI records them in RUN.json ("options")."""
+    d = {}
+    for name, typ, _, _, _ in _TABLE:
+        v = getattr(o, name)
+        d[name] = v.decode() if typ == "string" else bool(v) if typ == "bool" else v
+    t = getattr(keep, "tauinv", None)
+    d["tauinv"] = 1.0 if t is None else float(t[0]) if t.size == 1 else t.tolist()
+    d["merge"] = [[m.layer, m.i, m.j, m.lambda_] for m in (keep.merges or [])]
+    return d
+
+
+def _result(r, net, o, keep):
+    """A Result from the C result: its fields, the options used and the network."""
+    d = Result(_result_dict(r))
+    d["version"] = _lib.version
+    d["options"] = _options_used(o, keep)
+    d["net"] = net.describe()
+    d.network, d._net_data = net, net.data()
+    return d
+
+
 def _result_dict(r):
     P = r.nparams
     nt = r.ntrajectory
@@ -319,7 +342,7 @@ def train(net, x0, **options):
         _lib.check(out["st"], out["err"])
         if not res:
             raise _lib.Error("mlpf_train returned no result", 7)
-        d = _result_dict(res.contents)
+        d = _result(res.contents, net, opt, keep)
     finally:
         if res:
             lib.mlpf_result_free(res)
@@ -372,7 +395,7 @@ def train_many(net, x0s, threads=0, **options):
             for k in range(K):
                 _lib.check(errs[k].status, errs[k])
             _lib.check(st, _lib.mlpf_error(st, b"train_many failed"))
-        dicts = [_result_dict(results[k].contents) for k in range(K)]
+        dicts = [_result(results[k].contents, net, opt, keep) for k in range(K)]
     finally:
         for k in range(K):
             if results[k]:
