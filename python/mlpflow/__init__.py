@@ -23,6 +23,7 @@ from .core import (Net, NetI, TeacherNet, activation_names, gauss_hermite_net, g
                    hessian_spectrum, loss, params, params_dict, predict, random_params)
 from .core import load_run, rebuild
 from .result import Result, load
+from .torch_interop import from_torch, to_torch
 from .training import RESULT_KEYS, default_options, train, train_many
 from .landscape import (LinearSubspace, SubspaceNet, cosine_similarity, grow_net, shrink_net,
                         split_neuron, subspace_minloss, subspace_minloss_grid,
@@ -36,5 +37,5 @@ __all__ = ["Error", "InvalidArgumentError", "lib_path", "Net", "NetI", "TeacherN
            "default_options", "train", "train_many", "LinearSubspace", "SubspaceNet",
            "cosine_similarity", "grow_net", "shrink_net", "split_neuron", "subspace_minloss",
            "subspace_minloss_grid", "trajectory_distance", "load_run", "__version__",
-           "Result", "load", "rebuild"]
+           "Result", "load", "rebuild", "from_torch", "to_torch"]
 from . import plot  # noqa: E402  (matplotlib is imported only when a plot is made)

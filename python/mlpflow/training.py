@@ -484,6 +484,8 @@ def train_many(net, x0s, threads: int = 0,
             part, stop = _train_batch(obj, X0[lo:lo + batch], opt, threads, keep)
             interrupted |= stop
             dicts += [_result(r, net, opt, keep) for r in part]
+            for k in range(lo, len(dicts)):
+                dicts[k]["start"] = k   # the row of x0s (as the CLI's "start")
             if report is not None:
                 best = min(d["loss"] for d in dicts)
                 info = {"done": len(dicts), "total": K, "best_loss": best,
