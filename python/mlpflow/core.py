@@ -344,7 +344,7 @@ class Net(_Model):
     maxnorm : float
         Norm barrier used by :func:`train` (and ``regularized=True`` evaluations).
     merge : list of (layer, i, j, lambda), counting from 0
-        Merge penalties lambda/2 |w_i - w_j|^2 on layer ``layer``'s incoming weights.
+        Merge penalties ``lambda/2 |w_i - w_j|^2`` on layer ``layer``'s incoming weights.
     threads : int
         Threads of the evaluation (0 = OpenMP default).
 
@@ -474,7 +474,7 @@ class TeacherNet(_Model):
 
 class NetI(_Model):
     """Teacher-student with infinite standard Gaussian input: the objective is
-    E_x[|student(x) - teacher(x)|^2], x ~ N(0, I_din), computed exactly.
+    ``E_x[|student(x) - teacher(x)|^2]``, x ~ N(0, I_din), computed exactly.
 
     Both networks have one hidden layer and one linear output unit (see
     mlpf_objective_gaussian); other shapes raise :class:`mlpflow.Error` naming the

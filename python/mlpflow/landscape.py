@@ -86,7 +86,7 @@ def trajectory_distance(result, reference):
 
 
 def cosine_similarity(a, b):
-    """a.b / (|a| |b|) (0 when either is zero), computed by the library.
+    """``a.b / (|a| |b|)`` (0 when either is zero), computed by the library.
 
     Example::
 
