@@ -70,6 +70,8 @@ def _write_atomic(path, data):
     tmp = "%s.tmp%d" % (path, os.getpid())
     with open(tmp, "wb") as f:
         f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
