@@ -10,6 +10,7 @@ import math
 import os
 import zlib
 from ctypes import byref, c_double, c_size_t
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -20,11 +21,17 @@ __all__ = ["Net", "TeacherNet", "NetI", "gauss_hermite_net", "random_params", "p
            "params", "loss", "gradient", "hessian", "hessian_spectrum", "predict",
            "activation_names", "load_run"]
 
+# type aliases of the public signatures
+ArrayLike = Any            # anything numpy converts to a float64 array
+Layers = Sequence[Tuple[int, Any, bool]]   # [(units, activation, bias), ...]
+Merges = Sequence[Tuple[int, int, int, float]]
+PathLike = Union[str, "os.PathLike[str]"]
+
 ACTIVATIONS = ("identity", "relu", "sigmoid", "tanh", "softplus", "gelu", "silu", "selu",
                "sigmoid2", "normal_cdf", "g", "square", "cube", "exp", "poly", "softmax")
 
 
-def activation_names():
+def activation_names() -> Tuple[str, ...]:
     """The activation names the library knows (``poly`` needs coefficients).
 
     Example::
@@ -164,7 +171,7 @@ def _layers_json(layers):
     return [[int(u), act_json(a), bool(b)] for u, a, b in layers]
 
 
-def rebuild(description, data):
+def rebuild(description: dict, data: Dict[str, np.ndarray]) -> "_Model":
     """The object that :meth:`describe` and :meth:`data` describe (used by copy,
     deepcopy, pickle and :func:`mlpflow.load`).
 
@@ -360,8 +367,9 @@ class Net(_Model):
         21
     """
 
-    def __init__(self, layers, input, target, weights=None, loss="mse", maxnorm=math.inf,
-                 merge=None, threads=0):
+    def __init__(self, layers: Layers, input: ArrayLike, target: ArrayLike,
+                 weights: Optional[ArrayLike] = None, loss: str = "mse",
+                 maxnorm: float = math.inf, merge: Optional[Merges] = None, threads: int = 0):
         X = _f64(input, "input", 2)
         N, din = X.shape
         if N < 1 or din < 1:
@@ -454,7 +462,8 @@ class TeacherNet(_Model):
         (1000, 1)
     """
 
-    def __init__(self, layers, din, params=None, seed=1):
+    def __init__(self, layers: Layers, din: int, params: Union[ArrayLike, dict, None] = None,
+                 seed: int = 1):
         self._init_net(layers, din)
         if params is None:
             self.params = random_params(self, seed=seed)
@@ -495,7 +504,8 @@ class NetI(_Model):
         True
     """
 
-    def __init__(self, teacher, student, maxnorm=math.inf, merge=None):
+    def __init__(self, teacher: "TeacherNet", student: Union[Layers, "_Model"],
+                 maxnorm: float = math.inf, merge: Optional[Merges] = None):
         if not isinstance(teacher, TeacherNet):
             raise ValueError("teacher: expected a TeacherNet, got %s" % type(teacher).__name__)
         if isinstance(student, _Model):
@@ -517,7 +527,8 @@ class NetI(_Model):
         return {"teacher_params": self.teacher.params}
 
 
-def gauss_hermite_net(teacher, student, order=40, weight_threshold=1e-18, maxnorm=math.inf,
+def gauss_hermite_net(teacher: "TeacherNet", student: Union[Layers, "_Model"], order: int = 40,
+                      weight_threshold: float = 1e-18, maxnorm: float = math.inf,
                       merge=None, threads=0):
     """A finite-data Net whose samples are tensor-product Gauss-Hermite nodes of
     N(0, I_din) (din <= 2) with their weights as sample weights, and the teacher's
@@ -557,7 +568,7 @@ def gauss_hermite_net(teacher, student, order=40, weight_threshold=1e-18, maxnor
 
 # ---------------------------------------------------------------- parameters
 
-def random_params(net, seed=1):
+def random_params(net: "_Model", seed: int = 1) -> np.ndarray:
     """Glorot-normal random parameters, W ~ N(0, 2 / (fan_in + fan_out)), biases 0,
     from the library's seeded generator (the same numbers on every machine).
 
@@ -574,7 +585,7 @@ def random_params(net, seed=1):
     return x
 
 
-def params_dict(net, x):
+def params_dict(net: "_Model", x: ArrayLike) -> Dict[str, np.ndarray]:
     """The flat vector x as {"w1": (units, inputs + bias), "w2": ...} (copies).
 
     Example::
@@ -593,7 +604,7 @@ def params_dict(net, x):
     return out
 
 
-def params(d):
+def params(d: Dict[str, ArrayLike]) -> np.ndarray:
     """A flat parameter vector from {"w1": ..., "w2": ...} (layers in numeric order).
 
     Example::
@@ -631,7 +642,7 @@ def _unique_keys(path):
 _NONFINITE = ("inf", "-inf", "nan")   # how our JSON spells non-finite numbers
 
 
-def load_run(run):
+def load_run(run: PathLike) -> dict:
     """A run written by ``mlpflow train -o RUN`` as one dict: the fields of RUN.json
     and the arrays of RUN.npz (x, init, ode_x, trajectory_t, trajectory_x,
     loss_curve). The strings "inf", "-inf" and "nan" become floats at every level
@@ -712,7 +723,9 @@ def _eval(net, x, want_loss, want_grad, want_hess, regularized, input=None, targ
     return L.value, g, H
 
 
-def loss(net, x, regularized=False, *, input=None, target=None, weights=None):
+def loss(net: "_Model", x: ArrayLike, regularized: bool = False, *,
+         input: Optional[ArrayLike] = None, target: Optional[ArrayLike] = None,
+         weights: Optional[ArrayLike] = None) -> float:
     """The loss at x (with ``regularized=True`` plus the net's maxnorm / merge penalties).
 
     ``input=`` (N, Din) with ``target=`` (N, Dout) (and optional ``weights=``)
@@ -727,7 +740,9 @@ def loss(net, x, regularized=False, *, input=None, target=None, weights=None):
     return _eval(net, x, True, False, False, regularized, input, target, weights)[0]
 
 
-def gradient(net, x, regularized=False, *, input=None, target=None, weights=None):
+def gradient(net: "_Model", x: ArrayLike, regularized: bool = False, *,
+             input: Optional[ArrayLike] = None, target: Optional[ArrayLike] = None,
+             weights: Optional[ArrayLike] = None) -> np.ndarray:
     """The exact gradient (P,) of the loss at x (``input=``, ``target=``: as :func:`loss`).
 
     Example::
@@ -738,7 +753,9 @@ def gradient(net, x, regularized=False, *, input=None, target=None, weights=None
     return _eval(net, x, False, True, False, regularized, input, target, weights)[1]
 
 
-def hessian(net, x, regularized=False, *, input=None, target=None, weights=None):
+def hessian(net: "_Model", x: ArrayLike, regularized: bool = False, *,
+            input: Optional[ArrayLike] = None, target: Optional[ArrayLike] = None,
+            weights: Optional[ArrayLike] = None) -> np.ndarray:
     """The exact Hessian (P, P) of the loss at x (``input=``, ``target=``: as :func:`loss`).
 
     Example::
@@ -749,7 +766,8 @@ def hessian(net, x, regularized=False, *, input=None, target=None, weights=None)
     return _eval(net, x, False, False, True, regularized, input, target, weights)[2]
 
 
-def hessian_spectrum(net, x, regularized=False, vectors=True):
+def hessian_spectrum(net: "_Model", x: ArrayLike, regularized: bool = False,
+                     vectors: bool = True) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     """Eigenvalues of the exact Hessian in ascending order and the eigenvectors as
     columns (``evecs[:, j]`` belongs to ``evals[j]``; None when ``vectors=False``).
 
@@ -769,7 +787,7 @@ def hessian_spectrum(net, x, regularized=False, vectors=True):
     return ev, V
 
 
-def predict(net, x, X):
+def predict(net: "_Model", x: ArrayLike, X: ArrayLike) -> np.ndarray:
     """The network's output (N, Dout) at parameters x for inputs X (N, Din).
 
     Example::

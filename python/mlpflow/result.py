@@ -17,7 +17,7 @@ import zlib
 
 import numpy as np
 
-from .core import load_run, rebuild
+from .core import PathLike, load_run, rebuild
 
 __all__ = ["Result", "load"]
 
@@ -136,7 +136,7 @@ class Result(dict):
         """IPython / Jupyter: the one-screen summary, not the dict printer."""
         p.text(repr(self))
 
-    def save(self, path):
+    def save(self, path: PathLike) -> str:
         """Write RUN.json + RUN.npz (``path`` is "RUN", "RUN.json" or "RUN.npz"), in the
         CLI's format, with the network description and its data; returns the stem.
 
@@ -190,7 +190,7 @@ def _from_run(r):
     return out
 
 
-def load(path, network=True):
+def load(path: PathLike, network: bool = True) -> Result:
     """Read a run (RUN.json + RUN.npz, written by :meth:`Result.save` or by
     ``mlpflow train -o RUN``) as a :class:`Result`; the pair's size and CRC-32 are
     checked. With ``network=True`` the network of a Python run is rebuilt from its

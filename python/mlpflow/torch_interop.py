@@ -4,6 +4,8 @@ mlpflow's parameter layout is torch's: layer l is a (units, inputs + bias) matri
 torch's ``weight`` with ``bias`` as an extra last column, flattened row-major.
 torch is optional: it is imported only when one of these functions is called.
 """
+from typing import Any, List, Optional, Sequence, Tuple
+
 import numpy as np
 
 __all__ = ["from_torch", "to_torch"]
@@ -45,7 +47,8 @@ def _linear_block(W, b):
     return np.hstack([W, b[:, None]]).reshape(-1)
 
 
-def from_torch(module, activations=None):
+def from_torch(module: Any, activations: Optional[Sequence[str]] = None
+               ) -> Tuple[List[Tuple[int, str, bool]], np.ndarray]:
     """(layers, x) of an ``nn.Sequential`` of ``Linear`` layers, each optionally
     followed by one activation module (Identity, Tanh, Sigmoid, Softplus (beta 1),
     ReLU, GELU, SiLU, SELU); a Linear without one is linear ("identity"). The
@@ -123,7 +126,7 @@ def _module(torch, act, where):
     return table[act]()
 
 
-def to_torch(net, x):
+def to_torch(net: Any, x: Any) -> Any:
     """An ``nn.Sequential`` (float64) computing the same function as ``net`` at
     parameters ``x``: Linear layers (bias as in the net) followed by the activation
     modules; identity layers get none.
