@@ -81,7 +81,7 @@ _PY_OPTS = (("tauinv", "1", "time-scale factors: a scalar or one per parameter; 
             ("weights", "none", "per-sample weights for this run (finite-data nets)"),
             ("progress", "auto", "True: a one-line progress display on stderr; a callable: "
              "called with a dict every progress_interval s (any verbosity); False: off; "
-             "None: on when the session is interactive (terminal or notebook)"))
+             "None: on in interactive sessions (the Python prompt, IPython, notebooks)"))
 OPTIONS = tuple(_TYPES) + tuple(p[0] for p in _PY_OPTS)
 
 
@@ -221,14 +221,14 @@ def _options(net, options, keep):
 
 
 def _interactive():
-    """True in a terminal session or a notebook (where a progress display helps)."""
+    """True in an interactive session: the Python prompt, IPython or a notebook
+    (a script run from a terminal is not one: its progress is off unless asked)."""
     import sys
-    if "ipykernel" in sys.modules:
+    if hasattr(sys, "ps1") or sys.flags.interactive:
         return True
-    try:
-        return bool(hasattr(sys, "ps1") or sys.stderr.isatty())
-    except (AttributeError, ValueError):
-        return False
+    ipython = sys.modules.get("IPython")
+    get = getattr(ipython, "get_ipython", None)
+    return bool(get and get() is not None)
 
 
 class _ProgressLine:

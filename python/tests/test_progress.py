@@ -56,3 +56,21 @@ def test_train_many_reports_runs_in_batches_with_the_same_numbers(net, capfd):
 def test_bad_progress_value(net):
     with pytest.raises(ValueError, match="progress"):
         mlpflow.train(net, mlpflow.random_params(net), progress="yes")
+
+
+def test_train_many_with_progress_stops_on_ctrl_c(net):
+    import _thread
+    import threading
+    import time
+    x0s = np.stack([mlpflow.random_params(net, seed=s) for s in range(3)])
+    seen = []
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    timer.start()
+    t0 = time.time()
+    with pytest.warns(RuntimeWarning, match="interrupt"):
+        runs = mlpflow.train_many(net, x0s, threads=1, progress=seen.append, alg="gd", lr=1e-9,
+                                  maxtime_ode=30, optim_solver="none")
+    assert time.time() - t0 < 15          # long before maxtime_ode = 30
+    assert len(runs) == 3 and [s["done"] for s in seen] == [1, 2, 3]
+    assert all(r["ode_stopped_by"] == "interrupt" for r in runs)
+    assert np.array_equal(runs[2]["x"], x0s[2])   # not begun: stopped at its start
