@@ -125,3 +125,13 @@ def test_cli_reads_a_python_run_and_python_reads_a_cli_run(trained, tmp_path):
     assert isinstance(run["ode_time_run"], float)
     assert mlpflow.loss(net, run["x"]) == run["loss"]
     assert "spec S.json" in repr(run)
+
+
+def test_result_pickles_with_its_network_and_shows_a_classification(trained):
+    import pickle
+    net, res = trained
+    back = pickle.loads(pickle.dumps(res))
+    assert_bit_equal(dict(res), dict(back))
+    assert mlpflow.loss(back.network, back["x"]) == mlpflow.loss(net, res["x"])
+    labelled = mlpflow.Result(res, classification={"kind": "global minimum"})
+    assert "classification {'kind': 'global minimum'}" in repr(labelled)
