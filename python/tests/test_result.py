@@ -113,6 +113,12 @@ def test_cli_reads_a_python_run_and_python_reads_a_cli_run(trained, tmp_path):
     for params in ("R.npz", "R.json"):
         assert json.loads(cli("loss", "--spec", "S.json", "--params", params))["loss"] == \
             mlpflow.loss(net, res["x"])
+    # RUN.npz:KEY takes another array of the run
+    assert json.loads(cli("loss", "--spec", "S.json", "--params", "R.npz:init"))["loss"] == \
+        mlpflow.loss(net, res["init"])
+    bad = subprocess.run([CLI, "loss", "--spec", "S.json", "--params", "R.npz:trajectory_x"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "trajectory_x has" in bad.stderr
     for cmd in ("gradient", "hessian", "spectrum"):
         cli(cmd, "--spec", "S.json", "--params", "R.npz", "-o", cmd + ".npy")
     assert np.array_equal(np.load(tmp_path / "gradient.npy"), mlpflow.gradient(net, res["x"]))
