@@ -199,6 +199,7 @@ def _options(net, options, keep):
     if n:
         o.merges = keep.merges
         o.nmerges = n
+    keep.asked = {"verbosity": o.verbosity, "progress_interval": o.progress_interval}
     cb = _progress_callback(options.get("progress"), keep)
     if cb is not None:
         o.verbosity = max(o.verbosity, 1)   # the C library reports only when verbosity >= 1
@@ -289,6 +290,7 @@ def _options_used(o, keep):
     for name, typ, _, _, _ in _TABLE:
         v = getattr(o, name)
         d[name] = v.decode() if typ == "string" else bool(v) if typ == "bool" else v
+    d.update(keep.asked)   # as given: a progress display raises them for the C call only
     t = getattr(keep, "tauinv", None)
     d["tauinv"] = 1.0 if t is None else float(t[0]) if t.size == 1 else t.tolist()
     d["merge"] = [[m.layer, m.i, m.j, m.lambda_] for m in (keep.merges or [])]
@@ -473,7 +475,8 @@ def train_many(net, x0s, threads: int = 0,
         net = net.with_weights(weights)
     obj = net._objective(False)
     keep = _Keep()
-    opt = _options(net, options, keep)   # no per-run progress: reports come from C threads
+    # no per-run progress inside the C call: its reports would come from several threads
+    opt = _options(net, dict(options, progress=False), keep)
     K = X0.shape[0]
     report = _progress_callback(progress, keep, "mlpflow.train_many")
     batch = K if report is None else max(1, threads or os.cpu_count() or 1)

@@ -74,3 +74,16 @@ def test_train_many_with_progress_stops_on_ctrl_c(net):
     assert len(runs) == 3 and [s["done"] for s in seen] == [1, 2, 3]
     assert all(r["ode_stopped_by"] == "interrupt" for r in runs)
     assert np.array_equal(runs[2]["x"], x0s[2])   # not begun: stopped at its start
+
+
+def test_recorded_options_are_the_ones_given(net, monkeypatch, capfd):
+    res = mlpflow.train(net, mlpflow.random_params(net), maxT=10, maxiterations_optim=5,
+                        progress=lambda p: None)
+    assert res["options"]["verbosity"] == 0 and res["options"]["progress_interval"] == 5
+    # interactive: train_many reports runs only, never the per-run reports of its C threads
+    monkeypatch.setattr(training, "_interactive", lambda: True)
+    runs = mlpflow.train_many(net, np.stack([mlpflow.random_params(net)] * 2), threads=2,
+                              maxT=10, maxiterations_optim=5, progress_interval=0.0)
+    assert all(r["options"]["verbosity"] == 0 for r in runs)
+    err = capfd.readouterr().err
+    assert "runs 2/2" in err and "flow  t" not in err and "optim it" not in err
