@@ -141,3 +141,21 @@ def test_result_pickles_with_its_network_and_shows_a_classification(trained):
     assert mlpflow.loss(back.network, back["x"]) == mlpflow.loss(net, res["x"])
     labelled = mlpflow.Result(res, classification={"kind": "global minimum"})
     assert "classification {'kind': 'global minimum'}" in repr(labelled)
+
+
+def test_every_objective_type_saves_and_reloads_its_network(tmp_path):
+    t = mlpflow.TeacherNet([(2, "sigmoid2", False), (1, "identity", False)], din=2, seed=1)
+    X = np.random.default_rng(0).standard_normal((20, 2))
+    plain = mlpflow.Net([(2, "tanh", True), (1, "identity", False)], X, t(X))
+    nets = {"neti": mlpflow.NetI(t, [(3, "sigmoid2", False), (1, "identity", False)]),
+            "gh": mlpflow.gauss_hermite_net(t, [(2, "tanh", True), (1, "identity", False)],
+                                            order=6),
+            "sub": mlpflow.LinearSubspace(mlpflow.random_params(plain),
+                                          np.ones(plain.nparams)).objective(plain, 0.2)}
+    for name, net in nets.items():
+        res = mlpflow.train(net, np.full(net.nparams, 0.1), maxT=10, maxiterations_optim=10,
+                            progress=False)
+        back = mlpflow.load(res.save(tmp_path / name))
+        assert type(back.network) is type(net), name
+        assert back.network.describe() == net.describe(), name
+        assert mlpflow.loss(back.network, back["x"]) == mlpflow.loss(net, res["x"]), name
