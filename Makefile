@@ -237,3 +237,30 @@ fuzz-replay: lib $(FUZZ_REPLAY_BIN)
 	    OMP_NUM_THREADS=1 $(BUILD)/fuzz-replay/$$h tests/fuzz/corpus/$$h || exit 1; \
 	done
 .PHONY: fuzz-replay
+
+# ---- Python package: a wheel that carries libmlpflow.so, and the API reference ----
+# make python                        -> build/dist/mlpflow-<version>-*.whl (offline)
+# make python-install PYTHON=venv/bin/python   installs it into that environment
+# make docs                          -> build/docs/html (Sphinx, warnings are errors)
+PYTHON ?= /usr/bin/python3
+PYPKG = $(BUILD)/python-pkg
+
+python: lib
+	rm -rf $(PYPKG) $(BUILD)/dist/mlpflow-*.whl
+	mkdir -p $(PYPKG) $(BUILD)/dist
+	cp -R python/pyproject.toml python/setup.py python/README.md python/mlpflow $(PYPKG)/
+	rm -rf $(PYPKG)/mlpflow/__pycache__
+	cp $(BUILD)/libmlpflow.so $(PYPKG)/mlpflow/libmlpflow.so
+	cd $(PYPKG) && $(PYTHON) -m pip wheel -q --no-build-isolation --no-deps --no-index \
+	    -w $(CURDIR)/$(BUILD)/dist .
+	@ls $(BUILD)/dist/mlpflow-*.whl
+
+python-install: python
+	$(PYTHON) -m pip install -q --no-index --no-deps --force-reinstall $(BUILD)/dist/mlpflow-*.whl
+
+docs: lib
+	MLPFLOW_LIB=$(CURDIR)/$(BUILD)/libmlpflow.so PYTHONPATH=$(CURDIR)/python \
+	    $(PYTHON) -m sphinx -W --keep-going -q -b html python/docs $(BUILD)/docs/html
+	@echo "docs: $(BUILD)/docs/html/index.html"
+
+.PHONY: python python-install docs

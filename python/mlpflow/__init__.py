@@ -21,7 +21,9 @@ Example::
 from ._lib import Error, InvalidArgumentError, lib_path, version as _lib_version
 from .core import (Net, NetI, TeacherNet, activation_names, gauss_hermite_net, gradient, hessian,
                    hessian_spectrum, loss, params, params_dict, predict, random_params)
-from .core import load_run
+from .core import load_run, rebuild
+from .result import Result, load
+from .torch_interop import from_torch, to_torch
 from .training import RESULT_KEYS, default_options, train, train_many
 from .landscape import (LinearSubspace, SubspaceNet, cosine_similarity, grow_net, shrink_net,
                         split_neuron, subspace_minloss, subspace_minloss_grid,
@@ -34,7 +36,8 @@ __all__ = ["Error", "InvalidArgumentError", "lib_path", "Net", "NetI", "TeacherN
            "loss", "params", "params_dict", "predict", "random_params", "RESULT_KEYS",
            "default_options", "train", "train_many", "LinearSubspace", "SubspaceNet",
            "cosine_similarity", "grow_net", "shrink_net", "split_neuron", "subspace_minloss",
-           "subspace_minloss_grid", "trajectory_distance", "load_run", "__version__"]
+           "subspace_minloss_grid", "trajectory_distance", "load_run", "__version__",
+           "Result", "load", "rebuild", "from_torch", "to_torch"]
 from . import plot  # noqa: E402  (matplotlib is imported only when a plot is made)
 # Landscape analysis: what a point is, channels to infinity (src/analysis/).
 from .classify import (GLUNet, activation, channel_limit, channels, classify,  # noqa: E402
@@ -52,4 +55,4 @@ __all__ += ["AffineSubspace", "canonicalize", "copy_average", "count_G", "count_
 
 # sweeps: many runs in one SQLite database (pandas is imported only when reading)
 from .sweep import load_run, load_sweep, outcomes, plot_outcomes, sweep  # noqa: E402
-__all__ += ["sweep", "load_sweep", "load_run", "outcomes", "plot_outcomes"]
+__all__ += ["sweep", "load_sweep", "outcomes", "plot_outcomes"]   # load_run: runs and sweeps

@@ -4,8 +4,9 @@ Every structure here mirrors its C counterpart field by field, in order. The
 library is found through, in order:
 
 1. the environment variable ``MLPFLOW_LIB`` (a path to libmlpflow.so);
-2. the build tree next to this package's source (``<repo>/build/libmlpflow.so``);
-3. an installed prefix: ``ctypes.util.find_library("mlpflow")``,
+2. the copy inside the package (wheels built by ``make python`` carry one);
+3. the build tree next to this package's source (``<repo>/build/libmlpflow.so``);
+4. an installed prefix: ``ctypes.util.find_library("mlpflow")``,
    ``/usr/local/lib/libmlpflow.so``, ``/usr/lib/libmlpflow.so``.
 
 If none loads, importing :mod:`mlpflow` raises ``ImportError`` listing every path
@@ -182,6 +183,9 @@ def _candidates():
     if env:
         out.append(("MLPFLOW_LIB", env))
     here = Path(__file__).resolve().parent
+    bundled = here / "libmlpflow.so"   # carried by the wheel of `make python`
+    if bundled.exists():
+        out.append(("package", str(bundled)))
     repo = here.parent.parent          # <repo>/python/mlpflow/_lib.py -> <repo>
     out.append(("build tree", str(repo / "build" / "libmlpflow.so")))
     found = ctypes.util.find_library("mlpflow")
