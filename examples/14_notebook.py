@@ -1,8 +1,9 @@
 """Example 14: a notebook session (cells marked "# %%", run them one by one in
 Jupyter / VS Code, or the whole file as a script). Trains a student on a
 teacher's data from a few starts with a progress display, looks at the result,
-saves and reloads it (the CLI's RUN.json + RUN.npz), evaluates the test loss on
-fresh data and plots the loss curves and the Hessian spectrum side by side.
+saves and reloads it (the CLI's RUN.json + RUN.npz), classifies where it ended
+(minimum, saddle or channel), evaluates the test loss on fresh data and plots
+the loss curves and the Hessian spectrum side by side.
 Writes ex14_run.json / .npz and ex14_overview.png."""
 # %% setup: the data, a teacher and a student
 import os
@@ -35,6 +36,11 @@ again = mf.load(path)
 same = np.array_equal(again["x"], best["x"]) and again["loss"] == best["loss"]
 print("reloaded %s.json/.npz: identical %s" % (path, same))
 
+# %% what did the run find? minimum, saddle (index) or a channel to infinity
+kind = mf.classify(again.network, again)
+print("the best run ended at a %s (index %d, %d zero eigenvalues below %.1e, %d channels)"
+      % (kind["kind"], kind["index"], kind["n_zero"], kind["zero_tol"], len(kind["channels"])))
+
 # %% the test loss: the reloaded network evaluated on fresh data from the teacher
 test_loss = mf.loss(again.network, again["x"], input=X_test, target=teacher(X_test))
 print("train loss %.3e, test loss %.3e" % (again["loss"], test_loss))
@@ -49,6 +55,6 @@ mp.hessian_spectrum(evals, ax=ax2, title="Hessian at the best run")
 fig.savefig(os.path.join(a.out, "ex14_overview.png"), dpi=100, bbox_inches="tight")
 
 # %% what we found
-print("finding: best of %d starts loss %.3e gnorm %.1e, reloaded identical %s, "
+print("finding: best of %d starts loss %.3e gnorm %.1e, a %s, reloaded identical %s, "
       "test loss %.3e, smallest Hessian eigenvalue %.2e"
-      % (len(runs), best["loss"], best["gnorm"], same, test_loss, evals[0]))
+      % (len(runs), best["loss"], best["gnorm"], kind["kind"], same, test_loss, evals[0]))

@@ -10,6 +10,7 @@ from test_examples import run_example
 def test_14_notebook(tmp_path):
     finding, out = run_example("14_notebook.py", tmp_path)
     assert "reloaded identical True" in finding
+    assert ", a minimum, " in finding          # zero loss: a global minimum, classified
     loss = float(re.search(r"loss ([0-9.e+-]+) gnorm", finding).group(1))
     test_loss = float(re.search(r"test loss ([0-9.e+-]+)", finding).group(1))
     assert loss < 1e-20 and test_loss < 1e-15
