@@ -7,16 +7,16 @@ to T = 1e4 then the default minimiser, limited by iterations (not wall time), so
 sweep is reproducible bit for bit. Every run is one row of an SQLite database
 (out/ex13*.sqlite): running the script again resumes where it stopped.
 
-Each end point is classified from its parameters:
-  global minimum  loss <= 1e-20 (the student reproduces the teacher on the data);
-  channel         two units with nearly the same incoming weights (cosine > 0.99)
-                  and large output weights of opposite signs (|a| > 20, ten times the
-                  teacher's): the pair drifts to infinity and computes a gated linear
-                  unit sigma(w.x) + (v.x) sigma'(w.x);
-  local minimum   otherwise, with gradient inf-norm <= 1e-10;
-  unfinished      anything else.
-(The classification is written into the `kind` column of the loaded table, the
-column the analysis layer fills when it classifies runs itself.)
+Every end point is classified by the sweep itself (the analysis layer, as
+`mlpflow classify` does; the `kind` column of the database):
+  channel         two units whose input vectors merge while their output weights
+                  diverge with opposite signs: the pair drifts to infinity and
+                  computes a gated linear unit sigma(w.x) + (v.x) sigma'(w.x);
+  minimum         a critical point without negative curvature; a global one when
+                  its loss is at rounding level (<= 1e-20: the student reproduces
+                  the teacher on the data), else a local one;
+  saddle          a critical point with negative curvature (index in saddle_index);
+  not_critical    the run stopped before reaching a critical point.
 
 Prints the fraction of each outcome per width; writes ex13_channels.png (fraction
 of channels over n), ex13_outcomes.png (phase diagram of global minima over n and
@@ -44,35 +44,25 @@ SPEC = {
                        "maxtime_ode": 600, "maxtime_optim": 600, "n_samples_trajectory": 20}},
     "axes": {"teacher.seed": TEACHERS, "layers.0.0": WIDTHS, "seed": {"range": SEEDS}},
 }
-OUTCOMES = ("global minimum", "channel", "local minimum", "unfinished")
+OUTCOMES = ("global minimum", "local minimum", "saddle", "channel", "not_critical")
 
 
-def classify(run):
-    """One word for a run's end point (see the module's docstring)."""
-    if run["status"] != "done":
-        return "failed"
-    n = int(run["layers.0.0"])
-    x = run["x"]
-    w, out = x[:n * DIN].reshape(n, DIN), x[n * DIN:n * DIN + n]
-    if run["loss"] <= 1e-20:
-        return "global minimum"
-    for i in range(n):
-        for j in range(i):
-            cos = mf.cosine_similarity(w[i], w[j])
-            if cos > 0.99 and min(abs(out[i]), abs(out[j])) > 20 and out[i] * out[j] < 0:
-                return "channel"
-    return "local minimum" if run["gnorm"] <= 1e-10 else "unfinished"
+def outcome(row):
+    """The recorded kind, with minima split by their loss into global and local."""
+    if row["kind"] == "minimum":
+        return "global minimum" if row["loss"] <= 1e-20 else "local minimum"
+    return row["kind"]
 
 
 db = os.path.join(a.out, "ex13_quick.sqlite" if a.quick else "ex13.sqlite")
 df = mf.sweep(SPEC, db, quiet=False)
-df["kind"] = [classify(mf.load_run(db, rid)) for rid in df["run_id"]]
+df["outcome"] = [outcome(r) for _, r in df.iterrows()]
 
 print("student width n: fraction of runs per outcome (%d seeds per teacher, %d teacher(s))"
       % (SEEDS[1] - SEEDS[0] + 1, len(TEACHERS)))
 print("%3s %6s " % ("n", "runs") + " ".join("%15s" % o for o in OUTCOMES))
 for n, g in df.groupby("layers.0.0"):
-    frac = [np.mean(g["kind"] == o) for o in OUTCOMES]
+    frac = [np.mean(g["outcome"] == o) for o in OUTCOMES]
     print("%3d %6d " % (n, len(g)) + " ".join("%15.2f" % f for f in frac))
 ch = df.groupby("layers.0.0")["kind"].apply(lambda k: np.mean(k == "channel"))
 print("finding: channels in %s of the runs at n = %s; %.2f of all runs end in one"
@@ -82,9 +72,10 @@ print("finding: channels in %s of the runs at n = %s; %.2f of all runs end in on
 mf.plot_outcomes(df, "layers.0.0", os.path.join(a.out, "ex13_channels.png"),
                  outcome="channel", title="runs ending in a channel to infinity")
 mf.plot_outcomes(df, "layers.0.0", os.path.join(a.out, "ex13_outcomes.png"), y="teacher.seed",
-                 outcome="global minimum", title="runs reaching the global minimum")
+                 outcome="minimum", title="runs ending at a minimum")
 runs = [{"run_id": r.run_id, "n": int(r["layers.0.0"]), "seed": int(r.seed),
          "teacher_seed": int(r["teacher.seed"]), "loss": r.loss, "gnorm": r.gnorm,
-         "outcome": r.kind} for _, r in df.iterrows()]
+         "kind": r.kind, "saddle_index": r.saddle_index, "n_channels": r.n_channels,
+         "outcome": r.outcome} for _, r in df.iterrows()]
 with open(os.path.join(a.out, "ex13_sweep.json"), "w") as f:
     json.dump({"database": db, "runs": runs}, f, indent=1)

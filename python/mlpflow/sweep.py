@@ -201,22 +201,23 @@ def outcomes(df):
     return lab.where(df["status"] != "pending", "pending")
 
 
-def plot_outcomes(df, x, path, y=None, outcome="converged", title=None):
-    """The fraction of done runs whose outcome (see :func:`outcomes`) is ``outcome``,
-    over axis ``x`` (a curve) or over axes ``x`` and ``y`` (a phase diagram, one cell
-    per pair of values, with the fraction written in it). Writes a PNG to ``path`` and
-    returns it.
+def plot_outcomes(df, x, path=None, y=None, outcome="minimum", title=None, ax=None):
+    """The fraction of done runs whose outcome (see :func:`outcomes`: the recorded
+    classification ``kind``) is ``outcome``, over axis ``x`` (a curve) or over axes
+    ``x`` and ``y`` (a phase diagram, one cell per pair of values, with the fraction
+    written in it). Draws on ``ax`` (a new figure when omitted), saves a PNG only when
+    ``path`` is given, and returns the Axes, like the helpers of :mod:`mlpflow.plot`.
 
     Example::
 
-        >>> mf.plot_outcomes(df, "layers.0.0", "converged.png")
+        >>> ax = mf.plot_outcomes(df, "layers.0.0", outcome="channel")
         >>> mf.plot_outcomes(df, "layers.0.0", "phase.png", y="teacher.seed")
     """
-    from .plot import _plt, _save
-    plt = _plt()
+    from .plot import _axes, _finish
+    ax, created = _axes(ax, (5, 3.6))
+    fig = ax.figure
     done = df[df["status"] == "done"]
     hit = (outcomes(done) == outcome).astype(float)
-    fig, ax = plt.subplots(figsize=(5, 3.6))
     if y is None:
         frac = hit.groupby(done[x]).mean()
         ax.plot(frac.index, frac.values, "o-")
@@ -239,4 +240,4 @@ def plot_outcomes(df, x, path, y=None, outcome="converged", title=None):
         ax.set_ylabel(y)
         fig.colorbar(im, ax=ax, label="fraction %s" % outcome)
     ax.set_title(title or "%s (%d runs)" % (outcome, len(done)))
-    return _save(fig, path)
+    return _finish(ax, created, path)

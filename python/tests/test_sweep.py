@@ -113,6 +113,7 @@ def test_plot_outcomes(tmp_path):
     df = mf.sweep(spec(seeds=(1, 4)), tmp_path / "p.sqlite")
     one = mf.plot_outcomes(df, "layers.0.0", tmp_path / "one.png")
     two = mf.plot_outcomes(df, "layers.0.0", tmp_path / "two.png", y="teacher.seed")
-    for path in (one, two):
+    assert one.get_ylabel() == "fraction minimum" and two.get_ylabel() == "teacher.seed"
+    for path in (tmp_path / "one.png", tmp_path / "two.png"):
         with open(path, "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
