@@ -136,27 +136,64 @@ static void load_chunk(const finite_data *f, const size_t *subset, size_t s0, si
     }
 }
 
-/* Forward through all layers. x (din+1, B) -> z_l, da_l, d2a_l (U_l, B), a_l (U_l+1, B);
-   lse (B) for a softmax output. */
-MLPF_HOT static void forward_chunk(const finite_data *f, const double *x, size_t B, chunk_ws *w) {
+/* Narrow: a product with this many rows (or inner terms) runs as plain loops in
+   matmul.c, one row at a time; wider ones go to BLAS whole. Must match SMALL there
+   so that the row-wise kernels below sum in the same order as mlpf_mm_*. */
+#define NARROW 8
+
+static int layer_narrow(const mlpf_layer *Ly) { return Ly->units <= NARROW || Ly->inputs + Ly->bias <= NARROW; }
+
+/* Unit i of layer l on the chunk: a, da (and d2a when wanted) (B) from z (B). */
+static void activate_row(const mlpf_layer *Ly, int i, size_t B, int want_d2, double *z, double *a,
+                         double *da, double *d2a) {
+    size_t r = (size_t)i * B;
+    mlpf_activation_eval_n(&Ly->acts[i], z + r, B, a + r, da + r, want_d2 ? d2a + r : NULL);
+}
+
+/* Forward through all layers, one unit row (B samples) at a time so that each row's
+   pre-activation, activation and derivative stay in L1: x (din+1, B) -> z_l, da_l,
+   d2a_l (U_l, B) (d2a only when want_d2), a_l (U_l+1, B); lse (B) for a softmax output.
+   A narrow next layer (<= NARROW units) accumulates its z from each row as it is made
+   (the same sum, in the same order, as mlpf_mm_nn), instead of a second pass over a_l. */
+MLPF_HOT static void forward_chunk(const finite_data *f, const double *x, size_t B, int want_d2,
+                                   chunk_ws *w) {
     const mlpf_net *net = f->net;
     const double *in = w->x;
+    int fed = 0; /* z_l already accumulated by the layer below */
     for (int l = 0; l < net->nlayers; l++) {
         const mlpf_layer *Ly = &net->layers[l];
-        int U = Ly->units, cols = Ly->inputs + Ly->bias;
+        int U = Ly->units, cols = Ly->inputs + Ly->bias, last = l == net->nlayers - 1;
+        const double *W = x + Ly->offset;
+        double *z = w->z[l], *a = w->a[l];
+        int rows = layer_narrow(Ly);
         /* z = W [a_{l-1}; 1]: the ones row multiplies the bias column when there is one. */
-        mlpf_mm_nn(U, (int)B, cols, x + Ly->offset, cols, in, (int)B, w->z[l], (int)B);
-        double *a = w->a[l];
-        if (Ly->acts[0].kind == MLPF_ACT_SOFTMAX) {
-            for (size_t b = 0; b < B; b++) w->lse[b] = mlpf_softmax(U, w->z[l] + b, B, a + b);
-        } else if (Ly->shared_act) {
-            mlpf_activation_eval_n(&Ly->acts[0], w->z[l], (size_t)U * B, a, w->da[l], w->d2a[l]);
-        } else {
-            for (int i = 0; i < U; i++)
-                mlpf_activation_eval_n(&Ly->acts[i], w->z[l] + (size_t)i * B, B, a + (size_t)i * B,
-                                       w->da[l] + (size_t)i * B, w->d2a[l] + (size_t)i * B);
+        if (!fed && !rows) mlpf_mm_nn(U, (int)B, cols, W, cols, in, (int)B, z, (int)B);
+        const mlpf_layer *Ln = last ? NULL : &net->layers[l + 1];
+        int feed = Ln && Ln->units <= NARROW;
+        if (feed) memset(w->z[l + 1], 0, (size_t)Ln->units * B * sizeof(double));
+        int softmax = Ly->acts[0].kind == MLPF_ACT_SOFTMAX;
+        for (int i = 0; i < U; i++) {
+            if (!fed && rows) mlpf_mm_nn(1, (int)B, cols, W + (size_t)i * (size_t)cols, cols, in, (int)B,
+                                         z + (size_t)i * B, (int)B);
+            if (softmax) continue;
+            activate_row(Ly, i, B, want_d2, z, a, w->da[l], w->d2a[l]);
+            const double *ai = a + (size_t)i * B;
+            for (int o = 0; feed && o < Ln->units; o++) {
+                double wo = x[Ln->offset + (size_t)o * (size_t)(Ln->inputs + Ln->bias) + (size_t)i];
+                double *zo = w->z[l + 1] + (size_t)o * B;
+                for (size_t b = 0; b < B; b++) zo[b] += wo * ai[b];
+            }
         }
+        if (softmax)
+            for (size_t b = 0; b < B; b++) w->lse[b] = mlpf_softmax(U, z + b, B, a + b);
         for (size_t b = 0; b < B; b++) a[(size_t)U * B + b] = 1.0;
+        if (feed && Ln->bias)
+            for (int o = 0; o < Ln->units; o++) {
+                double wo = x[Ln->offset + (size_t)o * (size_t)(Ln->inputs + 1) + (size_t)U];
+                double *zo = w->z[l + 1] + (size_t)o * B;
+                for (size_t b = 0; b < B; b++) zo[b] += wo * 1.0;
+            }
+        fed = feed;
         in = a;
     }
 }
@@ -214,17 +251,56 @@ MLPF_HOT static double output_chunk(const finite_data *f, size_t B, int want_hes
     return loss;
 }
 
+/* Unit j of layer l-1 below a narrow layer l (U_l <= NARROW), in one visit of its row:
+   dloss/dW_l[:, j] += delta_l a_{l-1,j}^T, lambda_{l-1,j} = W_l[:, j]^T delta_l and
+   delta_{l-1,j} = lambda_{l-1,j} * sigma'_{l-1,j}; when layer l-1 has narrow inputs, also its
+   gradient row dloss/dW_{l-1}[j, :] += delta_{l-1,j} [a_{l-2}; 1]^T while the row is hot.
+   grad_l / grad_below: where to add those two (NULL: not wanted or already added).
+   Returns 1 when it added the row below. Sums as in mlpf_mm_* (same order, same bits). */
+MLPF_HOT static int backward_row(const finite_data *f, const double *x, int l, int j, size_t B,
+                                 double *grad_l, double *grad_below, chunk_ws *w) {
+    const mlpf_net *net = f->net;
+    const mlpf_layer *Ly = &net->layers[l], *Lp = &net->layers[l - 1];
+    int U = Ly->units, cols = Ly->inputs + Ly->bias, colp = Lp->inputs + Lp->bias;
+    size_t r = (size_t)j * B;
+    if (grad_l)
+        mlpf_mm_nt_acc(U, 1, (int)B, w->delta[l], (int)B, w->a[l - 1] + r, (int)B,
+                       grad_l + Ly->offset + (size_t)j, cols);
+    mlpf_mm_tn(1, (int)B, U, x + Ly->offset + (size_t)j, cols, w->delta[l], (int)B, w->lam[l - 1] + r,
+               (int)B);
+    const double *da = w->da[l - 1] + r, *lam = w->lam[l - 1] + r;
+    double *dl = w->delta[l - 1] + r;
+    for (size_t b = 0; b < B; b++) dl[b] = lam[b] * da[b];
+    if (!grad_below || colp > NARROW) return 0;
+    const double *below = l - 1 ? w->a[l - 2] : w->x;
+    mlpf_mm_nt_acc(1, colp, (int)B, dl, (int)B, below, (int)B,
+                   grad_below + Lp->offset + (size_t)j * (size_t)colp, colp);
+    return 1;
+}
+
 /* Backpropagation: lambda_{l-1} = W_l^T delta_l, delta_{l-1} = lambda_{l-1} * sigma'(z_{l-1}).
-   Adds dloss/dW_l = delta_l [a_{l-1}; 1]^T to grad (P). */
+   Adds dloss/dW_l = delta_l [a_{l-1}; 1]^T to grad (P). Below a narrow layer the work
+   goes row by row (backward_row), so each row of a_{l-1} and sigma'_{l-1} is read once. */
 MLPF_HOT static void backward_chunk(const finite_data *f, const double *x, size_t B, double *grad, chunk_ws *w) {
     const mlpf_net *net = f->net;
+    int done = 0; /* layer l's gradient was already added by the rows above it */
     for (int l = net->nlayers - 1; l >= 0; l--) {
         const mlpf_layer *Ly = &net->layers[l];
-        int U = Ly->units, cols = Ly->inputs + Ly->bias;
+        int U = Ly->units, cols = Ly->inputs + Ly->bias, Up = Ly->inputs;
         const double *in = l ? w->a[l - 1] : w->x;
-        if (grad) mlpf_mm_nt_acc(U, cols, (int)B, w->delta[l], (int)B, in, (int)B, grad + Ly->offset, cols);
+        if (l > 0 && U <= NARROW) {
+            int below = 0;
+            double *gl = done ? NULL : grad;
+            for (int j = 0; j < Up; j++) below = backward_row(f, x, l, j, B, gl, grad, w);
+            if (gl && Ly->bias) /* the bias column: the ones row of abar_{l-1} */
+                mlpf_mm_nt_acc(U, 1, (int)B, w->delta[l], (int)B, in + (size_t)Up * B, (int)B,
+                               grad + Ly->offset + (size_t)Up, cols);
+            done = below;
+            continue;
+        }
+        if (grad && !done) mlpf_mm_nt_acc(U, cols, (int)B, w->delta[l], (int)B, in, (int)B, grad + Ly->offset, cols);
+        done = 0;
         if (l == 0) break;
-        int Up = Ly->inputs;
         mlpf_mm_tn(Up, (int)B, U, x + Ly->offset, cols, w->delta[l], (int)B, w->lam[l - 1], (int)B);
         const double *da = w->da[l - 1];
         double *dl = w->delta[l - 1], *lam = w->lam[l - 1];
@@ -489,7 +565,7 @@ static int finite_eval(void *ctx, const double *x, const size_t *subset, size_t 
             for (size_t c = c0; c < c1; c++) {
                 size_t s0 = c * B, m = n - s0 < B ? n - s0 : B;
                 load_chunk(f, subset, s0, m, inv_n, &w);
-                forward_chunk(f, x, m, &w);
+                forward_chunk(f, x, m, want_hess, &w);
                 slab_loss[s] += output_chunk(f, m, want_hess, &w);
                 if (g || h) backward_chunk(f, x, m, g, &w);
                 if (h) hessian_chunk(f, x, m, h, &w);
