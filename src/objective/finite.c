@@ -19,10 +19,11 @@
    output), so every elementwise loop and most sums then run along the long,
    contiguous sample axis and vectorise, and the bias is a row of ones.
 
-   Work goes through samples in chunks, so memory does not grow with N. Chunks
-   are grouped into a fixed number of slabs (independent of the thread count),
-   each with its own accumulator, summed in slab order: results are
-   bit-identical whatever the number of threads. */
+   Work goes through samples in chunks, so memory does not grow with N. Each chunk
+   is a slab: threads take chunks as they come, make each chunk's sums in private
+   accumulators and add them to the totals in chunk order, so results are
+   bit-identical whatever the number of threads, and there is no cap on threads
+   (N / B chunks: B = 256 rows for gradients, up to 1024 for Hessians). */
 #include "internal.h"
 #include "spec/data.h"
 
@@ -495,26 +496,91 @@ MLPF_HOT static void hessian_chunk(const finite_data *f, const double *x, size_t
 }
 
 /* Rows per chunk: large enough for dsyrk to run at full speed, small enough that
-   the (B, P) buffers stay in cache-sized memory. */
-static size_t chunk_rows(size_t P, int dout, int want_hess) {
+   the (B, P) buffers stay in cache-sized memory; never more than the data (rounded
+   up to a multiple of 8), so small data sets get small buffers. */
+static size_t chunk_rows(size_t n, size_t P, int dout, int want_hess) {
     /* dsyrk needs a deep inner dimension to reach its peak: Hessian chunks are taller. */
     size_t cap = want_hess ? 1024 : 256;
     size_t B = (size_t)(want_hess ? 1u << 21 : 1u << 19) / (P * (size_t)dout + 1);
     if (B > cap) B = cap;
     if (B < 16) B = 16;
-    return B;
+    size_t n8 = (n + 7) / 8 * 8;
+    return B < n8 ? B : n8;
 }
 
-/* Slabs: a fixed partition of the chunks, each with its own accumulator. The
-   number depends on N and P only, never on threads, so sums are reproducible. */
-static size_t slab_count(size_t nchunks, size_t P, int want_hess) {
-    size_t S = nchunks < 4 ? nchunks : 4;
-    if (want_hess) {
-        size_t cap = ((size_t)256 << 20) / (P * P * sizeof(double) + 1);
-        if (cap < 1) cap = 1;
-        if (S > cap) S = cap;
+/* One evaluation's shared state. The slabs are the chunks themselves: chunk c's loss,
+   gradient and Hessian are made in private accumulators and added to the totals in
+   chunk order (omp ordered), so the sums and their rounding depend on N and P only,
+   never on the number of threads, and any number of threads can share the work. */
+typedef struct {
+    const finite_data *f;
+    const double *x;
+    const size_t *subset;
+    size_t n, B, nchunks, P;
+    int want_hess;
+    double inv_n;
+    double *loss, *grad, *hess;  /* totals: loss, grad (P), lower triangle of hess (P, P) */
+    int status;
+    mlpf_error *err;
+} eval_job;
+
+/* Lower triangle of (P, P): dst += src, or dst = 0 when src is NULL. */
+MLPF_HOT static void lower_add(size_t P, double *dst, const double *src) {
+    for (size_t i = 0; i < P; i++) {
+        double *d = dst + i * P;
+        if (!src) { memset(d, 0, (i + 1) * sizeof(double)); continue; }
+        const double *s = src + i * P;
+        for (size_t j = 0; j <= i; j++) d[j] += s[j];
     }
-    return S ? S : 1;
+}
+
+/* Chunk c into the accumulators g (P) and h (P, P lower) (h NULL: no Hessian); returns its loss. */
+static double eval_chunk(const eval_job *job, size_t c, double *g, double *h, chunk_ws *w) {
+    size_t s0 = c * job->B, m = job->n - s0 < job->B ? job->n - s0 : job->B;
+    load_chunk(job->f, job->subset, s0, m, job->inv_n, w);
+    forward_chunk(job->f, job->x, m, job->want_hess, w);
+    double l = output_chunk(job->f, m, job->want_hess, w);
+    if (g) backward_chunk(job->f, job->x, m, g, w);
+    if (h) hessian_chunk(job->f, job->x, m, h, w);
+    return l;
+}
+
+/* One thread's part: the chunks it takes (dynamic, so a thread slowed by a busy
+   machine takes fewer), each added to the totals in turn. Chunk 0 comes first in
+   the order and goes straight into the zeroed totals. */
+static void eval_thread(eval_job *job) {
+    size_t P = job->P;
+    int want_grad = job->grad != NULL;
+    chunk_ws w;
+    mlpf_error local_err;
+    int st = ws_alloc(job->f, job->B, job->want_hess, &w, &local_err);
+    double *pg = st ? NULL : mlpf_malloc(P * sizeof(double), &local_err);
+    double *ph = (st || !pg || !job->want_hess) ? NULL : mlpf_malloc(P * P * sizeof(double), &local_err);
+    if (!st && (!pg || (job->want_hess && !ph))) st = MLPF_ENOMEM;
+    if (st) {
+#pragma omp critical(mlpf_finite_status)
+        if (!job->status) { job->status = st; if (job->err) *job->err = local_err; }
+    }
+#pragma omp for ordered schedule(dynamic, 1)
+    for (size_t c = 0; c < job->nchunks; c++) {
+        double l = 0;
+        if (!st && c == 0) {
+            *job->loss = eval_chunk(job, 0, job->grad, job->hess, &w);
+        } else if (!st) {
+            memset(pg, 0, P * sizeof(double));
+            if (ph) lower_add(P, ph, NULL);
+            l = eval_chunk(job, c, want_grad ? pg : NULL, ph, &w);
+        }
+#pragma omp ordered
+        if (!st && c > 0) {
+            *job->loss += l;
+            if (want_grad) for (size_t i = 0; i < P; i++) job->grad[i] += pg[i];
+            if (ph) lower_add(P, job->hess, ph);
+        }
+    }
+    free(pg);
+    free(ph);
+    ws_free(&w);
 }
 
 static int finite_eval(void *ctx, const double *x, const size_t *subset, size_t nsubset,
@@ -522,78 +588,35 @@ static int finite_eval(void *ctx, const double *x, const size_t *subset, size_t 
     const finite_data *f = ctx;
     const mlpf_net *net = f->net;
     size_t P = net->nparams, n = subset ? nsubset : f->n;
-    int dout = mlpf_net_dout(net), want_hess = hess != NULL;
-    size_t B = chunk_rows(P, dout, want_hess);
-    size_t nchunks = (n + B - 1) / B, S = slab_count(nchunks, P, want_hess);
+    int want_hess = hess != NULL;
+    size_t B = chunk_rows(n, P, mlpf_net_dout(net), want_hess);
+    eval_job job = {.f = f, .x = x, .subset = subset, .n = n, .B = B, .nchunks = (n + B - 1) / B,
+                    .P = P, .want_hess = want_hess, .inv_n = 1.0 / (double)n, .err = err};
+    double total_loss = 0, *g = grad;
+    /* the Hessian needs the backward pass, hence a gradient, even when the caller does not */
+    if (!g && want_hess && !(g = mlpf_malloc(P * sizeof(double), err))) return MLPF_ENOMEM;
+    if (g) memset(g, 0, P * sizeof(double));
+    if (want_hess) lower_add(P, hess, NULL);
+    job.loss = &total_loss; job.grad = g; job.hess = hess;
     int threads = f->threads > 0 ? f->threads : omp_get_max_threads();
-    if ((size_t)threads > S) threads = (int)S;
+    if ((size_t)threads > job.nchunks) threads = (int)job.nchunks;
     /* Small jobs run on the calling thread: a parallel region costs more than they do. */
     if ((double)n * (double)P * (want_hess ? (double)P : 1.0) < 2e5) threads = 1;
-
-    double *slab_loss = mlpf_calloc(S, sizeof(double), err);
-    double *slab_grad = (grad || want_hess) ? mlpf_calloc(S * P, sizeof(double), err) : NULL;
-    double *slab_hess = NULL;
-    if (want_hess && S > 1) slab_hess = mlpf_malloc((S - 1) * P * P * sizeof(double), err);
-    if (!slab_loss || ((grad || want_hess) && !slab_grad) || (want_hess && S > 1 && !slab_hess)) {
-        free(slab_loss); free(slab_grad); free(slab_hess);
-        return MLPF_ENOMEM;
-    }
-    if (want_hess) {
-        memset(hess, 0, P * P * sizeof(double));
-        if (slab_hess) memset(slab_hess, 0, (S - 1) * P * P * sizeof(double));
-    }
-    int status = MLPF_OK;
-    double inv_n = 1.0 / (double)n;
-
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
-        /* BLAS calls inside run on this thread only: our parallelism is over slabs. */
-        if (threads > 1) omp_set_num_threads(1);
-        chunk_ws w;
-        mlpf_error local_err;
-        int st = ws_alloc(f, B, want_hess, &w, &local_err);
-        if (st) {
-#pragma omp critical(mlpf_finite_status)
-            if (!status) { status = st; if (err) *err = local_err; }
-        }
-#pragma omp for schedule(static)
-        for (size_t s = 0; s < S; s++) {
-            if (st) continue;
-            size_t c0 = nchunks * s / S, c1 = nchunks * (s + 1) / S;
-            double *g = slab_grad ? slab_grad + s * P : NULL;
-            double *h = want_hess ? (s == 0 ? hess : slab_hess + (s - 1) * P * P) : NULL;
-            for (size_t c = c0; c < c1; c++) {
-                size_t s0 = c * B, m = n - s0 < B ? n - s0 : B;
-                load_chunk(f, subset, s0, m, inv_n, &w);
-                forward_chunk(f, x, m, want_hess, &w);
-                slab_loss[s] += output_chunk(f, m, want_hess, &w);
-                if (g || h) backward_chunk(f, x, m, g, &w);
-                if (h) hessian_chunk(f, x, m, h, &w);
-            }
-        }
-        ws_free(&w);
+        /* BLAS calls inside run on the calling thread only, with one thread too (an
+           inactive region still scopes this): our parallelism is over chunks, and a
+           threaded BLAS on chunk-sized products costs more than it gains. */
+        omp_set_num_threads(1);
+        eval_thread(&job);
     }
-    if (status == MLPF_OK) {
-        double total = 0;
-        for (size_t s = 0; s < S; s++) total += slab_loss[s];
-        if (loss) *loss = total;
-        if (grad) {
-            memcpy(grad, slab_grad, P * sizeof(double));
-            for (size_t s = 1; s < S; s++)
-                for (size_t i = 0; i < P; i++) grad[i] += slab_grad[s * P + i];
-        }
-        if (want_hess) {
-            for (size_t s = 1; s < S; s++) {
-                const double *hs = slab_hess + (s - 1) * P * P;
-                for (size_t i = 0; i < P; i++)
-                    for (size_t j = 0; j <= i; j++) hess[i * P + j] += hs[i * P + j];
-            }
-            for (size_t i = 0; i < P; i++)
-                for (size_t j = 0; j < i; j++) hess[j * P + i] = hess[i * P + j];
-        }
+    if (job.status == MLPF_OK) {
+        if (loss) *loss = total_loss;
+        for (size_t i = 0; want_hess && i < P; i++)
+            for (size_t j = 0; j < i; j++) hess[j * P + i] = hess[i * P + j];
     }
-    free(slab_loss); free(slab_grad); free(slab_hess);
-    return status;
+    if (g != grad) free(g);
+    return job.status;
 }
 
 /* The arguments of mlpf_objective_finite, checked: input (n, din), target (n, tcols),
