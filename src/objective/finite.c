@@ -267,11 +267,15 @@ MLPF_HOT static int backward_row(const finite_data *f, const double *x, int l, i
     if (grad_l)
         mlpf_mm_nt_acc(U, 1, (int)B, w->delta[l], (int)B, w->a[l - 1] + r, (int)B,
                        grad_l + Ly->offset + (size_t)j, cols);
-    mlpf_mm_tn(1, (int)B, U, x + Ly->offset + (size_t)j, cols, w->delta[l], (int)B, w->lam[l - 1] + r,
-               (int)B);
-    const double *da = w->da[l - 1] + r, *lam = w->lam[l - 1] + r;
-    double *dl = w->delta[l - 1] + r;
-    for (size_t b = 0; b < B; b++) dl[b] = lam[b] * da[b];
+    const double *Wj = x + Ly->offset + (size_t)j, *dn = w->delta[l], *da = w->da[l - 1] + r;
+    double *dl = w->delta[l - 1] + r, *lam = w->lam[l - 1] + r;
+#pragma omp simd
+    for (size_t b = 0; b < B; b++) {
+        double acc = Wj[0] * dn[b]; /* lambda: the sum over i in mlpf_mm_tn's order */
+        for (int i = 1; i < U; i++) acc += Wj[(size_t)i * (size_t)cols] * dn[(size_t)i * B + b];
+        lam[b] = acc;
+        dl[b] = acc * da[b];
+    }
     if (!grad_below || colp > NARROW) return 0;
     const double *below = l - 1 ? w->a[l - 2] : w->x;
     mlpf_mm_nt_acc(1, colp, (int)B, dl, (int)B, below, (int)B,
