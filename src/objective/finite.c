@@ -549,12 +549,27 @@ static double eval_chunk(const eval_job *job, size_t c, double *g, double *h, ch
     return l;
 }
 
+/* Chunk c made in private accumulators pg (P), ph (P, P lower; NULL: no Hessian) ->
+   its loss. Chunk 0 comes first in the order and goes straight into the zeroed totals. */
+static double make_chunk(eval_job *job, size_t c, double *pg, double *ph, chunk_ws *w) {
+    if (c == 0) return *job->loss = eval_chunk(job, 0, job->grad, job->hess, w);
+    memset(pg, 0, job->P * sizeof(double));
+    if (ph) lower_add(job->P, ph, NULL);
+    return eval_chunk(job, c, job->grad ? pg : NULL, ph, w);
+}
+
+/* Add chunk c > 0 (loss l, pg, ph) to the totals: called in chunk order. */
+static void add_chunk(eval_job *job, double l, const double *pg, const double *ph) {
+    *job->loss += l;
+    if (job->grad) for (size_t i = 0; i < job->P; i++) job->grad[i] += pg[i];
+    if (ph) lower_add(job->P, job->hess, ph);
+}
+
 /* One thread's part: the chunks it takes (dynamic, so a thread slowed by a busy
-   machine takes fewer), each added to the totals in turn. Chunk 0 comes first in
-   the order and goes straight into the zeroed totals. */
-static void eval_thread(eval_job *job) {
+   machine takes fewer), each added to the totals in turn. One thread (parallel = 0)
+   runs the same steps in the same order without the OpenMP loop's cost. */
+static void eval_thread(eval_job *job, int parallel) {
     size_t P = job->P;
-    int want_grad = job->grad != NULL;
     chunk_ws w;
     mlpf_error local_err;
     int st = ws_alloc(job->f, job->B, job->want_hess, &w, &local_err);
@@ -565,21 +580,17 @@ static void eval_thread(eval_job *job) {
 #pragma omp critical(mlpf_finite_status)
         if (!job->status) { job->status = st; if (job->err) *job->err = local_err; }
     }
-#pragma omp for ordered schedule(dynamic, 1)
-    for (size_t c = 0; c < job->nchunks; c++) {
-        double l = 0;
-        if (!st && c == 0) {
-            *job->loss = eval_chunk(job, 0, job->grad, job->hess, &w);
-        } else if (!st) {
-            memset(pg, 0, P * sizeof(double));
-            if (ph) lower_add(P, ph, NULL);
-            l = eval_chunk(job, c, want_grad ? pg : NULL, ph, &w);
+    if (!parallel) {
+        for (size_t c = 0; c < job->nchunks && !st; c++) {
+            double l = make_chunk(job, c, pg, ph, &w);
+            if (c > 0) add_chunk(job, l, pg, ph);
         }
+    } else {
+#pragma omp for ordered schedule(dynamic, 1)
+        for (size_t c = 0; c < job->nchunks; c++) {
+            double l = st ? 0 : make_chunk(job, c, pg, ph, &w);
 #pragma omp ordered
-        if (!st && c > 0) {
-            *job->loss += l;
-            if (want_grad) for (size_t i = 0; i < P; i++) job->grad[i] += pg[i];
-            if (ph) lower_add(P, job->hess, ph);
+            if (!st && c > 0) add_chunk(job, l, pg, ph);
         }
     }
     free(pg);
@@ -606,13 +617,21 @@ static int finite_eval(void *ctx, const double *x, const size_t *subset, size_t 
     if ((size_t)threads > job.nchunks) threads = (int)job.nchunks;
     /* Small jobs run on the calling thread: a parallel region costs more than they do. */
     if ((double)n * (double)P * (want_hess ? (double)P : 1.0) < 2e5) threads = 1;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        /* BLAS calls inside run on the calling thread only, with one thread too (an
-           inactive region still scopes this): our parallelism is over chunks, and a
-           threaded BLAS on chunk-sized products costs more than it gains. */
+    /* BLAS calls inside run on the calling thread only, with one thread too: our
+       parallelism is over chunks, and a threaded BLAS on chunk-sized products costs
+       more than it gains (and splits sums by its own thread count). On one thread the
+       caller's setting is restored after; in a region it is scoped by the region. */
+    if (threads == 1) {
+        int caller = omp_get_max_threads();
         omp_set_num_threads(1);
-        eval_thread(&job);
+        eval_thread(&job, 0);
+        omp_set_num_threads(caller);
+    } else {
+#pragma omp parallel num_threads(threads)
+        {
+            omp_set_num_threads(1);
+            eval_thread(&job, 1);
+        }
     }
     if (job.status == MLPF_OK) {
         if (loss) *loss = total_loss;
