@@ -19,11 +19,11 @@
    output), so every elementwise loop and most sums then run along the long,
    contiguous sample axis and vectorise, and the bias is a row of ones.
 
-   Work goes through samples in chunks, so memory does not grow with N. Each chunk
-   is a slab: threads take chunks as they come, make each chunk's sums in private
-   accumulators and add them to the totals in chunk order, so results are
-   bit-identical whatever the number of threads, and there is no cap on threads
-   (N / B chunks: B = 256 rows for gradients, up to 1024 for Hessians). */
+   Work goes through samples in chunks, so memory does not grow with N. Runs of
+   chunks form slabs, each with its own accumulator; the slab size depends on N and P
+   only (chunks_per_slab), threads take slabs as they come, and the slabs are summed
+   in slab order: results are bit-identical whatever the number of threads, and
+   there is no cap on threads but the number of slabs (see chunks_per_slab). */
 #include "internal.h"
 #include "spec/data.h"
 
@@ -512,33 +512,49 @@ static size_t chunk_rows(size_t n, size_t P, int dout, int want_hess) {
     return B < n8 ? B : n8;
 }
 
-/* One evaluation's shared state. The slabs are the chunks themselves: chunk c's loss,
-   gradient and Hessian are made in private accumulators and added to the totals in
-   chunk order (omp ordered), so the sums and their rounding depend on N and P only,
-   never on the number of threads, and any number of threads can share the work. */
+/* Slabs: runs of consecutive chunks that share one accumulator. Their size depends on
+   N and P only, never on the thread count: a slab is one chunk until there would be
+   more than MAX_SLABS of them (or, for Hessians, more than SLAB_HESS_BYTES of P x P
+   accumulators), then slabs take several chunks. Threads take slabs as they come
+   (nobody waits for anybody until the end); the slabs are added up in slab order. */
+#define MAX_SLABS 1024
+#define SLAB_HESS_BYTES ((size_t)32 << 20)
+
+static size_t chunks_per_slab(size_t nchunks, size_t P, int want_hess) {
+    size_t smax = MAX_SLABS;
+    if (want_hess) {
+        size_t cap = SLAB_HESS_BYTES / (P * P * sizeof(double) + 1);
+        smax = cap < 1 ? 1 : cap < smax ? cap : smax;
+    }
+    return (nchunks + smax - 1) / smax;
+}
+
+/* One evaluation's shared state. Slab 0 accumulates straight into the totals; slab
+   s > 0 into loss[s], grad + (s - 1) P, hess + (s - 1) P P, added in order at the end. */
 typedef struct {
     const finite_data *f;
     const double *x;
     const size_t *subset;
-    size_t n, B, nchunks, P;
+    size_t n, B, nchunks, per, S, P;  /* per: chunks per slab; S: slabs */
     int want_hess;
     double inv_n;
-    double *loss, *grad, *hess;  /* totals: loss, grad (P), lower triangle of hess (P, P) */
+    double *loss;                     /* (S) per slab */
+    double *grad, *hess;              /* totals: grad (P), lower triangle of hess (P, P) */
+    double *slab_grad, *slab_hess;    /* slabs 1 .. S-1: (S - 1, P), (S - 1, P, P) */
     int status;
     mlpf_error *err;
 } eval_job;
 
-/* Lower triangle of (P, P): dst += src, or dst = 0 when src is NULL. */
+/* Lower triangle of (P, P): dst += src. */
 MLPF_HOT static void lower_add(size_t P, double *dst, const double *src) {
     for (size_t i = 0; i < P; i++) {
         double *d = dst + i * P;
-        if (!src) { memset(d, 0, (i + 1) * sizeof(double)); continue; }
         const double *s = src + i * P;
         for (size_t j = 0; j <= i; j++) d[j] += s[j];
     }
 }
 
-/* Chunk c into the accumulators g (P) and h (P, P lower) (h NULL: no Hessian); returns its loss. */
+/* Chunk c into the accumulators g (P) and h (P, P lower) (NULL: not wanted); returns its loss. */
 static double eval_chunk(const eval_job *job, size_t c, double *g, double *h, chunk_ws *w) {
     size_t s0 = c * job->B, m = job->n - s0 < job->B ? job->n - s0 : job->B;
     load_chunk(job->f, job->subset, s0, m, job->inv_n, w);
@@ -549,96 +565,100 @@ static double eval_chunk(const eval_job *job, size_t c, double *g, double *h, ch
     return l;
 }
 
-/* Chunk c made in private accumulators pg (P), ph (P, P lower; NULL: no Hessian) ->
-   its loss. Chunk 0 comes first in the order and goes straight into the zeroed totals. */
-static double make_chunk(eval_job *job, size_t c, double *pg, double *ph, chunk_ws *w) {
-    if (c == 0) return *job->loss = eval_chunk(job, 0, job->grad, job->hess, w);
-    memset(pg, 0, job->P * sizeof(double));
-    if (ph) lower_add(job->P, ph, NULL);
-    return eval_chunk(job, c, job->grad ? pg : NULL, ph, w);
+/* Slab s: its chunks in order, into its accumulators. */
+static void eval_slab(eval_job *job, size_t s, chunk_ws *w) {
+    size_t P = job->P, c1 = (s + 1) * job->per < job->nchunks ? (s + 1) * job->per : job->nchunks;
+    double *g = !job->grad ? NULL : s ? job->slab_grad + (s - 1) * P : job->grad;
+    double *h = !job->hess ? NULL : s ? job->slab_hess + (s - 1) * P * P : job->hess;
+    double l = 0;
+    for (size_t c = s * job->per; c < c1; c++) l += eval_chunk(job, c, g, h, w);
+    job->loss[s] = l;
 }
 
-/* Add chunk c > 0 (loss l, pg, ph) to the totals: called in chunk order. */
-static void add_chunk(eval_job *job, double l, const double *pg, const double *ph) {
-    *job->loss += l;
-    if (job->grad) for (size_t i = 0; i < job->P; i++) job->grad[i] += pg[i];
-    if (ph) lower_add(job->P, job->hess, ph);
-}
-
-/* One thread's part: the chunks it takes (dynamic, so a thread slowed by a busy
-   machine takes fewer), each added to the totals in turn. One thread (parallel = 0)
-   runs the same steps in the same order without the OpenMP loop's cost. */
+/* One thread's part: the slabs it takes (dynamic, so a thread slowed by a busy machine
+   takes fewer and no thread waits on another's slab). */
 static void eval_thread(eval_job *job, int parallel) {
-    size_t P = job->P;
     chunk_ws w;
     mlpf_error local_err;
     int st = ws_alloc(job->f, job->B, job->want_hess, &w, &local_err);
-    double *pg = st ? NULL : mlpf_malloc(P * sizeof(double), &local_err);
-    double *ph = (st || !pg || !job->want_hess) ? NULL : mlpf_malloc(P * P * sizeof(double), &local_err);
-    if (!st && (!pg || (job->want_hess && !ph))) st = MLPF_ENOMEM;
     if (st) {
 #pragma omp critical(mlpf_finite_status)
         if (!job->status) { job->status = st; if (job->err) *job->err = local_err; }
     }
     if (!parallel) {
-        for (size_t c = 0; c < job->nchunks && !st; c++) {
-            double l = make_chunk(job, c, pg, ph, &w);
-            if (c > 0) add_chunk(job, l, pg, ph);
-        }
+        for (size_t s = 0; s < job->S && !st; s++) eval_slab(job, s, &w);
     } else {
-#pragma omp for ordered schedule(dynamic, 1)
-        for (size_t c = 0; c < job->nchunks; c++) {
-            double l = st ? 0 : make_chunk(job, c, pg, ph, &w);
-#pragma omp ordered
-            if (!st && c > 0) add_chunk(job, l, pg, ph);
-        }
+#pragma omp for schedule(dynamic, 1)
+        for (size_t s = 0; s < job->S; s++)
+            if (!st) eval_slab(job, s, &w);
     }
-    free(pg);
-    free(ph);
     ws_free(&w);
+}
+
+/* The slabs' sums in slab order into loss, grad and the full symmetric hess. */
+static void add_slabs(const eval_job *job, double *loss) {
+    size_t P = job->P;
+    double total = 0;
+    for (size_t s = 0; s < job->S; s++) total += job->loss[s];
+    if (loss) *loss = total;
+    for (size_t s = 1; s < job->S && job->grad; s++)
+        for (size_t i = 0; i < P; i++) job->grad[i] += job->slab_grad[(s - 1) * P + i];
+    if (!job->hess) return;
+    for (size_t s = 1; s < job->S; s++) lower_add(P, job->hess, job->slab_hess + (s - 1) * P * P);
+    for (size_t i = 0; i < P; i++)
+        for (size_t j = 0; j < i; j++) job->hess[j * P + i] = job->hess[i * P + j];
+}
+
+/* Threads for this call: the option (0: OpenMP's default), at most one per slab; small
+   jobs on the calling thread, where a parallel region costs more than they do. */
+static int eval_threads(const finite_data *f, const eval_job *job) {
+    int threads = f->threads > 0 ? f->threads : omp_get_max_threads();
+    if ((size_t)threads > job->S) threads = (int)job->S;
+    if ((double)job->n * (double)job->P * (job->want_hess ? (double)job->P : 1.0) < 2e5) threads = 1;
+    return threads;
 }
 
 static int finite_eval(void *ctx, const double *x, const size_t *subset, size_t nsubset,
                        double *loss, double *grad, double *hess, mlpf_error *err) {
     const finite_data *f = ctx;
-    const mlpf_net *net = f->net;
-    size_t P = net->nparams, n = subset ? nsubset : f->n;
+    size_t P = f->net->nparams, n = subset ? nsubset : f->n;
     int want_hess = hess != NULL;
-    size_t B = chunk_rows(n, P, mlpf_net_dout(net), want_hess);
-    eval_job job = {.f = f, .x = x, .subset = subset, .n = n, .B = B, .nchunks = (n + B - 1) / B,
-                    .P = P, .want_hess = want_hess, .inv_n = 1.0 / (double)n, .err = err};
-    double total_loss = 0, *g = grad;
+    size_t B = chunk_rows(n, P, mlpf_net_dout(f->net), want_hess), nchunks = (n + B - 1) / B;
+    size_t per = chunks_per_slab(nchunks, P, want_hess), S = (nchunks + per - 1) / per;
+    eval_job job = {.f = f, .x = x, .subset = subset, .n = n, .B = B, .nchunks = nchunks, .per = per,
+                    .S = S, .P = P, .want_hess = want_hess, .inv_n = 1.0 / (double)n, .err = err};
     /* the Hessian needs the backward pass, hence a gradient, even when the caller does not */
-    if (!g && want_hess && !(g = mlpf_malloc(P * sizeof(double), err))) return MLPF_ENOMEM;
-    if (g) memset(g, 0, P * sizeof(double));
-    if (want_hess) lower_add(P, hess, NULL);
-    job.loss = &total_loss; job.grad = g; job.hess = hess;
-    int threads = f->threads > 0 ? f->threads : omp_get_max_threads();
-    if ((size_t)threads > job.nchunks) threads = (int)job.nchunks;
-    /* Small jobs run on the calling thread: a parallel region costs more than they do. */
-    if ((double)n * (double)P * (want_hess ? (double)P : 1.0) < 2e5) threads = 1;
-    /* BLAS calls inside run on the calling thread only, with one thread too: our
-       parallelism is over chunks, and a threaded BLAS on chunk-sized products costs
-       more than it gains (and splits sums by its own thread count). On one thread the
-       caller's setting is restored after; in a region it is scoped by the region. */
-    if (threads == 1) {
-        int caller = omp_get_max_threads();
-        omp_set_num_threads(1);
-        eval_thread(&job, 0);
-        omp_set_num_threads(caller);
+    job.grad = grad || !want_hess ? grad : mlpf_malloc(P * sizeof(double), err);
+    job.hess = hess;
+    job.loss = mlpf_calloc(S, sizeof(double), err);
+    if (job.grad) job.slab_grad = mlpf_calloc((S - 1) * P + 1, sizeof(double), err);
+    if (hess) job.slab_hess = mlpf_calloc((S - 1) * P * P + 1, sizeof(double), err);
+    if ((want_hess && !job.grad) || !job.loss || (job.grad && !job.slab_grad) || (hess && !job.slab_hess)) {
+        job.status = MLPF_ENOMEM;
     } else {
-#pragma omp parallel num_threads(threads)
-        {
+        if (job.grad) memset(job.grad, 0, P * sizeof(double));
+        if (hess) memset(hess, 0, P * P * sizeof(double));
+        int threads = eval_threads(f, &job);
+        /* BLAS calls inside run on the calling thread only, with one thread too: our
+           parallelism is over slabs, and a threaded BLAS on chunk-sized products costs
+           more than it gains (and splits sums by its own thread count). On one thread
+           the caller's setting is restored after; in a region it is scoped by the region. */
+        if (threads == 1) {
+            int caller = omp_get_max_threads();
             omp_set_num_threads(1);
-            eval_thread(&job, 1);
+            eval_thread(&job, 0);
+            omp_set_num_threads(caller);
+        } else {
+#pragma omp parallel num_threads(threads)
+            {
+                omp_set_num_threads(1);
+                eval_thread(&job, 1);
+            }
         }
+        if (job.status == MLPF_OK) add_slabs(&job, loss);
     }
-    if (job.status == MLPF_OK) {
-        if (loss) *loss = total_loss;
-        for (size_t i = 0; want_hess && i < P; i++)
-            for (size_t j = 0; j < i; j++) hess[j * P + i] = hess[i * P + j];
-    }
-    if (g != grad) free(g);
+    if (job.grad != grad) free(job.grad);
+    free(job.loss); free(job.slab_grad); free(job.slab_hess);
     return job.status;
 }
 
