@@ -193,6 +193,19 @@ static void test_depths_and_biases(void) {
     }
 }
 
+/* Wide layers take the whole-layer BLAS path, narrow ones the row-wise kernels:
+   2 -> 10 -> 12 -> 3 mixes them (a wide layer above a wide one, a narrow output
+   above a wide layer whose own inputs are wide), over two gradient chunks. */
+static void test_wide_and_narrow_layers(void) {
+    int units[3] = {10, 12, 3}, bias[3] = {1, 1, 1};
+    mlpf_act_kind acts[3] = {MLPF_ACT_TANH, MLPF_ACT_SOFTPLUS, MLPF_ACT_IDENTITY};
+    mlpf_net *net = net_from(2, 3, units, acts, bias);
+    dataset d = make_data(net, 300, 0, 1, 0, MLPF_LOSS_MSE, 11);
+    check_derivatives("2-10-12-3 (BLAS and row-wise paths)", net, &d, INFINITY, NULL, 0, 12, 0.8);
+    free_data(&d);
+    mlpf_net_free(net);
+}
+
 static void test_per_neuron_activations(void) {
     mlpf_net *net = mlpf_net_create(2, NULL);
     mlpf_activation acts[5];
@@ -494,6 +507,7 @@ static void test_bad_input(void) {
 int main(void) {
     test_every_activation();
     test_depths_and_biases();
+    test_wide_and_narrow_layers();
     test_per_neuron_activations();
     test_softmax_crossentropy();
     test_wide_output_bottleneck();
