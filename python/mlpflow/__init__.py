@@ -18,6 +18,15 @@ Example::
     >>> res["gnorm"] < 1e-8
     True
 """
+import os as _os
+
+# OpenMP threads that wait by spinning make a 2-thread run slower than one thread
+# when another process keeps a core busy (bench/README.md, "Threads"); waiting
+# passively costs nothing measurable on an idle machine. libgomp reads the policy
+# once, when it is first loaded (here, unless numpy's BLAS loaded it before), so
+# the package sets it unless the user did.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from ._lib import Error, InvalidArgumentError, lib_path, version as _lib_version
 from .core import (Net, NetI, TeacherNet, activation_names, gauss_hermite_net, gradient, hessian,
                    hessian_spectrum, loss, params, params_dict, predict, random_params)
