@@ -50,12 +50,21 @@ static const char HELP_TRAIN[] =
     "  maxtime_optim maxiterations_optim min_gnorm minloss patience tauinv maxnorm\n"
     "  merge batchsize lr beta1 beta2 eps shuffle n_samples_trajectory verbosity\n"
     "  progress_interval seed\n"
-    "  alg: kencarp58 bdf dopri5 verner8 rk4 gd adam none (default by P);\n"
-    "  optim_solver: newtontr bfgs lbfgs slsqp nlopt_lbfgs nlopt_tnewton none;\n"
     "  tauinv: a number, a JSON list, or a .npy file; merge: [[layer,i,j,lambda],...];\n"
     "  numbers may be \"inf\".\n"
     "Ctrl-C stops training; the best point so far is written (stopped_by\n"
-    "\"interrupt\") and the exit code is 1.\n";
+    "\"interrupt\") and the exit code is 1.\n"
+    "\n"
+    "Methods (alg: flow or descent, default by P; optim_solver: minimiser,\n"
+    "default by P; none skips the phase):\n";
+
+/* HELP_TRAIN followed by the method registry, one line per method. */
+static void train_help(char *buf, size_t cap) {
+    size_t n = (size_t)snprintf(buf, cap, "%s", HELP_TRAIN);
+    const char *name, *kind, *doc;
+    for (size_t i = 0; n < cap && mlpf_method_info(i, &name, &kind, &doc) == MLPF_OK; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "  %-14s %-10s %s\n", name, kind, doc);
+}
 
 static const char HELP_EXAMPLE[] =
     "usage: mlpflow example [-o RUN] [--quiet] [--print-spec] [--<train option> value ...]\n"
@@ -87,6 +96,9 @@ static int apply_flags(const cli_args *a, mlpf_problem *p) {
         if (mlpf_train_config_set_string(&p->train, a->name[i], a->value[i], &err))
             return cli_usage(a->cmd, "%s", err.msg);
     }
+    /* unknown methods and impossible combinations are usage errors, found
+       before any work */
+    if (mlpf_train_config_check(&p->train, &err)) return cli_usage(a->cmd, "%s", err.msg);
     if (mlpf_problem_regularize(p, &err)) return cli_error(CLI_FAIL, "%s", err.msg);
     if (cli_flag(a, "quiet")) p->train.opt.verbosity = 0;
     else if (!p->train.verbosity_set) p->train.opt.verbosity = 1;
@@ -257,7 +269,9 @@ int cmd_train(int argc, char **argv) {
     static const char *const valued[] = {"spec", "init", "seed", "starts", "threads", "o", NULL};
     static const char *const flags[] = {"quiet", NULL};
     cli_args a;
-    int rc = cli_parse("train", HELP_TRAIN, argc, argv, valued, flags, 1, &a);
+    char help[8192];
+    train_help(help, sizeof help);
+    int rc = cli_parse("train", help, argc, argv, valued, flags, 1, &a);
     if (rc) return rc < 0 ? CLI_OK : rc;
     if (!cli_get(&a, "o")) return cli_usage("train", "-o RUN is required");
     if (cli_get(&a, "init") && cli_get(&a, "seed"))

@@ -313,11 +313,43 @@ typedef struct {
     void *progress_ctx;
     uint64_t seed;              /* 1 */
     /* cooperative stop: when non-NULL and *interrupt becomes non-zero, training
-       stops and returns the best point with stopped_by "interrupt". */
+       stops within about 0.5 s plus one objective evaluation and returns the
+       best point with stopped_by "interrupt". The flag is read with an atomic
+       load (__atomic_load_n), so a signal handler or another thread may set it
+       with a plain or atomic store while training runs. */
     volatile int *interrupt;
 } mlpf_train_options;
 
 void mlpf_train_options_default(mlpf_train_options *opt);
+
+/* The training methods, from the one registry: i = 0 .. mlpf_method_count()-1.
+   kind is "flow" or "descent" (values of alg), "minimiser" (optim_solver) or
+   "none" (either: skip the phase); doc is one line. MLPF_EINVAL when i is out
+   of range. The strings are static. */
+size_t mlpf_method_count(void);
+int mlpf_method_info(size_t i, const char **name, const char **kind, const char **doc);
+
+/* The train options by name, from the one options table (the names of the
+   spec's "train" object, the CLI flags and Python's keyword arguments).
+   type is "double", "long", "int", "size", "bool", "string" or "uint64";
+   integers range over [min, max] of their C type (max as a double, rounded:
+   check exactly against the type); "inf" is accepted for an integer limit and
+   means its largest value. default_text is the default as text. */
+typedef struct {
+    const char *name, *type, *default_text, *doc;
+    double min, max;
+    int min_exclusive;          /* 1: the value must be > min */
+    int max_exclusive;          /* 1: the value must be < max */
+    int inf_ok;                 /* integer limit that may be "inf" (= its largest value) */
+} mlpf_option_info;
+
+size_t mlpf_option_count(void);
+/* MLPF_EINVAL when i is out of range. */
+int mlpf_option_get(size_t i, mlpf_option_info *info);
+/* The one check of a numeric option's value (the CLI, the spec loader and
+   Python all use it): MLPF_OK, or MLPF_EINVAL with a message naming the option
+   and its range (NaN, out of range, not an integer, unknown name). */
+int mlpf_option_check(const char *name, double value, mlpf_error *err);
 
 typedef struct {
     size_t nparams;

@@ -180,7 +180,7 @@ static void test_fallback(void) {
     CHECK_OK(dyn_traj_add(&tr, &pb, 0, x0, NAN, &err), &err);
     CHECK_OK(dyn_flow_ex(&pb, "kencarp58", x0, &tr, &out, 1, &err), &err);
     quad_exact(&q, ones, x0, 3.0, xe);
-    CHECK(!strcmp(out.stopped_by, "maxT"), "%s", out.stopped_by);
+    CHECK(out.stopped_by == DYN_MAXT, "%s", dyn_stop_name(out.stopped_by));
     CHECK(out.iterations > 20, "fallback then kencarp58: %ld steps", out.iterations);
     CHECK(maxdiff(yb, xe, p) < 2e-7, "fallback flow off by %g (t %g)", maxdiff(yb, xe, p), out.t);
     CHECK(tr.n == 10, "%d samples", tr.n);

@@ -6,6 +6,7 @@
 
 #include <float.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "test_objectives.h"
 
@@ -286,6 +287,141 @@ static void test_interrupt(void) {
     mlpf_objective_free(obj);
 }
 
+/* ---- limits while the trajectory is recorded ----
+   A slow 1-d quadratic (200 us per evaluation) flowed to maxT = 1000 with
+   30 000 trajectory samples: a few solver steps each owe thousands of
+   samples, every one an evaluation of the objective. The interrupt and
+   maxtime must still take effect within a few evaluations. */
+typedef struct {
+    double t0;            /* wall clock of the first evaluation */
+    long evals, evals_at_flag;
+    double flag_after;    /* seconds; raise *flag then (0: never) */
+    volatile int *flag;
+} slow_ctx;
+
+static int slow_eval(void *c, const double *x, const size_t *sub, size_t ns, double *loss,
+                     double *grad, double *hess, mlpf_error *err) {
+    (void)sub, (void)ns, (void)err;
+    slow_ctx *s = c;
+    struct timespec d = {0, 200000};
+    nanosleep(&d, NULL);
+    if (s->evals++ == 0) s->t0 = mlpf_now();
+    if (s->flag && !*s->flag && s->flag_after > 0 && mlpf_now() - s->t0 >= s->flag_after) {
+        *s->flag = 1;
+        s->evals_at_flag = s->evals;
+    }
+    if (loss) *loss = x[0] * x[0] / 2;
+    if (grad) grad[0] = x[0];
+    if (hess) hess[0] = 1;
+    return MLPF_OK;
+}
+
+static void test_limits_while_recording(void) {
+    for (int interrupt = 0; interrupt < 2; interrupt++) {
+        volatile int flag = 0;
+        slow_ctx s = {0, 0, 0, interrupt ? 0.1 : 0, interrupt ? &flag : NULL};
+        mlpf_objective_ops ops = {"slow", 1, 0, slow_eval, NULL};
+        mlpf_objective *obj = mlpf_objective_custom(&ops, &s, NULL);
+        mlpf_train_options o;
+        options(&o, "dopri5", "none");
+        o.maxT = 1000;
+        o.n_samples_trajectory = 30000;
+        o.maxtime_ode = interrupt ? 60 : 0.2;
+        o.interrupt = &flag;
+        double x0 = 1, t0 = mlpf_now();
+        mlpf_result *r = NULL;
+        mlpf_error err;
+        CHECK_OK(mlpf_train(obj, &x0, &o, &r, &err), &err);
+        double wall = mlpf_now() - t0;
+        if (r) {
+            CHECK(!strcmp(r->ode_stopped_by, interrupt ? "interrupt" : "maxtime"), "%s",
+                  r->ode_stopped_by);
+            CHECK(r->ntrajectory >= 2 && r->ntrajectory < 30000, "%zu samples", r->ntrajectory);
+        }
+        if (interrupt)
+            CHECK(s.evals_at_flag > 0 && s.evals - s.evals_at_flag <= 10,
+                  "%ld evaluations after the interrupt", s.evals - s.evals_at_flag);
+        /* 0.2 s of flow (or 0.1 s then the interrupt) plus a few evaluations;
+           recording every sample would take 6 s */
+        CHECK(wall < 1.5, "%s: %.2f s", interrupt ? "interrupt" : "maxtime", wall);
+        mlpf_result_free(r);
+        mlpf_objective_free(obj);
+    }
+}
+
+/* ---- the option table and the method registry ---- */
+static void test_option_table(void) {
+    size_t n = mlpf_option_count();
+    CHECK(n >= 20, "%zu options", n);
+    mlpf_option_info info;
+    for (size_t i = 0; i < n; i++) {
+        CHECK(mlpf_option_get(i, &info) == MLPF_OK, "option %zu", i);
+        CHECK(info.name && *info.doc && *info.default_text && *info.type, "option %zu", i);
+    }
+    CHECK(mlpf_option_get(n, &info) == MLPF_EINVAL, "past the end");
+    mlpf_error err;
+    struct { const char *name; double v; const char *frag; } bad[] = {
+        {"maxT", NAN, "nan is not a valid maxT"},
+        {"minloss", INFINITY, "minloss = inf is out of range"},
+        {"maxiterations_ode", 0x1p63, "out of range [0, 9223372036854775807]"},
+        {"n_samples_trajectory", 0x1p40, "out of range [0, 2147483647]"},
+        {"seed", 0x1p64, "out of range [0, 18446744073709551615]"},
+        {"beta1", 1, "beta1 = 1 is out of range [0, 1)"},
+        {"lr", 0, "lr = 0 is out of range (0, inf)"},
+        {"patience", 2.5, "2.5 is not an integer"},
+        {"alg", 1, "not a numeric train option"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK(mlpf_option_check(bad[i].name, bad[i].v, &err) == MLPF_EINVAL &&
+                  strstr(err.msg, bad[i].frag), "%s = %g: %s", bad[i].name, bad[i].v, err.msg);
+    CHECK_OK(mlpf_option_check("maxiterations_ode", INFINITY, &err), &err);
+    CHECK_OK(mlpf_option_check("minloss", -INFINITY, &err), &err);
+    CHECK_OK(mlpf_option_check("seed", 0x1p64 - 2048, &err), &err);
+
+    /* mlpf_train makes the same checks on the struct */
+    size_t p = 4;
+    mlpf_objective_ops ops = {"rosenbrock", p, 0, rosen_eval, NULL};
+    mlpf_objective *obj = mlpf_objective_custom(&ops, &p, NULL);
+    double x0[4] = {-1.2, 1, -1.2, 1};
+    mlpf_result *r = NULL;
+    mlpf_train_options o;
+    options(&o, "gd", "bfgs");
+    o.minloss = INFINITY;
+    CHECK(mlpf_train(obj, x0, &o, &r, &err) == MLPF_EINVAL && strstr(err.msg, "minloss"), "%s",
+          err.msg);
+    options(&o, "gd", "bfgs");
+    o.maxiterations_ode = -1;
+    CHECK(mlpf_train(obj, x0, &o, &r, &err) == MLPF_EINVAL && strstr(err.msg, "maxiterations_ode"),
+          "%s", err.msg);
+    options(&o, "gd", "bfgs");
+    o.maxT = NAN;
+    CHECK(mlpf_train(obj, x0, &o, &r, &err) == MLPF_EINVAL && strstr(err.msg, "nan is not a valid maxT"),
+          "%s", err.msg);
+
+    /* every registered method runs in its phase; an unknown one lists them all */
+    size_t nm = mlpf_method_count();
+    const char *name, *kind, *doc;
+    for (size_t i = 0; i < nm; i++) {
+        CHECK(mlpf_method_info(i, &name, &kind, &doc) == MLPF_OK, "method %zu", i);
+        int minimiser = !strcmp(kind, "minimiser");
+        options(&o, minimiser ? "none" : name, minimiser ? name : "none");
+        o.maxiterations_ode = o.maxiterations_optim = 3;
+        o.maxT = 1;
+        CHECK(mlpf_train(obj, x0, &o, &r, &err) == MLPF_OK && r, "%s (%s): %s", name, kind, err.msg);
+        if (r && strcmp(kind, "none"))
+            CHECK(!strcmp(minimiser ? r->optim_solver : r->alg, name), "%s ran as %s", name,
+                  minimiser ? r->optim_solver : r->alg);
+        mlpf_result_free(r);
+        r = NULL;
+    }
+    CHECK(mlpf_method_info(nm, &name, &kind, &doc) == MLPF_EINVAL, "past the end");
+    options(&o, "euler", "bfgs");
+    CHECK(mlpf_train(obj, x0, &o, &r, &err) == MLPF_EINVAL &&
+              strstr(err.msg, "unknown alg \"euler\" (known: kencarp58, bdf, dopri5, verner8, rk4, "
+                              "gd, adam, none)"), "%s", err.msg);
+    mlpf_objective_free(obj);
+}
+
 /* ---- teacher-student MLPs on the finite objective ---- */
 typedef struct {
     mlpf_net *net;
@@ -494,6 +630,8 @@ int main(void) {
     test_saddle();
     test_stop_reasons();
     test_interrupt();
+    test_limits_while_recording();
+    test_option_table();
     test_teacher_student();
     test_basin_handover();
     test_train_many();

@@ -11,16 +11,116 @@ from . import _lib
 from ._lib import lib
 from .core import _as_params, _err, _f64, _merge_array, _merges, _ptr, Net
 
-__all__ = ["train", "train_many", "default_options", "RESULT_KEYS"]
+__all__ = ["train", "train_many", "default_options", "methods", "RESULT_KEYS"]
 
-# Options by the reference system's names -> the C struct field (same name unless noted).
-_DOUBLE_OPTS = ("maxT", "abstol", "reltol", "maxtime_ode", "rk4_step", "lr", "beta1", "beta2",
-                "eps", "maxtime_optim", "min_gnorm", "minloss", "progress_interval", "maxnorm")
-_LONG_OPTS = ("maxiterations_ode", "maxiterations_optim", "patience")
-_INT_OPTS = ("n_samples_trajectory", "verbosity", "shuffle")
-_STR_OPTS = ("alg", "optim_solver")
-_OTHER_OPTS = ("batchsize", "seed", "tauinv", "merge", "weights", "progress")
-OPTIONS = _DOUBLE_OPTS + _LONG_OPTS + _INT_OPTS + _STR_OPTS + _OTHER_OPTS
+
+class _OptionInfo(ctypes.Structure):
+    """Mirror of mlpf_option_info (include/mlpflow.h)."""
+    _fields_ = [("name", ctypes.c_char_p), ("type", ctypes.c_char_p),
+                ("default_text", ctypes.c_char_p), ("doc", ctypes.c_char_p),
+                ("min", ctypes.c_double), ("max", ctypes.c_double),
+                ("min_exclusive", ctypes.c_int), ("max_exclusive", ctypes.c_int),
+                ("inf_ok", ctypes.c_int)]
+
+
+_option_count = _lib.bind("mlpf_option_count", ctypes.c_size_t, [])
+_option_get = _lib.bind("mlpf_option_get", ctypes.c_int, [ctypes.c_size_t, POINTER(_OptionInfo)])
+_option_check = _lib.bind("mlpf_option_check", ctypes.c_int,
+                          [ctypes.c_char_p, ctypes.c_double, POINTER(_lib.mlpf_error)])
+_method_count = _lib.bind("mlpf_method_count", ctypes.c_size_t, [])
+_method_info = _lib.bind("mlpf_method_info", ctypes.c_int,
+                         [ctypes.c_size_t] + [POINTER(ctypes.c_char_p)] * 3)
+
+
+def _c_options():
+    """The library's option table: [(name, type, default, doc, info)], in table order."""
+    rows = []
+    for i in range(_option_count()):
+        info = _OptionInfo()
+        if _option_get(i, byref(info)) == 0:
+            rows.append((info.name.decode(), info.type.decode(), info.default_text.decode(),
+                         info.doc.decode(), info.inf_ok))
+    return rows
+
+
+def methods():
+    """The training methods of the library's registry: [(name, kind, doc)]; kind is
+    "flow" or "descent" (values of alg), "minimiser" (optim_solver) or "none".
+
+    Example::
+
+        >>> ("bfgs", "minimiser") in [(m[0], m[1]) for m in mlpflow.training.methods()]
+        True
+    """
+    out = []
+    for i in range(_method_count()):
+        n, k, d = ctypes.c_char_p(), ctypes.c_char_p(), ctypes.c_char_p()
+        if _method_info(i, byref(n), byref(k), byref(d)) == 0:
+            out.append((n.value.decode(), k.value.decode(), d.value.decode()))
+    return out
+
+
+_TABLE = _c_options()
+_TYPES = {name: typ for name, typ, _, _, _ in _TABLE}
+_INF_OK = {name for name, _, _, _, inf_ok in _TABLE if inf_ok}
+# Exact ranges of the integer fields' C types (ctypes would wrap silently).
+_INT_RANGE = {"long": (0, 2**(8 * ctypes.sizeof(ctypes.c_long) - 1) - 1),
+              "int": (0, 2**(8 * ctypes.sizeof(ctypes.c_int) - 1) - 1),
+              "size": (0, 2**(8 * ctypes.sizeof(ctypes.c_size_t)) - 1),
+              "uint64": (0, 2**64 - 1), "bool": (0, 1)}
+_DOUBLE_OPTS = tuple(n for n, t in _TYPES.items() if t == "double")
+_LONG_OPTS = tuple(n for n, t in _TYPES.items() if t == "long")
+_INT_OPTS = tuple(n for n, t in _TYPES.items() if t in ("int", "bool"))
+_STR_OPTS = tuple(n for n, t in _TYPES.items() if t == "string")
+# Python-side options that are not plain fields of the C table.
+_PY_OPTS = (("tauinv", "1", "time-scale factors: a scalar or one per parameter; 0 freezes"),
+            ("merge", "net.merge", "merge regulariser [(layer, i, j, lambda), ...]"),
+            ("weights", "none", "per-sample weights for this run (finite-data nets)"),
+            ("progress", "none", "a callable receiving a dict every progress_interval s"))
+OPTIONS = tuple(_TYPES) + tuple(p[0] for p in _PY_OPTS)
+
+
+def _options_doc():
+    """The option and method table of train's docstring, from the C tables."""
+    lines = ["Options (name [default]: meaning), from the library's option table::", ""]
+    for name, _, default, doc, _ in _TABLE:
+        if name == "maxnorm":
+            default = "net.maxnorm"
+        lines.append("    %s [%s]: %s" % (name, default, doc))
+    for name, default, doc in _PY_OPTS:
+        lines.append("    %s [%s]: %s" % (name, default, doc))
+    lines += ["", "Methods (alg: flow or descent; optim_solver: minimiser; none skips the "
+              "phase)::", ""]
+    for name, kind, doc in methods():
+        lines.append("    %s (%s): %s" % (name, kind, doc))
+    return "\n".join("    " + ln if ln else "" for ln in lines)
+
+
+def _check_number(name, value):
+    """The library's one check of a numeric option (NaN, range, integrality)."""
+    err = _err()
+    _lib.check(_option_check(name.encode(), float(value), byref(err)), err)
+
+
+def _int_option(name, v):
+    """An integer option, range-checked exactly against its C field (never wrapped)."""
+    lo, hi = _INT_RANGE[_TYPES[name]]
+    if isinstance(v, (bool, int, np.integer)):
+        iv = int(v)
+    else:
+        try:
+            fv = float(v)
+        except (TypeError, ValueError):
+            raise ValueError("%s: expected an integer, got %r" % (name, v)) from None
+        if math.isinf(fv) and fv > 0 and name in _INF_OK:
+            return hi
+        if not math.isfinite(fv) or fv != int(fv):
+            raise ValueError("%s: expected an integer in [%d, %d], got %r" % (name, lo, hi, v))
+        iv = int(fv)
+    if not lo <= iv <= hi:
+        raise ValueError("%s: %d is out of range [%d, %d]" % (name, iv, lo, hi))
+    return iv
+
 
 RESULT_KEYS = ("x", "init", "ode_x", "loss", "ode_loss", "gnorm", "gnorm_regularized",
                "converged", "ode_stopped_by", "optim_stopped_by", "ode_iterations",
@@ -68,27 +168,18 @@ def _options(net, options, keep):
             continue
         if name in _DOUBLE_OPTS:
             try:
-                setattr(o, name, float(v))
+                fv = float(v)
             except (TypeError, ValueError):
                 raise ValueError("%s: expected a number, got %r" % (name, v)) from None
-        elif name in _LONG_OPTS or name in _INT_OPTS:
-            fv = float(v)
-            if math.isinf(fv) and name in _LONG_OPTS:
-                fv = 2**62
-            if fv != int(fv):
-                raise ValueError("%s: expected an integer, got %r" % (name, v))
-            setattr(o, name, int(fv))
+            _check_number(name, fv)
+            setattr(o, name, fv)
+        elif name in _TYPES and _TYPES[name] in _INT_RANGE:
+            setattr(o, name, _int_option(name, v))
         elif name in _STR_OPTS:
             b = str(v).encode()
             if len(b) >= 32:
                 raise ValueError("%s: name too long: %r" % (name, v))
             setattr(o, name, b)
-        elif name == "batchsize":
-            if int(v) < 0:
-                raise ValueError("batchsize: must be >= 0, got %r" % (v,))
-            o.batchsize = int(v)
-        elif name == "seed":
-            o.seed = int(v) & (2**64 - 1)
         elif name == "tauinv":
             t = _f64(v, "tauinv").reshape(-1)
             if t.size not in (1, net.nparams):
@@ -148,30 +239,53 @@ def _result_dict(r):
     }
 
 
+def _call_interruptible(run, keep, out):
+    """run() (a C call that releases the GIL) in a worker thread while the main
+    thread waits in short timed waits, so that Ctrl-C reaches Python and sets the
+    library's stop flag; returns True when Ctrl-C was pressed. Exceptions of run
+    land in out["exc"]. Off the main thread run() is called directly."""
+    if threading.current_thread() is not threading.main_thread():
+        run()
+        return False
+    done = threading.Event()
+
+    def work():
+        try:
+            run()
+        except BaseException as e:   # pragma: no cover
+            out["exc"] = e
+        finally:
+            done.set()
+    worker = threading.Thread(target=work, name="mlpflow-train", daemon=True)
+    worker.start()
+    interrupted = False
+    while not done.is_set():
+        try:
+            done.wait(0.05)
+        except KeyboardInterrupt:
+            keep.interrupt.value = 1
+            interrupted = True
+    worker.join()
+    return interrupted
+
+
 def train(net, x0, **options):
     """Gradient flow from x0 (an adaptive ODE solver, or GD / Adam), then a minimiser;
     returns a dict with the result keys of the reference system.
 
-    Options (reference names and defaults): alg [by P: "kencarp58" when P <= 64,
-    else "rk4"; also "bdf", "dopri5", "verner8", "gd", "adam", "none"], maxT [inf],
-    abstol [1e-6], reltol [1e-6], maxtime_ode [180 s], maxiterations_ode [1e6],
-    optim_solver [by P; "newtontr", "bfgs", "lbfgs", "slsqp", "nlopt_lbfgs",
-    "nlopt_tnewton", "none"], maxtime_optim [120 s], maxiterations_optim [1e5],
-    min_gnorm [1e-15], minloss [2e-32], patience [1e6], tauinv (scalar or one per
-    parameter; 0 freezes), maxnorm [net.maxnorm], merge [net.merge], batchsize
-    [0 = full batch; gd / adam], lr [1e-3], beta1, beta2, eps, rk4_step [1e-2],
-    shuffle, weights (per-sample weights for this run; finite-data nets),
-    n_samples_trajectory [100], verbosity [0], progress_interval [5 s],
-    progress (a callable receiving a dict), seed [1].
+    {options}
 
     Result keys: x (best point), init, ode_x, loss, ode_loss, gnorm, gnorm_regularized,
     converged, ode_stopped_by, optim_stopped_by, ode_iterations, optim_iterations,
     ode_time_run, optim_time_run, total_time, trajectory ({"t": (n,), "x": (n, P)}),
     loss_curve (n,), and also alg, optim_solver, ode_wall_time, nparams.
 
-    The C call runs in a worker thread without the GIL, so several threads can train
-    at once. Ctrl-C stops training cooperatively: the result so far (best point,
-    stopped_by "interrupt") is returned with a warning.
+    Every option is checked by the library's option table before training: NaN,
+    values out of range (integers too large for their C field included) raise
+    ValueError naming the option. The C call runs in a worker thread without the GIL,
+    so several threads can train at once. Ctrl-C stops training cooperatively
+    (within about 0.5 s plus one objective evaluation): the result so far (best
+    point, stopped_by "interrupt") is returned with a warning.
 
     Example::
 
@@ -191,34 +305,13 @@ def train(net, x0, **options):
     opt = _options(net, options, keep)
     out = {}
 
-    done = threading.Event()
-
     def run():
         res = POINTER(_lib.mlpf_result)()
         err = _err()
-        try:
-            st = lib.mlpf_train(obj, _ptr(x0), byref(opt), byref(res), byref(err))
-            out["st"], out["err"], out["res"] = st, err, res
-        except BaseException as e:   # pragma: no cover
-            out["exc"] = e
-        finally:
-            done.set()
+        st = lib.mlpf_train(obj, _ptr(x0), byref(opt), byref(res), byref(err))
+        out["st"], out["err"], out["res"] = st, err, res
 
-    interrupted = False
-    if threading.current_thread() is threading.main_thread():
-        # The C call runs in a worker (ctypes releases the GIL); the main thread waits
-        # in short timed waits so that Ctrl-C reaches Python and sets the stop flag.
-        worker = threading.Thread(target=run, name="mlpflow-train", daemon=True)
-        worker.start()
-        while not done.is_set():
-            try:
-                done.wait(0.05)
-            except KeyboardInterrupt:
-                keep.interrupt.value = 1
-                interrupted = True
-        worker.join()
-    else:
-        run()
+    interrupted = _call_interruptible(run, keep, out)
     if "exc" in out:
         raise out["exc"]
     res = out["res"]
@@ -239,6 +332,10 @@ def train(net, x0, **options):
 def train_many(net, x0s, threads=0, **options):
     """Train from each row of x0s (K, P) on ``threads`` threads (mlpf_train_many);
     returns a list of result dicts, one per start, as :func:`train`.
+
+    Ctrl-C stops every running start cooperatively: the finished runs and the best
+    points of the running ones (stopped_by "interrupt"; starts not yet begun stop at
+    their initial point) are returned with a warning.
 
     Example::
 
@@ -261,14 +358,31 @@ def train_many(net, x0s, threads=0, **options):
     K = X0.shape[0]
     results = (POINTER(_lib.mlpf_result) * K)()
     errs = (_lib.mlpf_error * K)()
-    st = lib.mlpf_train_many(obj, _ptr(X0), K, byref(opt), int(threads), results, errs)
+    out = {}
+
+    def run():
+        out["st"] = lib.mlpf_train_many(obj, _ptr(X0), K, byref(opt), int(threads), results, errs)
+
+    interrupted = _call_interruptible(run, keep, out)
     try:
+        if "exc" in out:
+            raise out["exc"]
+        st = out["st"]
         if st:
             for k in range(K):
                 _lib.check(errs[k].status, errs[k])
             _lib.check(st, _lib.mlpf_error(st, b"train_many failed"))
-        return [_result_dict(results[k].contents) for k in range(K)]
+        dicts = [_result_dict(results[k].contents) for k in range(K)]
     finally:
         for k in range(K):
             if results[k]:
                 lib.mlpf_result_free(results[k])
+    if interrupted:
+        warnings.warn("mlpflow.train_many: interrupted (Ctrl-C); returning the finished runs "
+                      "and the best points of the running ones (stopped_by \"interrupt\")",
+                      RuntimeWarning, stacklevel=2)
+    return dicts
+
+
+if train.__doc__:
+    train.__doc__ = train.__doc__.replace("{options}", _options_doc().lstrip())

@@ -50,7 +50,7 @@ int dyn_descent(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr
     int adam = !strcmp(alg, "adam");
     size_t B = o->batchsize > 0 && o->batchsize < N ? o->batchsize : 0;
     size_t nb = B ? (N + B - 1) / B : 1;
-    double wall0 = mlpf_now();
+    dyn_limits lim = dyn_limits_flow(pb);
     int st = MLPF_ENOMEM;
     double *y = mlpf_malloc(p * sizeof *y, err);
     double *g = mlpf_malloc(p * sizeof *g, err);
@@ -71,17 +71,11 @@ int dyn_descent(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr
     double gnorm = dyn_gnorm(pb, g);
     memcpy(out->ybest, y, p * sizeof *y);
     out->loss_best = loss;
-    long steps = 0, since_best = 0;
     size_t b = 0;
     double t = 0;
-    const char *why = NULL;
-    if (loss <= o->minloss) why = "minloss";
-    else if (gnorm <= o->min_gnorm) why = "min_gnorm";
+    dyn_state s = {loss, gnorm, 0, 0, 0};
+    dyn_stop why = dyn_stop_test(pb, &lim, &s);
     while (!why) {
-        if (dyn_interrupted(pb)) { why = "interrupt"; break; }
-        if (mlpf_now() - wall0 >= o->maxtime_ode) { why = "maxtime"; break; }
-        if (steps >= o->maxiterations_ode) { why = "maxiterations"; break; }
-
         const double *step_g = g;
         if (B) {
             if (b == 0 && o->shuffle) dyn_shuffle(perm, N, &rng);
@@ -90,37 +84,37 @@ int dyn_descent(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr
             if (st) goto done;
             step_g = gb;
         }
-        if (adam) adam_step(y, m, v, step_g, p, steps + 1, o);
+        if (adam) adam_step(y, m, v, step_g, p, s.it + 1, o);
         else gd_step(y, step_g, p, o->lr);
-        steps++;
-        since_best++;
-        t = o->lr * (double)steps;
+        s.it++;
+        s.since_best++;
+        t = o->lr * (double)s.it;
         b = (b + 1) % nb;
 
         int full = !B || b == 0; /* full batch, or the end of an epoch */
         if (full) {
-            if (mlpf_first_nonfinite(y, p)) { why = "solver_failure"; break; }
+            if (mlpf_first_nonfinite(y, p)) { why = DYN_SOLVER_FAILURE; break; }
             st = mlpf_objective_eval(pb->obj, y, &loss, g, NULL, err);
             if (st) goto done;
-            if (!isfinite(loss) || mlpf_first_nonfinite(g, p)) { why = "solver_failure"; break; }
+            if (!isfinite(loss) || mlpf_first_nonfinite(g, p)) { why = DYN_SOLVER_FAILURE; break; }
             gnorm = dyn_gnorm(pb, g);
             if (loss < out->loss_best) {
                 out->loss_best = loss;
                 memcpy(out->ybest, y, p * sizeof *y);
-                since_best = 0;
+                s.since_best = 0;
             }
-            dyn_progress(pb, "ode", t, loss, gnorm, o->lr, steps);
+            dyn_progress(pb, "ode", t, loss, gnorm, o->lr, s.it);
         }
         if (!isnan(dyn_traj_due(tr, t)) && (st = dyn_traj_add(tr, pb, t, y, full ? loss : NAN, err)))
             goto done;
-
-        if (full && loss <= o->minloss) why = "minloss";
-        else if (full && gnorm <= o->min_gnorm) why = "min_gnorm";
-        else if (t >= o->maxT) why = "maxT";
-        else if (since_best >= o->patience) why = "patience";
+        /* between epochs the loss and gradient are not known */
+        s.f = full ? loss : NAN;
+        s.gnorm = full ? gnorm : NAN;
+        s.at_end = t >= o->maxT;
+        why = dyn_stop_test(pb, &lim, &s);
     }
-    snprintf(out->stopped_by, sizeof out->stopped_by, "%s", why);
-    out->iterations = steps;
+    out->stopped_by = why;
+    out->iterations = s.it;
     out->t = t;
     if (mlpf_first_nonfinite(y, p)) memcpy(y, out->ybest, p * sizeof *y);
     st = dyn_traj_add(tr, pb, t, y, NAN, err);
@@ -132,6 +126,6 @@ done:
     free(v);
     free(perm);
     free(idx);
-    out->wall = mlpf_now() - wall0;
+    out->wall = mlpf_now() - lim.wall0;
     return st;
 }

@@ -1,6 +1,9 @@
-/* dynamics.h - internal interface between the train driver (train.c) and its
-   phases: gradient flow (ode.c), gradient descent / Adam (descent.c) and the
-   minimisers (newtontr.c, quasinewton.c, nlopt.c). */
+/* dynamics.h - internal interface of the dynamics: the problem and its stop
+   rule (problem.c), the trajectory (traj.c), the method registry
+   (registry.c), the phases (gradient flow ode.c, gradient descent / Adam
+   descent.c, minimisers newtontr.c, quasinewton.c, nlopt.c) and the driver
+   (train.c). Phases call the problem, stop and trajectory modules, never
+   train.c. */
 #ifndef MLPF_DYNAMICS_H
 #define MLPF_DYNAMICS_H
 
@@ -16,11 +19,11 @@
    progress a minimiser makes. */
 #define DYN_LOSS_NOISE (1024 * DBL_EPSILON)
 
-/* The problem every phase sees. tauinv is a change of variables on the free
-   parameters, x[idx[i]] = scale[i] * y[i] with scale = sqrt(tauinv), frozen
-   parameters (tauinv == 0) keep their value: plain gradient flow in y,
+/* The problem every phase sees (problem.c). tauinv is a change of variables on
+   the free parameters, x[idx[i]] = scale[i] * y[i] with scale = sqrt(tauinv),
+   frozen parameters (tauinv == 0) keep their value: plain gradient flow in y,
    dy/dt = -grad_y L, is dx/dt = -tauinv * grad_x L, and every method sees an
-   ordinary objective of the p free variables. */
+   ordinary objective of the p free variables (see objective/tauinv.h). */
 typedef struct {
     const mlpf_objective *obj;   /* objective of y (p variables)                  */
     size_t p, P;                 /* free variables, all parameters                */
@@ -37,14 +40,67 @@ void dyn_x_to_y(const dyn_problem *pb, const double *x, double *y);
 /* Inf-norm of grad_x over the free parameters, from gy = grad_y (p). This is the
    quantity min_gnorm refers to, whatever tauinv is. */
 double dyn_gnorm(const dyn_problem *pb, const double *gy);
+/* The interrupt flag, read with an atomic load (another thread or a signal
+   handler sets it). */
 int dyn_interrupted(const dyn_problem *pb);
-/* The minimisers' stop test before iteration `it` (loss f, gradient inf-norm
-   gnorm, phase started at wall0): the reason, or NULL to go on. */
-const char *dyn_optim_stop(const dyn_problem *pb, double f, double gnorm, long it, double wall0);
 /* Reports when verbosity > 0 and progress_interval seconds have passed;
    elapsed is counted from the start of mlpf_train. */
 void dyn_progress(dyn_problem *pb, const char *phase, double t, double loss, double gnorm,
                   double step, long iteration);
+
+/* ---- the one stop rule (problem.c) ---- */
+
+/* Why a phase stopped; DYN_GO while it goes on. dyn_stop_name gives the
+   strings of mlpf_result's ode_stopped_by / optim_stopped_by. */
+typedef enum {
+    DYN_GO = 0,
+    DYN_MINLOSS,
+    DYN_MIN_GNORM,
+    DYN_MAXT,
+    DYN_PATIENCE,
+    DYN_INTERRUPT,
+    DYN_MAXTIME,
+    DYN_MAXITERATIONS,
+    DYN_BASIN,
+    DYN_STALLED,
+    DYN_SOLVER_FAILURE,
+    DYN_SKIPPED,
+    DYN_NSTOPS
+} dyn_stop;
+
+const char *dyn_stop_name(dyn_stop s);
+
+/* A phase's limits: the flow / descent phase takes maxtime_ode and
+   maxiterations_ode and patience, the minimisers the _optim ones and no
+   patience (LONG_MAX). */
+typedef struct {
+    double wall0;          /* wall clock at the start of the phase */
+    double maxtime;        /* seconds */
+    long maxiterations;
+    long patience;         /* iterations without a new best */
+} dyn_limits;
+
+dyn_limits dyn_limits_flow(const dyn_problem *pb);
+dyn_limits dyn_limits_optim(const dyn_problem *pb);
+
+/* Where a phase stands. f / gnorm NAN: not known at this iterate (a
+   minibatch step), their tests are skipped. */
+typedef struct {
+    double f, gnorm;
+    long it, since_best;
+    int at_end;            /* the phase reached its end (flow time maxT) */
+} dyn_state;
+
+/* The stop rule of every phase, in this order: minloss, min_gnorm, maxT
+   (at_end), patience (after the first iteration), then the limits. */
+dyn_stop dyn_stop_test(const dyn_problem *pb, const dyn_limits *lim, const dyn_state *s);
+/* The limits alone (interrupt, maxtime, maxiterations at it; it < 0 skips
+   the iteration count): for inner
+   loops that evaluate the objective without producing an iterate
+   (trajectory recording, trust-region shrinking). */
+dyn_stop dyn_stop_limits(const dyn_problem *pb, const dyn_limits *lim, long it);
+
+/* ---- trajectory (traj.c) ---- */
 
 /* Trajectory samples at log-spaced flow times. With finite maxT the grid is
    0, t1 ... maxT (n points, t1 = the end of the first step); with maxT =
@@ -75,7 +131,7 @@ typedef struct {
     long iterations;
     double t;                 /* flow time reached (flow / descent)          */
     double wall;              /* wall seconds                                */
-    char stopped_by[64];
+    dyn_stop stopped_by;
 } dyn_outcome;
 
 /* Gradient flow with SUNDIALS: "kencarp58", "bdf", "dopri5", "verner8", "rk4". */
@@ -105,5 +161,28 @@ int dyn_nlopt(dyn_problem *pb, const char *solver, const double *y0, dyn_outcome
    |s| <= delta, lam ascending (n). Writes s (n), returns the predicted decrease
    -(g.s + s.lam.s / 2) >= 0. Handles indefinite lam and the hard case. */
 double dyn_trs_eigen(const double *lam, const double *g, size_t n, double delta, double *s);
+
+/* ---- the method registry (registry.c): the one list of methods ---- */
+
+typedef enum { DYN_KIND_FLOW, DYN_KIND_DESCENT, DYN_KIND_MINIMISER, DYN_KIND_SKIP } dyn_kind;
+/* The phases a method can run in. */
+typedef enum { DYN_PHASE_FLOW, DYN_PHASE_OPTIM } dyn_phase;
+
+/* Runs the named method from y0; tr is NULL for minimisers. */
+typedef int (*dyn_runner)(dyn_problem *pb, const char *name, const double *y0, dyn_traj *tr,
+                          dyn_outcome *out, mlpf_error *err);
+
+typedef struct {
+    const char *name;
+    dyn_kind kind;
+    dyn_runner run;       /* NULL for "none" */
+    const char *doc;      /* one line */
+} dyn_method;
+
+/* The method called name that can run in phase, or NULL. */
+const dyn_method *dyn_method_find(const char *name, dyn_phase phase);
+/* MLPF_OK when name is a method of phase, else MLPF_EINVAL with
+   'train options: unknown alg "x" (known: ...)'. */
+int dyn_method_check(const char *name, dyn_phase phase, mlpf_error *err);
 
 #endif

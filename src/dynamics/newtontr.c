@@ -143,9 +143,8 @@ double dyn_trs_eigen(const double *lam, const double *g, size_t n, double delta,
 }
 
 int dyn_newtontr(dyn_problem *pb, const double *y0, dyn_outcome *out, mlpf_error *err) {
-    const mlpf_train_options *o = pb->opt;
     size_t p = pb->p;
-    double wall0 = mlpf_now();
+    dyn_limits lim = dyn_limits_optim(pb);
     int st = MLPF_ENOMEM;
     double *x = mlpf_malloc(p * sizeof *x, err), *xn = mlpf_malloc(p * sizeof *xn, err);
     double *g = mlpf_malloc(p * sizeof *g, err), *gt = mlpf_malloc(p * sizeof *gt, err);
@@ -161,13 +160,14 @@ int dyn_newtontr(dyn_problem *pb, const double *y0, dyn_outcome *out, mlpf_error
     if (st) goto done;
     double delta = 1, snorm = 0;
     long it = 0;
-    const char *why = NULL;
+    dyn_stop why = DYN_GO;
     while (!why) {
         double gnorm = dyn_gnorm(pb, g);
         dyn_progress(pb, "optim", 0, f, gnorm, snorm, it);
-        if ((why = dyn_optim_stop(pb, f, gnorm, it, wall0))) break;
+        dyn_state state = {f, gnorm, it, 0, 0};
+        if ((why = dyn_stop_test(pb, &lim, &state))) break;
         /* H = Q diag(lam) Q^T, Q overwrites H (eigenvectors in columns) */
-        if (eig_serial(H, lam, p) != 0) { why = "solver_failure"; break; }
+        if (eig_serial(H, lam, p) != 0) { why = DYN_SOLVER_FAILURE; break; }
         matvec(H, g, p, 1, gt);
         /* shrink the region until a step lowers the loss */
         for (;;) {
@@ -177,7 +177,7 @@ int dyn_newtontr(dyn_problem *pb, const double *y0, dyn_outcome *out, mlpf_error
             snorm = norm2(s, p);
             double xnorm = norm2(x, p);
             if (!(pred > 0) || snorm <= 1e-17 * (xnorm + 1e-300)) {
-                why = "stalled"; /* no predicted progress left at this precision */
+                why = DYN_STALLED; /* no predicted progress left at this precision */
                 break;
             }
             for (size_t i = 0; i < p; i++) xn[i] = x[i] + s[i];
@@ -195,7 +195,7 @@ int dyn_newtontr(dyn_problem *pb, const double *y0, dyn_outcome *out, mlpf_error
                 st = mlpf_objective_eval(pb->obj, xn, NULL, gn, Hn, err);
                 if (st) goto done;
                 if (blind && !(dyn_gnorm(pb, gn) < dyn_gnorm(pb, g))) {
-                    why = "stalled";
+                    why = DYN_STALLED;
                     break;
                 }
                 memcpy(x, xn, p * sizeof *x);
@@ -207,12 +207,10 @@ int dyn_newtontr(dyn_problem *pb, const double *y0, dyn_outcome *out, mlpf_error
                 break;
             }
             delta = 0.25 * snorm;
-            if (dyn_interrupted(pb)) { why = "interrupt"; break; }
-            if (it >= o->maxiterations_optim) { why = "maxiterations"; break; }
-            if (mlpf_now() - wall0 >= o->maxtime_optim) { why = "maxtime"; break; }
+            if ((why = dyn_stop_limits(pb, &lim, it))) break;
         }
     }
-    snprintf(out->stopped_by, sizeof out->stopped_by, "%s", why);
+    out->stopped_by = why;
     memcpy(out->ybest, x, p * sizeof *x);
     out->loss_best = f;
     out->iterations = it;
@@ -228,6 +226,6 @@ done:
     free(H);
     free(Hn);
     free(gn);
-    out->wall = mlpf_now() - wall0;
+    out->wall = mlpf_now() - lim.wall0;
     return st;
 }

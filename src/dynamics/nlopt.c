@@ -19,15 +19,14 @@ typedef struct {
     double *g;              /* (p) scratch when NLopt asks for no gradient */
     double *best, fbest;    /* (p) lowest loss seen */
     long evals, since_best;
-    double wall0;
-    const char *why;
+    dyn_limits lim;
+    dyn_stop why;
     int status;
     mlpf_error *err;
 } nl_ctx;
 
 static double nl_f(unsigned n, const double *x, double *grad, void *data) {
     nl_ctx *c = data;
-    const mlpf_train_options *o = c->pb->opt;
     double *g = grad ? grad : c->g, f;
     int st = mlpf_objective_eval(c->pb->obj, x, &f, g, NULL, c->err);
     c->evals++;
@@ -45,14 +44,10 @@ static double nl_f(unsigned n, const double *x, double *grad, void *data) {
         c->since_best++;
     }
     double gnorm = dyn_gnorm(c->pb, g);
-    double elapsed = mlpf_now() - c->wall0;
     dyn_progress(c->pb, "optim", 0, f, gnorm, 0, c->evals);
-    if (f <= o->minloss) c->why = "minloss";
-    else if (gnorm <= o->min_gnorm) c->why = "min_gnorm";
-    else if (dyn_interrupted(c->pb)) c->why = "interrupt";
-    else if (elapsed >= o->maxtime_optim) c->why = "maxtime";
-    else if (c->evals >= o->maxiterations_optim) c->why = "maxiterations";
-    else if (c->since_best >= STALL_EVALS) c->why = "stalled";
+    dyn_state state = {f, gnorm, c->evals, 0, 0};
+    c->why = dyn_stop_test(c->pb, &c->lim, &state);
+    if (!c->why && c->since_best >= STALL_EVALS) c->why = DYN_STALLED;
     if (c->why) nlopt_force_stop(c->opt);
     return f;
 }
@@ -69,7 +64,7 @@ int dyn_nlopt(dyn_problem *pb, const char *solver, const double *y0, dyn_outcome
     memset(&c, 0, sizeof c);
     c.pb = pb;
     c.err = err;
-    c.wall0 = mlpf_now();
+    c.lim = dyn_limits_optim(pb);
     c.fbest = INFINITY;
     int st = MLPF_ENOMEM;
     double *x = mlpf_malloc(p * sizeof *x, err);
@@ -98,17 +93,17 @@ int dyn_nlopt(dyn_problem *pb, const char *solver, const double *y0, dyn_outcome
         /* NLopt stopped on its own (roundoff, its internal accuracy): report
            what the best point satisfies */
         const mlpf_train_options *o = pb->opt;
-        if (c.fbest <= o->minloss) c.why = "minloss";
-        else if (r < 0 && r != NLOPT_ROUNDOFF_LIMITED && r != NLOPT_FORCED_STOP) c.why = "solver_failure";
-        else c.why = "stalled";
+        if (c.fbest <= o->minloss) c.why = DYN_MINLOSS;
+        else if (r < 0 && r != NLOPT_ROUNDOFF_LIMITED && r != NLOPT_FORCED_STOP) c.why = DYN_SOLVER_FAILURE;
+        else c.why = DYN_STALLED;
         if (isfinite(c.fbest)) {
             double gn;
             mlpf_objective_eval(pb->obj, c.best, NULL, c.g, NULL, NULL);
             gn = dyn_gnorm(pb, c.g);
-            if (gn <= o->min_gnorm && c.fbest > o->minloss) c.why = "min_gnorm";
+            if (gn <= o->min_gnorm && c.fbest > o->minloss) c.why = DYN_MIN_GNORM;
         }
     }
-    snprintf(out->stopped_by, sizeof out->stopped_by, "%s", c.why);
+    out->stopped_by = c.why;
     if (isfinite(c.fbest)) {
         memcpy(out->ybest, c.best, p * sizeof *x);
         out->loss_best = c.fbest;
@@ -123,6 +118,6 @@ done:
     free(x);
     free(c.g);
     free(c.best);
-    out->wall = mlpf_now() - c.wall0;
+    out->wall = mlpf_now() - c.lim.wall0;
     return st;
 }

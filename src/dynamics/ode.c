@@ -269,170 +269,216 @@ int dyn_flow(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr,
     return dyn_flow_ex(pb, alg, y0, tr, out, 0, err);
 }
 
+/* Everything one flow holds: the SUNDIALS context, the state y (p) and the
+   dense-output buffer dky (p), the per-component abstol (p, with tauinv),
+   the requested method and the BDF that stands in when it cannot step. */
+typedef struct {
+    SUNContext sc;
+    N_Vector y, dky, atol;
+    solver main, bdf;
+    solver *cur;
+    ode_ud u;
+    int implicit;           /* kencarp58: BDF fallback when it cannot step */
+    int fallbacks, bdf_left;
+    double t;
+} flow_state;
+
+static void flow_free(flow_state *fs) {
+    solver_free(&fs->main);
+    solver_free(&fs->bdf);
+    if (fs->y) N_VDestroy(fs->y);
+    if (fs->dky) N_VDestroy(fs->dky);
+    if (fs->atol) N_VDestroy(fs->atol);
+    free(fs->u.cy);
+    free(fs->u.cg);
+    free(fs->u.hess);
+    if (fs->sc) SUNContext_Free(&fs->sc);
+}
+
+static int flow_alloc(flow_state *fs, dyn_problem *pb, const char *alg, mlpf_error *err) {
+    size_t p = pb->p;
+    memset(fs, 0, sizeof *fs);
+    fs->u.pb = pb;
+    fs->u.p = p;
+    fs->implicit = !strcmp(alg, "kencarp58");
+    if (SUNContext_Create(NULL, &fs->sc) || !fs->sc) {
+        fs->sc = NULL;
+        return mlpf_fail(err, MLPF_ENOMEM, "gradient flow: SUNContext_Create failed");
+    }
+    int needs_hess = fs->implicit || !strcmp(alg, "bdf");
+    fs->u.cy = mlpf_malloc(p * sizeof(double), err);
+    fs->u.cg = mlpf_malloc(p * sizeof(double), err);
+    if (needs_hess) fs->u.hess = mlpf_malloc(p * p * sizeof(double), err);
+    fs->y = N_VNew_Serial((sunindextype)p, fs->sc);
+    fs->dky = N_VNew_Serial((sunindextype)p, fs->sc);
+    if (pb->scale) fs->atol = N_VNew_Serial((sunindextype)p, fs->sc);
+    if (!fs->u.cy || !fs->u.cg || (needs_hess && !fs->u.hess) || !fs->y || !fs->dky ||
+        (pb->scale && !fs->atol))
+        return mlpf_fail(err, MLPF_ENOMEM, "gradient flow: out of memory (P = %zu)", p);
+    if (pb->scale) {
+        /* error control in x: |dx_i| = scale_i |dy_i| */
+        double *a = N_VGetArrayPointer(fs->atol);
+        for (size_t i = 0; i < p; i++) a[i] = pb->opt->abstol / pb->scale[i];
+    }
+    return MLPF_OK;
+}
+
+/* Loss and gradient at the current state into the cache u (the next
+   stage asks for this point again). ENONFINITE and non-finite values are
+   reported as *bad = 1, not as errors: the flow ended in a solver failure. */
+static int flow_eval(flow_state *fs, int *bad, mlpf_error *err) {
+    ode_ud *u = &fs->u;
+    double *yv = N_VGetArrayPointer(fs->y);
+    *bad = 0;
+    int st = mlpf_objective_eval(u->pb->obj, yv, &u->closs, u->cg, NULL, err);
+    if (st == MLPF_ENONFINITE) {
+        *bad = 1;
+        return MLPF_OK;
+    }
+    if (st) return st;
+    if (mlpf_first_nonfinite(u->cg, u->p) || !isfinite(u->closs)) *bad = 1;
+    memcpy(u->cy, yv, u->p * sizeof *yv);
+    u->cvalid = 1;
+    return MLPF_OK;
+}
+
+/* The implicit method could not step: BDF carries the flow for a few steps
+   from the last accepted point (t = tprev), then the method resumes (as the
+   reference system does when the stiff solver cannot leave 0). Returns 0
+   when no fallback is left. */
+static int flow_fallback(flow_state *fs, double tprev, int *ok, mlpf_error *err) {
+    *ok = 0;
+    if (fs->cur != &fs->main || !fs->implicit || fs->fallbacks >= MAX_FALLBACKS) return MLPF_OK;
+    fs->fallbacks++;
+    fs->t = tprev;
+    memcpy(N_VGetArrayPointer(fs->y), fs->u.cy, fs->u.p * sizeof(double));
+    solver_free(&fs->bdf);
+    int st = solver_make(&fs->bdf, "bdf", &fs->u, fs->t, fs->y, fs->atol, fs->sc, err);
+    if (st) return st;
+    fs->cur = &fs->bdf;
+    fs->bdf_left = FALLBACK_STEPS;
+    *ok = 1;
+    return MLPF_OK;
+}
+
+/* After FALLBACK_STEPS of BDF, the requested method resumes where BDF got
+   to. 0 when the reset failed. */
+static int flow_resume(flow_state *fs) {
+    if (fs->cur != &fs->bdf || --fs->bdf_left > 0) return 1;
+    if (ARKStepReset(fs->main.mem, fs->t, fs->y) < 0) return 0;
+    /* a reset forgets the stop time */
+    if (isfinite(fs->u.pb->opt->maxT)) ARKStepSetStopTime(fs->main.mem, fs->u.pb->opt->maxT);
+    fs->cur = &fs->main;
+    return 1;
+}
+
+/* Trajectory samples inside (tprev, t] from the dense output. The limits
+   are checked before every sample: with many samples per step the loop
+   evaluates the objective many times. On a limit the remaining samples are
+   skipped; the stop rule after the step reports it. */
+static int flow_record(flow_state *fs, dyn_traj *tr, const dyn_limits *lim,
+                       mlpf_error *err) {
+    dyn_problem *pb = fs->u.pb;
+    double *yv = N_VGetArrayPointer(fs->y), t = fs->t, tq;
+    while (!isnan(tq = dyn_traj_due(tr, t))) {
+        int st;
+        if (tq >= t) {
+            st = dyn_traj_add(tr, pb, t, yv, fs->u.closs, err);
+        } else {
+            if (dyn_stop_limits(pb, lim, -1) != DYN_GO) break;
+            double *d = N_VGetArrayPointer(fs->dky);
+            if (solver_dky(fs->cur, tq, fs->dky) < 0) memcpy(d, yv, fs->u.p * sizeof *yv);
+            st = dyn_traj_add(tr, pb, tq, d, NAN, err);
+        }
+        if (st) return st;
+    }
+    return MLPF_OK;
+}
+
+/* One solver step (or the forced failure of the tests); *why is set when
+   the flow cannot go on. */
+static int flow_step(flow_state *fs, double tout, int force_fail, dyn_stop *why,
+                     mlpf_error *err) {
+    double tprev = fs->t;
+    const mlpf_train_options *o = fs->u.pb->opt;
+    int flag = force_fail ? -1 /* pretend the implicit method could not leave t = 0 */
+                          : solver_step(fs->cur, isfinite(o->maxT) ? tout : fmax(tout, 2 * fs->t),
+                                        fs->y, &fs->t);
+    if (fs->u.cb_status)
+        return mlpf_fail(err, fs->u.cb_status, "gradient flow: %s", fs->u.cb_err.msg);
+    if (flag >= 0) return MLPF_OK;
+    int ok;
+    int st = flow_fallback(fs, tprev, &ok, err);
+    if (st) return st;
+    *why = ok ? DYN_GO : DYN_SOLVER_FAILURE;
+    return ok ? -1 : MLPF_OK; /* -1: stepped back, no new point */
+}
+
 int dyn_flow_ex(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr,
                 dyn_outcome *out, int force_fallback, mlpf_error *err) {
     const mlpf_train_options *o = pb->opt;
     size_t p = pb->p;
-    double wall0 = mlpf_now();
-    int st = MLPF_OK;
-    SUNContext sc = NULL;
-    N_Vector y = NULL, dky = NULL, atol = NULL;
-    solver main, bdf;
-    memset(&main, 0, sizeof main);
-    memset(&bdf, 0, sizeof bdf);
-    ode_ud u;
-    memset(&u, 0, sizeof u);
-    u.pb = pb;
-    u.p = p;
-    int implicit = !strcmp(alg, "kencarp58");
-
-    if (SUNContext_Create(NULL, &sc) || !sc)
-        return mlpf_fail(err, MLPF_ENOMEM, "gradient flow: SUNContext_Create failed");
-    u.cy = mlpf_malloc(p * sizeof(double), err);
-    u.cg = mlpf_malloc(p * sizeof(double), err);
-    if (implicit || !strcmp(alg, "bdf")) u.hess = mlpf_malloc(p * p * sizeof(double), err);
-    y = N_VNew_Serial((sunindextype)p, sc);
-    dky = N_VNew_Serial((sunindextype)p, sc);
-    if (!u.cy || !u.cg || (implicit && !u.hess) || (!strcmp(alg, "bdf") && !u.hess) || !y || !dky) {
-        st = mlpf_fail(err, MLPF_ENOMEM, "gradient flow: out of memory (P = %zu)", p);
-        goto done;
-    }
-    if (pb->scale) {
-        /* error control in x: |dx_i| = scale_i |dy_i| */
-        atol = N_VNew_Serial((sunindextype)p, sc);
-        if (!atol) {
-            st = mlpf_fail(err, MLPF_ENOMEM, "gradient flow: out of memory");
-            goto done;
-        }
-        double *a = N_VGetArrayPointer(atol);
-        for (size_t i = 0; i < p; i++) a[i] = o->abstol / pb->scale[i];
-    }
-    double *yv = N_VGetArrayPointer(y);
+    dyn_limits lim = dyn_limits_flow(pb);
+    flow_state fs;
+    int bad, st = flow_alloc(&fs, pb, alg, err);
+    if (st) goto done;
+    double *yv = N_VGetArrayPointer(fs.y);
     memcpy(yv, y0, p * sizeof *yv);
 
     /* the start: gradient, best point */
-    st = mlpf_objective_eval(pb->obj, yv, &u.closs, u.cg, NULL, err);
-    if (st) goto done;
-    memcpy(u.cy, yv, p * sizeof *yv);
-    u.cvalid = 1;
+    if ((st = mlpf_objective_eval(pb->obj, yv, &fs.u.closs, fs.u.cg, NULL, err))) goto done;
+    memcpy(fs.u.cy, yv, p * sizeof *yv);
+    fs.u.cvalid = 1;
     memcpy(out->ybest, yv, p * sizeof *yv);
-    out->loss_best = u.closs;
-    double gnorm = dyn_gnorm(pb, u.cg);
-
-    st = solver_make(&main, alg, &u, 0.0, y, atol, sc, err);
-    if (st) goto done;
-    solver *cur = &main;
-    int fallbacks = 0, bdf_left = 0;
-    long steps = 0, since_best = 0;
+    out->loss_best = fs.u.closs;
+    if ((st = solver_make(&fs.main, alg, &fs.u, 0.0, fs.y, fs.atol, fs.sc, err))) goto done;
+    fs.cur = &fs.main;
     /* In ONE_STEP mode tout only sets the scale of the first step estimate,
        whose lower bound is 100 eps |tout|: an open-ended flow uses 1e4. */
-    double t = 0, tout = isfinite(o->maxT) ? o->maxT : 1e4;
-    const char *why = NULL;
+    double tout = isfinite(o->maxT) ? o->maxT : 1e4;
     double next_basin_check = 0; /* flow time of the next basin test (doubling) */
     /* only an open-ended flow that a minimiser will finish hands over early */
     int handover = !isfinite(o->maxT) && strcmp(o->optim_solver, "none") != 0;
-
-    if (u.closs <= o->minloss) why = "minloss";
-    else if (gnorm <= o->min_gnorm) why = "min_gnorm";
+    dyn_state s = {fs.u.closs, dyn_gnorm(pb, fs.u.cg), 0, 0, 0};
+    dyn_stop why = dyn_stop_test(pb, &lim, &s);
     while (!why) {
-        if (dyn_interrupted(pb)) { why = "interrupt"; break; }
-        if (mlpf_now() - wall0 >= o->maxtime_ode) { why = "maxtime"; break; }
-        if (steps >= o->maxiterations_ode) { why = "maxiterations"; break; }
-
-        double tprev = t;
-        int flag = (force_fallback && implicit && steps == 0 && cur == &main)
-                       ? -1 /* pretend the implicit method could not leave t = 0 */
-                       : solver_step(cur, isfinite(o->maxT) ? tout : fmax(tout, 2 * t), y, &t);
-        if (u.cb_status) {
-            st = mlpf_fail(err, u.cb_status, "gradient flow: %s", u.cb_err.msg);
-            goto done;
-        }
-        if (flag < 0) {
-            /* the implicit method failed: BDF carries the flow for a few
-               steps from where we are, then the method resumes (as the
-               reference system does when the stiff solver cannot leave 0) */
-            if (cur == &main && implicit && fallbacks < MAX_FALLBACKS) {
-                fallbacks++;
-                t = tprev;
-                memcpy(yv, u.cy, p * sizeof *yv); /* the last accepted point */
-                solver_free(&bdf);
-                st = solver_make(&bdf, "bdf", &u, t, y, atol, sc, err);
-                if (st) goto done;
-                cur = &bdf;
-                bdf_left = FALLBACK_STEPS;
-                continue;
-            }
-            why = "solver_failure";
-            break;
-        }
-        steps++;
-        /* loss and gradient at the new point (cached for the next stage) */
-        st = mlpf_objective_eval(pb->obj, yv, &u.closs, u.cg, NULL, err);
-        if (st == MLPF_ENONFINITE) { why = "solver_failure"; st = MLPF_OK; break; }
+        int force = force_fallback && fs.implicit && s.it == 0 && fs.cur == &fs.main;
+        st = flow_step(&fs, tout, force, &why, err);
+        if (st < 0) { st = MLPF_OK; continue; } /* BDF takes over */
         if (st) goto done;
-        if (mlpf_first_nonfinite(u.cg, p) || !isfinite(u.closs)) { why = "solver_failure"; break; }
-        memcpy(u.cy, yv, p * sizeof *yv);
-        gnorm = dyn_gnorm(pb, u.cg);
-
-        /* trajectory samples inside (tprev, t] from the dense output */
-        double tq;
-        while (!isnan(tq = dyn_traj_due(tr, t))) {
-            if (tq >= t) {
-                st = dyn_traj_add(tr, pb, t, yv, u.closs, err);
-            } else {
-                if (solver_dky(cur, tq, dky) < 0) memcpy(N_VGetArrayPointer(dky), yv, p * sizeof *yv);
-                st = dyn_traj_add(tr, pb, tq, N_VGetArrayPointer(dky), NAN, err);
-            }
-            if (st) goto done;
-        }
-
-        if (u.closs < out->loss_best) {
-            out->loss_best = u.closs;
+        if (why) break;
+        s.it++;
+        if ((st = flow_eval(&fs, &bad, err))) goto done;
+        if (bad) { why = DYN_SOLVER_FAILURE; break; }
+        s.f = fs.u.closs;
+        s.gnorm = dyn_gnorm(pb, fs.u.cg);
+        if ((st = flow_record(&fs, tr, &lim, err))) goto done;
+        if (s.f < out->loss_best) {
+            out->loss_best = s.f;
             memcpy(out->ybest, yv, p * sizeof *yv);
-            since_best = 0;
+            s.since_best = 0;
         } else {
-            since_best++;
+            s.since_best++;
         }
-        dyn_progress(pb, "ode", t, u.closs, gnorm, solver_lasth(cur), steps);
-
-        if (u.closs <= o->minloss) why = "minloss";
-        else if (gnorm <= o->min_gnorm) why = "min_gnorm";
-        else if (isfinite(o->maxT) && t >= o->maxT * (1 - 1e-14)) why = "maxT";
-        else if (since_best >= o->patience) why = "patience";
-        if (!why && handover && t >= next_basin_check) {
+        dyn_progress(pb, "ode", fs.t, s.f, s.gnorm, solver_lasth(fs.cur), s.it);
+        s.at_end = isfinite(o->maxT) && fs.t >= o->maxT * (1 - 1e-14);
+        why = dyn_stop_test(pb, &lim, &s);
+        if (!why && handover && fs.t >= next_basin_check) {
             int basin;
-            next_basin_check = 2 * t;
-            st = in_newton_basin(pb, yv, u.closs, u.cg, gnorm, &basin, err);
-            if (st) goto done;
-            if (basin) why = "basin";
+            next_basin_check = 2 * fs.t;
+            if ((st = in_newton_basin(pb, yv, s.f, fs.u.cg, s.gnorm, &basin, err))) goto done;
+            if (basin) why = DYN_BASIN;
         }
-
-        if (!why && cur == &bdf && --bdf_left <= 0) {
-            /* resume the requested method where BDF got to */
-            int f = ARKStepReset(main.mem, t, y);
-            if (f < 0) { why = "solver_failure"; break; }
-            /* a reset forgets the stop time */
-            if (isfinite(o->maxT)) ARKStepSetStopTime(main.mem, o->maxT);
-            cur = &main;
-        }
+        if (!why && !flow_resume(&fs)) why = DYN_SOLVER_FAILURE;
     }
-    out->stopped_by[0] = '\0';
-    snprintf(out->stopped_by, sizeof out->stopped_by, "%s", why);
-    out->iterations = steps;
-    out->t = t;
+    out->stopped_by = why;
+    out->iterations = s.it;
+    out->t = fs.t;
     /* the end of the flow closes the trajectory */
-    st = dyn_traj_add(tr, pb, t, yv, u.closs, err);
+    st = dyn_traj_add(tr, pb, fs.t, yv, fs.u.closs, err);
 
 done:
-    solver_free(&main);
-    solver_free(&bdf);
-    N_VDestroy(y);
-    N_VDestroy(dky);
-    if (atol) N_VDestroy(atol);
-    free(u.cy);
-    free(u.cg);
-    free(u.hess);
-    if (sc) SUNContext_Free(&sc);
-    out->wall = mlpf_now() - wall0;
+    flow_free(&fs);
+    out->wall = mlpf_now() - lim.wall0;
     return st;
 }

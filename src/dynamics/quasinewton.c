@@ -37,12 +37,19 @@ typedef struct {
     double *xt, *gt;       /* (p) trial point and its gradient */
     double f0, d0;         /* loss and slope at a = 0 */
     long evals;
+    const dyn_limits *lim; /* checked before every evaluation but the first */
+    dyn_stop stopped;      /* a limit cut the search short */
     mlpf_error *err;
 } linesearch;
 
 /* phi(a) = L(x + a d) and phi'(a); leaves xt, gt at that point. */
 static int ls_eval(linesearch *ls, double a, double *f, double *df) {
     size_t p = ls->pb->p;
+    if (ls->evals > 0 && (ls->stopped = dyn_stop_limits(ls->pb, ls->lim, -1))) {
+        *f = INFINITY; /* the search ends without a new point */
+        *df = NAN;
+        return MLPF_OK;
+    }
     for (size_t i = 0; i < p; i++) ls->xt[i] = ls->x[i] + a * ls->d[i];
     ls->evals++;
     int st = mlpf_objective_eval(ls->pb->obj, ls->xt, f, ls->gt, NULL, ls->err);
@@ -72,6 +79,7 @@ static int ls_run(linesearch *ls, double a1, double *aout, double *fout, int *fo
     *found = 0;
     for (int i = 0; i < LS_MAXEVAL; i++) {
         if ((st = ls_eval(ls, a, &f, &df))) return st;
+        if (ls->stopped) return MLPF_OK;
         if (f > f0 + LS_C1 * a * ls->d0 + noise || (i > 0 && f > fprev + noise) || isnan(df)) {
             lo = a0, flo = fprev, dlo = dprev, hi = a, fhi = f, dhi = df;
             zoom = 1;
@@ -98,6 +106,7 @@ static int ls_run(linesearch *ls, double a1, double *aout, double *fout, int *fo
         if (!(t >= l && t <= u)) t = lo + 0.5 * w;
         if (t == lo || t == hi) break;
         if ((st = ls_eval(ls, t, &f, &df))) return st;
+        if (ls->stopped) return MLPF_OK;
         if (f > f0 + LS_C1 * t * ls->d0 + noise || f > flo + noise || isnan(df)) {
             hi = t, fhi = f, dhi = df;
         } else {
@@ -113,7 +122,7 @@ static int ls_run(linesearch *ls, double a1, double *aout, double *fout, int *fo
     /* no strong Wolfe point: accept the best decreasing one, if any */
     if (lo > 0 && flo < f0) {
         if ((st = ls_eval(ls, lo, &f, &df))) return st;
-        *found = 2, *aout = lo, *fout = f;
+        if (!ls->stopped) *found = 2, *aout = lo, *fout = f;
     }
     return MLPF_OK;
 }
@@ -149,116 +158,160 @@ static void bfgs_update(double *Hinv, const double *s, const double *y, double *
             Hinv[i * p + j] += -rho * (hy[i] * s[j] + s[i] * hy[j]) + c * s[i] * s[j];
 }
 
+/* The minimiser's state: the iterate x, its gradient g, the direction d,
+   the line search's trial point xt and gradient gt, the last step s and
+   gradient change yv (all p); the dense inverse Hessian Hinv (p, p) or the
+   L-BFGS pairs S, Y (LBFGS_M, p) with rho = 1 / s.y. */
+typedef struct {
+    size_t p;
+    int limited, fresh, count, head;
+    double *x, *g, *d, *xt, *gt, *s, *yv;
+    double *Hinv, *S, *Y;
+    double rho[LBFGS_M], alpha[LBFGS_M];
+} qn_state;
+
+static void qn_free(qn_state *q) {
+    free(q->x);
+    free(q->g);
+    free(q->d);
+    free(q->xt);
+    free(q->gt);
+    free(q->s);
+    free(q->yv);
+    free(q->Hinv);
+    free(q->S);
+    free(q->Y);
+}
+
+static int qn_alloc(qn_state *q, size_t p, int limited, mlpf_error *err) {
+    memset(q, 0, sizeof *q);
+    q->p = p;
+    q->limited = limited;
+    q->fresh = 1;
+    double **vec[] = {&q->x, &q->g, &q->d, &q->xt, &q->gt, &q->s, &q->yv};
+    for (size_t i = 0; i < sizeof vec / sizeof vec[0]; i++)
+        if (!(*vec[i] = mlpf_malloc(p * sizeof(double), err))) return MLPF_ENOMEM;
+    if (limited) {
+        q->S = mlpf_malloc(LBFGS_M * p * sizeof *q->S, err);
+        q->Y = mlpf_malloc(LBFGS_M * p * sizeof *q->Y, err);
+        return q->S && q->Y ? MLPF_OK : MLPF_ENOMEM;
+    }
+    q->Hinv = mlpf_malloc(p * p * sizeof *q->Hinv, err);
+    return q->Hinv ? MLPF_OK : MLPF_ENOMEM;
+}
+
+/* d = -H g; a fresh start forgets the curvature: steepest descent. */
+static void qn_direction(qn_state *q) {
+    size_t p = q->p;
+    if (q->fresh) {
+        q->count = q->head = 0;
+        if (!q->limited) {
+            memset(q->Hinv, 0, p * p * sizeof *q->Hinv);
+            for (size_t i = 0; i < p; i++) q->Hinv[i * p + i] = 1;
+        }
+    }
+    if (q->limited)
+        lbfgs_dir(q->g, q->S, q->Y, q->rho, q->count, q->head, p, q->alpha, q->d);
+    else
+        for (size_t i = 0; i < p; i++) q->d[i] = -dot(q->Hinv + i * p, q->g, p);
+}
+
+/* The curvature pair of the accepted step x -> xt: s = xt - x, yv = gt - g,
+   into the memory (skipped when s.y is not positive). Returns |s|. */
+static double qn_update(qn_state *q) {
+    size_t p = q->p;
+    for (size_t i = 0; i < p; i++) {
+        q->s[i] = q->xt[i] - q->x[i];
+        q->yv[i] = q->gt[i] - q->g[i];
+    }
+    double sy = dot(q->s, q->yv, p);
+    if (sy > 1e-300 && isfinite(sy)) {
+        if (q->limited) {
+            memcpy(q->S + (size_t)q->head * p, q->s, p * sizeof *q->s);
+            memcpy(q->Y + (size_t)q->head * p, q->yv, p * sizeof *q->yv);
+            q->rho[q->head] = 1 / sy;
+            q->head = (q->head + 1) % LBFGS_M;
+            if (q->count < LBFGS_M) q->count++;
+        } else {
+            if (q->fresh) {
+                /* scale the initial inverse Hessian to the observed curvature */
+                double gamma = sy / dot(q->yv, q->yv, p);
+                for (size_t i = 0; i < p; i++) q->Hinv[i * p + i] = gamma;
+            }
+            bfgs_update(q->Hinv, q->s, q->yv, q->d, p);
+        }
+        q->fresh = 0;
+    }
+    return sqrt(dot(q->s, q->s, p));
+}
+
+/* One iteration from (x, f, g): direction, line search, update; x, g, f
+   move to the accepted point. *why is set when the minimiser cannot go on
+   (stalled, or a limit reached inside the line search). */
+static int qn_iterate(qn_state *q, dyn_problem *pb, const dyn_limits *lim, double *f,
+                      double *step, long *it, dyn_stop *why, mlpf_error *err) {
+    size_t p = q->p;
+    qn_direction(q);
+    double d0 = dot(q->g, q->d, p);
+    if (!(d0 < 0)) {
+        /* not a descent direction: restart from steepest descent once */
+        if (q->fresh) *why = DYN_STALLED;
+        q->fresh = 1;
+        return MLPF_OK;
+    }
+    double a1 = 1;
+    if (q->fresh) { /* a unit-length first step */
+        double gn = sqrt(dot(q->g, q->g, p));
+        a1 = gn > 1 ? 1 / gn : 1;
+    }
+    linesearch ls = {pb, q->x, q->d, q->xt, q->gt, *f, d0, 0, lim, DYN_GO, err};
+    double a = 0, fa = *f;
+    int found;
+    int st = ls_run(&ls, a1, &a, &fa, &found);
+    if (st) return st;
+    (*it)++;
+    if (ls.stopped) {
+        *why = ls.stopped;
+        return MLPF_OK;
+    }
+    if (!found) {
+        /* no decrease along d: restart from steepest descent once */
+        if (q->fresh) *why = DYN_STALLED;
+        q->fresh = 1;
+        return MLPF_OK;
+    }
+    *step = qn_update(q);
+    memcpy(q->x, q->xt, p * sizeof *q->x);
+    memcpy(q->g, q->gt, p * sizeof *q->g);
+    *f = fa;
+    return MLPF_OK;
+}
+
 int dyn_quasinewton(dyn_problem *pb, int limited, const double *y0, dyn_outcome *out,
                     mlpf_error *err) {
     size_t p = pb->p;
-    double wall0 = mlpf_now();
-    int st = MLPF_ENOMEM;
-    double *x = mlpf_malloc(p * sizeof *x, err), *g = mlpf_malloc(p * sizeof *g, err);
-    double *d = mlpf_malloc(p * sizeof *d, err), *xt = mlpf_malloc(p * sizeof *xt, err);
-    double *gt = mlpf_malloc(p * sizeof *gt, err), *s = mlpf_malloc(p * sizeof *s, err);
-    double *yv = mlpf_malloc(p * sizeof *yv, err);
-    double *Hinv = limited ? NULL : mlpf_malloc(p * p * sizeof *Hinv, err);
-    double *S = limited ? mlpf_malloc(LBFGS_M * p * sizeof *S, err) : NULL;
-    double *Y = limited ? mlpf_malloc(LBFGS_M * p * sizeof *Y, err) : NULL;
-    double rho[LBFGS_M], alpha[LBFGS_M];
-    if (!x || !g || !d || !xt || !gt || !s || !yv || (!limited && !Hinv) || (limited && (!S || !Y)))
-        goto done;
-
-    memcpy(x, y0, p * sizeof *x);
-    double f;
-    st = mlpf_objective_eval(pb->obj, x, &f, g, NULL, err);
+    dyn_limits lim = dyn_limits_optim(pb);
+    qn_state q;
+    double f, step = 0;
+    long it = 0;
+    dyn_stop why = DYN_GO;
+    int st = qn_alloc(&q, p, limited, err);
     if (st) goto done;
-    int fresh = 1, count = 0, head = 0;
-    long it = 0, evals = 1;
-    const char *why = NULL;
-    double step = 0;
+    memcpy(q.x, y0, p * sizeof *q.x);
+    if ((st = mlpf_objective_eval(pb->obj, q.x, &f, q.g, NULL, err))) goto done;
     while (!why) {
-        double gnorm = dyn_gnorm(pb, g);
+        double gnorm = dyn_gnorm(pb, q.g);
         dyn_progress(pb, "optim", 0, f, gnorm, step, it);
-        if ((why = dyn_optim_stop(pb, f, gnorm, it, wall0))) break;
-
-        if (fresh) {
-            /* steepest descent with a unit-length first step */
-            count = head = 0;
-            if (!limited) {
-                memset(Hinv, 0, p * p * sizeof *Hinv);
-                for (size_t i = 0; i < p; i++) Hinv[i * p + i] = 1;
-            }
-        }
-        if (limited) {
-            lbfgs_dir(g, S, Y, rho, count, head, p, alpha, d);
-        } else {
-            for (size_t i = 0; i < p; i++) d[i] = -dot(Hinv + i * p, g, p);
-        }
-        double d0 = dot(g, d, p);
-        if (!(d0 < 0)) {
-            if (fresh) { why = "stalled"; break; }
-            fresh = 1;
-            continue;
-        }
-        double a1 = 1;
-        if (fresh) {
-            double gn = sqrt(dot(g, g, p));
-            a1 = gn > 1 ? 1 / gn : 1;
-        }
-        linesearch ls = {pb, x, d, xt, gt, f, d0, 0, err};
-        double a = 0, fa = f;
-        int found;
-        st = ls_run(&ls, a1, &a, &fa, &found);
-        evals += ls.evals;
-        if (st) goto done;
-        it++;
-        if (!found) {
-            /* no decrease along d: restart from steepest descent once */
-            if (fresh) { why = "stalled"; break; }
-            fresh = 1;
-            continue;
-        }
-        for (size_t i = 0; i < p; i++) {
-            s[i] = xt[i] - x[i];
-            yv[i] = gt[i] - g[i];
-        }
-        step = sqrt(dot(s, s, p));
-        double sy = dot(s, yv, p);
-        if (sy > 1e-300 && isfinite(sy)) {
-            if (limited) {
-                memcpy(S + (size_t)head * p, s, p * sizeof *s);
-                memcpy(Y + (size_t)head * p, yv, p * sizeof *yv);
-                rho[head] = 1 / sy;
-                head = (head + 1) % LBFGS_M;
-                if (count < LBFGS_M) count++;
-            } else {
-                if (fresh) {
-                    /* scale the initial inverse Hessian to the observed curvature */
-                    double gamma = sy / dot(yv, yv, p);
-                    for (size_t i = 0; i < p; i++) Hinv[i * p + i] = gamma;
-                }
-                bfgs_update(Hinv, s, yv, d, p);
-            }
-            fresh = 0;
-        }
-        memcpy(x, xt, p * sizeof *x);
-        memcpy(g, gt, p * sizeof *g);
-        f = fa;
+        dyn_state state = {f, gnorm, it, 0, 0};
+        if ((why = dyn_stop_test(pb, &lim, &state))) break;
+        if ((st = qn_iterate(&q, pb, &lim, &f, &step, &it, &why, err))) goto done;
     }
-    snprintf(out->stopped_by, sizeof out->stopped_by, "%s", why);
-    memcpy(out->ybest, x, p * sizeof *x);
+    out->stopped_by = why;
+    memcpy(out->ybest, q.x, p * sizeof *q.x);
     out->loss_best = f;
     out->iterations = it;
-    (void)evals;
-    st = MLPF_OK;
 done:
-    free(x);
-    free(g);
-    free(d);
-    free(xt);
-    free(gt);
-    free(s);
-    free(yv);
-    free(Hinv);
-    free(S);
-    free(Y);
-    out->wall = mlpf_now() - wall0;
+    qn_free(&q);
+    out->wall = mlpf_now() - lim.wall0;
     return st;
 }

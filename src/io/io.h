@@ -58,6 +58,12 @@ int mlpf_train_config_set(mlpf_train_config *c, const char *key, const cJSON *va
 /* The same from a command-line string: numbers, "inf", JSON arrays, or text. */
 int mlpf_train_config_set_string(mlpf_train_config *c, const char *key, const char *value,
                                  mlpf_error *err);
+/* Every number of o against the option table (the check mlpf_train makes):
+   MLPF_EINVAL naming the option and its range. */
+int mlpf_train_options_check(const mlpf_train_options *o, mlpf_error *err);
+/* The combination of options: known alg and optim_solver (from the method
+   registry), batchsize only with gd / adam. MLPF_EINVAL with a message. */
+int mlpf_train_config_check(const mlpf_train_config *c, mlpf_error *err);
 /* 1 when key names a train option. */
 int mlpf_train_option_known(const char *key);
 /* Parse [[layer, i, j, lambda], ...] into c->merges. */

@@ -2,8 +2,12 @@
    its field, so the spec's "train" object, the command-line flags and the
    options recorded in RUN.json all use the same names (the reference system's). */
 #include "io/io.h"
+#include "dynamics/dynamics.h"
 
 #include <errno.h>
+#include <float.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <limits.h>
 #include <math.h>
 #include <stddef.h>
@@ -12,42 +16,117 @@
 
 typedef enum { OPT_DOUBLE, OPT_LONG, OPT_INT, OPT_SIZE, OPT_BOOL, OPT_STR, OPT_U64 } opt_type;
 
+static const char *const TYPE_NAMES[] = {"double", "long", "int", "size", "bool", "string",
+                                         "uint64"};
+
+/* One option: its field, its range and its documentation. Numbers must lie
+   in [min, max] (strictly above min when min_open, strictly below max when
+   max_open); NaN never passes. Integer options take the range of their C type
+   (max below is a further bound when finite); inf_ok: an integer limit may be
+   "inf", meaning its largest value. */
 typedef struct {
     const char *name;
     opt_type type;
     size_t offset;
-    double min;   /* smallest allowed value (numbers) */
+    double min, max;
+    int min_open, max_open, inf_ok;
+    const char *default_text, *doc;
 } opt_field;
 
-#define F(name, type, min) {#name, type, offsetof(mlpf_train_options, name), min}
+#define F(name, type, min, max, min_open, max_open, inf_ok, def, doc) \
+    {#name, type, offsetof(mlpf_train_options, name), min, max, min_open, max_open, inf_ok, def, doc}
 static const opt_field FIELDS[] = {
-    F(alg, OPT_STR, 0),
-    F(maxT, OPT_DOUBLE, 0),
-    F(abstol, OPT_DOUBLE, 0),
-    F(reltol, OPT_DOUBLE, 0),
-    F(maxtime_ode, OPT_DOUBLE, 0),
-    F(maxiterations_ode, OPT_LONG, 0),
-    F(rk4_step, OPT_DOUBLE, 0),
-    F(lr, OPT_DOUBLE, 0),
-    F(beta1, OPT_DOUBLE, 0),
-    F(beta2, OPT_DOUBLE, 0),
-    F(eps, OPT_DOUBLE, 0),
-    F(batchsize, OPT_SIZE, 0),
-    F(shuffle, OPT_BOOL, 0),
-    F(optim_solver, OPT_STR, 0),
-    F(maxtime_optim, OPT_DOUBLE, 0),
-    F(maxiterations_optim, OPT_LONG, 0),
-    F(min_gnorm, OPT_DOUBLE, 0),
-    F(minloss, OPT_DOUBLE, -INFINITY),
-    F(patience, OPT_LONG, 0),
-    F(maxnorm, OPT_DOUBLE, 0),
-    F(n_samples_trajectory, OPT_INT, 0),
-    F(verbosity, OPT_INT, 0),
-    F(progress_interval, OPT_DOUBLE, 0),
-    F(seed, OPT_U64, 0),
+    F(alg, OPT_STR, 0, 0, 0, 0, 0, "by P", "flow / descent method (see the methods), \"none\" skips the phase"),
+    F(maxT, OPT_DOUBLE, 0, INFINITY, 1, 0, 0, "inf", "flow time to stop at (> 0; inf: until a minimum)"),
+    F(abstol, OPT_DOUBLE, 0, DBL_MAX, 1, 0, 0, "1e-6", "absolute tolerance of the ODE solver (> 0)"),
+    F(reltol, OPT_DOUBLE, 0, DBL_MAX, 0, 0, 0, "1e-6", "relative tolerance of the ODE solver (>= 0)"),
+    F(maxtime_ode, OPT_DOUBLE, 0, INFINITY, 0, 0, 0, "180", "wall seconds of the flow phase"),
+    F(maxiterations_ode, OPT_LONG, 0, INFINITY, 0, 0, 1, "1000000", "steps of the flow phase"),
+    F(rk4_step, OPT_DOUBLE, 0, DBL_MAX, 1, 0, 0, "0.01", "fixed step of rk4 (> 0)"),
+    F(lr, OPT_DOUBLE, 0, DBL_MAX, 1, 0, 0, "0.001", "learning rate of gd and adam (> 0)"),
+    F(beta1, OPT_DOUBLE, 0, 1, 0, 1, 0, "0.9", "adam's first-moment decay, in [0, 1)"),
+    F(beta2, OPT_DOUBLE, 0, 1, 0, 1, 0, "0.999", "adam's second-moment decay, in [0, 1)"),
+    F(eps, OPT_DOUBLE, 0, DBL_MAX, 0, 0, 0, "1e-8", "adam's denominator offset (>= 0)"),
+    F(batchsize, OPT_SIZE, 0, INFINITY, 0, 0, 0, "0", "minibatch size of gd / adam; 0 = full batch"),
+    F(shuffle, OPT_BOOL, 0, 1, 0, 0, 0, "false", "minibatches in a new random order every epoch"),
+    F(optim_solver, OPT_STR, 0, 0, 0, 0, 0, "by P", "minimiser after the flow (see the methods), \"none\" skips it"),
+    F(maxtime_optim, OPT_DOUBLE, 0, INFINITY, 0, 0, 0, "120", "wall seconds of the minimiser"),
+    F(maxiterations_optim, OPT_LONG, 0, INFINITY, 0, 0, 1, "100000", "iterations of the minimiser"),
+    F(min_gnorm, OPT_DOUBLE, 0, DBL_MAX, 0, 0, 0, "1e-15", "stop when the gradient's inf-norm is <= this"),
+    F(minloss, OPT_DOUBLE, -INFINITY, DBL_MAX, 0, 0, 0, "2e-32", "stop when the loss is <= this (-inf: never)"),
+    F(patience, OPT_LONG, 0, INFINITY, 0, 0, 1, "1000000", "flow steps without a new best loss before stopping"),
+    F(maxnorm, OPT_DOUBLE, 0, INFINITY, 0, 0, 0, "inf", "norm regulariser bound (inf: none)"),
+    F(n_samples_trajectory, OPT_INT, 0, INFINITY, 0, 0, 0, "100", "trajectory samples, log-spaced in flow time"),
+    F(verbosity, OPT_INT, 0, INFINITY, 0, 0, 0, "0", "0 silent, 1 progress lines"),
+    F(progress_interval, OPT_DOUBLE, 0, INFINITY, 0, 0, 0, "5", "seconds between progress lines"),
+    F(seed, OPT_U64, 0, INFINITY, 0, 0, 0, "1", "seed of the minibatch order (integer in [0, 2^64 - 1])"),
 };
 #undef F
 #define NFIELDS (sizeof FIELDS / sizeof FIELDS[0])
+
+/* The largest value of an integer field's C type. */
+static double type_max(opt_type t) {
+    switch (t) {
+    case OPT_LONG: return (double)LONG_MAX; /* 2^63 after rounding: compared with >= */
+    case OPT_INT: return (double)INT_MAX;
+    case OPT_SIZE: return (double)SIZE_MAX;
+    case OPT_U64: return 0x1p64;
+    case OPT_BOOL: return 1;
+    default: return INFINITY;
+    }
+}
+
+size_t mlpf_option_count(void) { return NFIELDS; }
+
+int mlpf_option_get(size_t i, mlpf_option_info *info) {
+    if (i >= NFIELDS || !info) return MLPF_EINVAL;
+    const opt_field *f = &FIELDS[i];
+    info->name = f->name;
+    info->type = TYPE_NAMES[f->type];
+    info->default_text = f->default_text;
+    info->doc = f->doc;
+    info->min = f->min;
+    info->max = f->type == OPT_DOUBLE ? f->max : type_max(f->type);
+    info->min_exclusive = f->min_open;
+    info->max_exclusive = f->type == OPT_DOUBLE ? f->max_open : 0;
+    info->inf_ok = f->inf_ok;
+    return MLPF_OK;
+}
+
+/* The range of f as text, for messages. */
+static void range_text(const opt_field *f, char *buf, size_t n) {
+    switch (f->type) {
+    case OPT_LONG: snprintf(buf, n, "[0, %ld]", LONG_MAX); break;
+    case OPT_INT: snprintf(buf, n, "[0, %d]", INT_MAX); break;
+    case OPT_SIZE: snprintf(buf, n, "[0, %zu]", (size_t)SIZE_MAX); break;
+    case OPT_U64: snprintf(buf, n, "[0, %llu]", (unsigned long long)UINT64_MAX); break;
+    default:
+        snprintf(buf, n, "%c%g, %g%c", f->min_open ? '(' : '[', f->min,
+                 f->max == DBL_MAX ? INFINITY : f->max, f->max_open || f->max == DBL_MAX ? ')' : ']');
+    }
+}
+
+/* MLPF_OK when d is a valid value of f; where prefixes messages. */
+static int check_number(const opt_field *f, double d, const char *where, mlpf_error *err) {
+    char range[64];
+    range_text(f, range, sizeof range);
+    if (isnan(d))
+        return mlpf_fail(err, MLPF_EINVAL, "%s: nan is not a valid %s (need a number in %s)",
+                         where, f->name, range);
+    if (f->type != OPT_DOUBLE && isinf(d) && d > 0) {
+        if (f->inf_ok) return MLPF_OK;
+        return mlpf_fail(err, MLPF_EINVAL, "%s: %s must be finite, in %s", where, f->name, range);
+    }
+    int below = f->min_open ? !(d > f->min) : !(d >= f->min);
+    double max = f->type == OPT_DOUBLE ? f->max : type_max(f->type);
+    int above = f->type == OPT_DOUBLE ? (f->max_open ? !(d < max) : !(d <= max)) : d >= max + (f->type == OPT_INT || f->type == OPT_BOOL);
+    if (below || above)
+        return mlpf_fail(err, MLPF_EINVAL, "%s: %s = %g is out of range %s", where, f->name, d,
+                         range);
+    if (f->type != OPT_DOUBLE && d != floor(d))
+        return mlpf_fail(err, MLPF_EINVAL, "%s: %g is not an integer", where, d);
+    return MLPF_OK;
+}
 
 void mlpf_train_config_init(mlpf_train_config *c) {
     memset(c, 0, sizeof *c);
@@ -64,6 +143,58 @@ void mlpf_train_config_free(mlpf_train_config *c) {
     c->opt.ntauinv = 0;
     c->opt.merges = NULL;
     c->opt.nmerges = 0;
+}
+
+static const opt_field *find_field(const char *name) {
+    for (size_t i = 0; i < NFIELDS; i++)
+        if (!strcmp(FIELDS[i].name, name)) return &FIELDS[i];
+    return NULL;
+}
+
+int mlpf_option_check(const char *name, double value, mlpf_error *err) {
+    const opt_field *f = name ? find_field(name) : NULL;
+    if (!f || f->type == OPT_STR)
+        return mlpf_fail(err, MLPF_EINVAL, "\"%s\" is not a numeric train option",
+                         name ? name : "(null)");
+    return check_number(f, value, f->name, err);
+}
+
+int mlpf_train_options_check(const mlpf_train_options *o, mlpf_error *err) {
+    for (size_t i = 0; i < NFIELDS; i++) {
+        const opt_field *f = &FIELDS[i];
+        const char *base = (const char *)o + f->offset;
+        long v;
+        switch (f->type) {
+        case OPT_DOUBLE: {
+            int st = check_number(f, *(const double *)base, "train options", err);
+            if (st) return st;
+            continue;
+        }
+        /* a field of the struct is within its type's range: only the lower
+           bound can fail */
+        case OPT_LONG: v = *(const long *)base; break;
+        case OPT_INT: v = *(const int *)base; break;
+        default: continue;
+        }
+        if (v < f->min)
+            return mlpf_fail(err, MLPF_EINVAL, "train options: %s = %ld must be >= %g", f->name, v,
+                             f->min);
+    }
+    return MLPF_OK;
+}
+
+int mlpf_train_config_check(const mlpf_train_config *c, mlpf_error *err) {
+    const mlpf_train_options *o = &c->opt;
+    int st;
+    if (o->alg[0] && (st = dyn_method_check(o->alg, DYN_PHASE_FLOW, err))) return st;
+    if (o->optim_solver[0] && (st = dyn_method_check(o->optim_solver, DYN_PHASE_OPTIM, err)))
+        return st;
+    const dyn_method *m = o->alg[0] ? dyn_method_find(o->alg, DYN_PHASE_FLOW) : NULL;
+    if (o->batchsize > 0 && (!m || m->kind != DYN_KIND_DESCENT))
+        return mlpf_fail(err, MLPF_EINVAL,
+                         "train options: batchsize = %zu needs alg gd or adam, not \"%s\"",
+                         o->batchsize, o->alg[0] ? o->alg : "the default flow");
+    return MLPF_OK;
 }
 
 int mlpf_train_option_known(const char *key) {
@@ -87,6 +218,10 @@ static int json_double(const cJSON *v, double *out) {
         }
         if (!strcasecmp(s, "-inf") || !strcasecmp(s, "-infinity")) {
             *out = -INFINITY;
+            return 1;
+        }
+        if (!strcasecmp(s, "nan")) { /* rejected with its name by check_number */
+            *out = NAN;
             return 1;
         }
     }
@@ -220,26 +355,20 @@ int mlpf_train_config_set(mlpf_train_config *c, const char *key, const cJSON *va
         return MLPF_OK;
     }
     double d;
-    if (!json_double(value, &d) || isnan(d))
+    if (!json_double(value, &d))
         return mlpf_fail(err, MLPF_EINVAL, "%s: need a number", where);
-    if (d < f->min)
-        return mlpf_fail(err, MLPF_EINVAL, "%s: %g is negative", where, d);
+    int st = check_number(f, d, where, err);
+    if (st) return st;
     if (f->type == OPT_DOUBLE) {
         *(double *)base = d;
         return MLPF_OK;
     }
-    /* integer options: "inf" means "no limit" */
-    if (isfinite(d) && d != floor(d))
-        return mlpf_fail(err, MLPF_EINVAL, "%s: %g is not an integer", where, d);
+    /* integer options: "inf" means "no limit" (only for limits: inf_ok) */
     switch (f->type) {
-    case OPT_LONG: *(long *)base = d >= (double)LONG_MAX ? LONG_MAX : (long)d; break;
-    case OPT_INT: *(int *)base = d >= (double)INT_MAX ? INT_MAX : (int)d; break;
-    case OPT_SIZE: *(size_t *)base = d >= 0x1p63 ? (size_t)-1 : (size_t)d; break;
-    case OPT_U64:
-        if (!isfinite(d) || d >= 0x1p64)
-            return mlpf_fail(err, MLPF_EINVAL, "%s: %g is too large", where, d);
-        *(uint64_t *)base = (uint64_t)d;
-        break;
+    case OPT_LONG: *(long *)base = isinf(d) ? LONG_MAX : (long)d; break;
+    case OPT_INT: *(int *)base = (int)d; break;
+    case OPT_SIZE: *(size_t *)base = (size_t)d; break;
+    case OPT_U64: *(uint64_t *)base = (uint64_t)d; break;
     default: break;
     }
     if (!strcmp(key, "verbosity")) c->verbosity_set = 1;
@@ -257,7 +386,7 @@ int mlpf_train_config_set_string(mlpf_train_config *c, const char *key, const ch
         v = cJSON_CreateNumber(d);
         if (v && !isfinite(d)) {
             cJSON_Delete(v);
-            v = cJSON_CreateString(d > 0 ? "inf" : "-inf");
+            v = cJSON_CreateString(isnan(d) ? "nan" : d > 0 ? "inf" : "-inf");
         }
     } else if (!strcmp(value, "true") || !strcmp(value, "false")) {
         v = cJSON_CreateBool(value[0] == 't');
@@ -275,7 +404,8 @@ int mlpf_train_config_set_string(mlpf_train_config *c, const char *key, const ch
         errno = 0;
         unsigned long long s = strtoull(value, &e2, 10);
         if (*e2 != '\0' || errno || value[0] == '-')
-            st = mlpf_fail(err, MLPF_EINVAL, "%s: \"%s\" is not a seed (integer >= 0)", where, value);
+            st = mlpf_fail(err, MLPF_EINVAL, "%s: \"%s\" is not a seed (an integer in [0, %llu])", where,
+                             value, (unsigned long long)UINT64_MAX);
         else {
             c->opt.seed = (uint64_t)s;
             st = MLPF_OK;
