@@ -33,6 +33,7 @@ typedef struct {
     const mlpf_train_options *opt;
     double wall0;                /* wall clock at the start of mlpf_train         */
     double last_progress;        /* wall clock of the last progress report        */
+    int auto_alg;                /* the flow method is the default: it may switch  */
 } dyn_problem;
 
 void dyn_y_to_x(const dyn_problem *pb, const double *y, double *x);
@@ -64,6 +65,7 @@ typedef enum {
     DYN_BASIN,
     DYN_STALLED,
     DYN_SOLVER_FAILURE,
+    DYN_CHANNEL,
     DYN_SKIPPED,
     DYN_NSTOPS
 } dyn_stop;
@@ -132,12 +134,13 @@ typedef struct {
     double t;                 /* flow time reached (flow / descent)          */
     double wall;              /* wall seconds                                */
     dyn_stop stopped_by;
+    char alg[32];             /* the method if it switched ("kencarp58>bdf(failure)"), else "" */
 } dyn_outcome;
 
 /* Gradient flow with SUNDIALS: "kencarp58", "bdf", "dopri5", "verner8", "rk4". */
 int dyn_flow(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr,
              dyn_outcome *out, mlpf_error *err);
-/* Tests only: force the implicit method's BDF fallback at t = 0. */
+/* Tests only: pretend the method fails at t = 0, so that BDF takes over. */
 int dyn_flow_ex(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr,
                 dyn_outcome *out, int force_fallback, mlpf_error *err);
 

@@ -71,6 +71,7 @@ static const char *const STOP_NAMES[DYN_NSTOPS] = {
     [DYN_BASIN] = "basin",
     [DYN_STALLED] = "stalled",
     [DYN_SOLVER_FAILURE] = "solver_failure",
+    [DYN_CHANNEL] = "channel",
     [DYN_SKIPPED] = "skipped",
 };
 
