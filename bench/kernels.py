@@ -2,8 +2,12 @@
 
 Reference grid (references.md): one hidden layer of k softplus units, Din = 2,
 one linear output, biases; k in {10, 50, 100}, N in {10, 100, 1e3, 1e4, 1e5};
-float64, one thread each. Also the Gauss-Newton floor (OpenBLAS dsyrk on an
-(N, P) matrix) and mlpflow with 2 threads at N >= 1e4.
+float64, one thread each. The peer is torch's faster form (leaf tensors with
+backward(), or a flat vector with autograd.grad: torch_kernels.py times both).
+Floors: for the gradient, grad_floor.c (the fused minimum: one softplus value and
+derivative per sample and unit with glibc's vector math, plus the products);
+for the Hessian, OpenBLAS dsyrk on the (N, P) Gauss-Newton matrix (N >= 1e4).
+Also mlpflow with 2 threads at N >= 1e4.
 
 usage: /usr/bin/python3 bench/kernels.py [--mlpflow build/mlpflow] [--quick]
 Prints a markdown table of medians and ratios (torch / mlpflow)."""
@@ -26,6 +30,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mlpflow", default=os.path.join(HERE, "..", "build", "mlpflow"))
     ap.add_argument("--floor", default=os.path.join(HERE, "..", "build", "bench", "dsyrk_floor"))
+    ap.add_argument("--grad-floor", default=os.path.join(HERE, "..", "build", "bench",
+                                                         "grad_floor"))
     ap.add_argument("--quick", action="store_true", help="small grid, for a smoke test")
     ap.add_argument("--torch-hessian-limit", type=float, default=15.0,
                     help="skip torch Hessians predicted to take longer (seconds)")
@@ -37,9 +43,10 @@ def main():
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')} "
           f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}")
     print()
-    print("| k | N | P | mlpflow grad | torch grad | ratio | mlpflow Hessian | torch Hessian | ratio "
+    print("| k | N | P | mlpflow grad | torch leaf | torch flat | ratio | grad floor | grad/floor "
+          "| mlpflow Hessian | torch Hessian | ratio "
           "| dsyrk floor | Hess/floor | Hess 2 threads | speed-up |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|" + "---|" * 16)
     for k in units:
         for n in sizes:
             P = 4 * k + 1
@@ -52,8 +59,10 @@ def main():
             if predicted < a.torch_hessian_limit:
                 tcmd.append("--hessian")
             t = run_json(tcmd, env=one)
-            row = [k, n, P, m["gradient_seconds"], t["gradient_seconds"],
-                   t["gradient_seconds"] / m["gradient_seconds"], m["hessian_seconds"]]
+            gf = run_json([a.grad_floor, "2", str(k), str(n), "5"], env=one)["grad_floor_seconds"]
+            row = [k, n, P, m["gradient_seconds"], t["gradient_leaf_seconds"],
+                   t["gradient_flat_seconds"], t["gradient_seconds"] / m["gradient_seconds"],
+                   gf, m["gradient_seconds"] / gf, m["hessian_seconds"]]
             if "hessian_seconds" in t:
                 row += [t["hessian_seconds"], t["hessian_seconds"] / m["hessian_seconds"]]
             else:

@@ -5,6 +5,7 @@
 #define MLPF_CLI_H
 
 #include "io/io.h"
+#include "problem/problem.h"
 #include "result/result_io.h"
 
 /* exit codes */
@@ -35,6 +36,16 @@ int cli_usage(const char *cmd, const char *fmt, ...) MLPF_PRINTF(2, 3);
 int cli_uint(const cli_args *a, const char *name, unsigned long long def, unsigned long long max,
              unsigned long long *out);
 
+/* Check before any work that path + suffix (suffix may be "") can be written:
+   its directory exists and is writable. Message and CLI_USAGE when not. */
+int cli_check_output(const char *cmd, const char *path, const char *suffix);
+/* Read a parameter vector for net from a .npy / CSV file, or the "x" of a run
+   (RUN.npz or RUN.json, the pair checked); message and CLI_FAIL on error. */
+int cli_read_params(const char *path, const mlpf_net *net, double **x);
+/* A number as JSON text: 17 significant digits, or "inf" / "-inf" / "nan" as
+   strings (JSON has no infinity), the convention of every file we write. */
+void cli_json_number(char *buf, size_t cap, double v);
+
 /* Load --spec (required) with threads; message and CLI_FAIL / CLI_USAGE on error. */
 int cli_load_problem(const cli_args *a, int threads, mlpf_problem **p);
 
@@ -48,5 +59,6 @@ int cmd_predict(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_example(int argc, char **argv);
+int cmd_classify(int argc, char **argv);
 
 #endif

@@ -72,13 +72,19 @@ int cmd_bench(int argc, char **argv) {
     if (!net || mlpf_net_add_layer(net, (int)units, act, 1, &err) ||
         mlpf_net_add_layer(net, 1, "identity", 1, &err)) {
         mlpf_net_free(net);
-        return cli_error(CLI_FAIL, "--activation: %s", err.msg);
+        /* a bad --activation is a usage error; a layer over the memory budget is not */
+        return err.status == MLPF_EINVAL ? cli_usage("bench", "--activation: %s", err.msg)
+                                         : cli_error(CLI_FAIL, "%s", err.msg);
     }
     size_t np = mlpf_net_nparams(net);
     if (hess && np > 20000) {
         mlpf_net_free(net);
-        return cli_error(CLI_FAIL, "%zu parameters: the Hessian would not fit; use --no-hessian",
+        return cli_usage("bench", "%zu parameters: the Hessian would not fit; use --no-hessian",
                          np);
+    }
+    if (mlpf_check_budget("--samples x (--din + 1)", 8.0 * (double)n * (double)(din + 1), &err)) {
+        mlpf_net_free(net);
+        return cli_error(CLI_FAIL, "bench: %s", err.msg);
     }
     double *X = malloc(n * din * sizeof(double)), *Y = malloc(n * sizeof(double));
     double *x = malloc(np * sizeof(double)), *g = malloc(np * sizeof(double));

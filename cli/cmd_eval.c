@@ -19,9 +19,11 @@ static const char HELP_INIT[] =
 static const char HELP_LOSS[] =
     "usage: mlpflow loss --spec S.json --params P.npy [--regularized] [--threads T]\n"
     "\n"
-    "Prints {\"loss\": L} (17 significant digits) on stdout. When the spec has a\n"
-    "norm barrier (maxnorm) or merge penalties, \"loss_regularized\" is printed too.\n"
-    "P.npy holds P values (any shape), P = the network's parameter count.\n";
+    "Prints {\"loss\": L} (17 significant digits; \"inf\" / \"nan\" as strings) on\n"
+    "stdout. When the spec has a norm barrier (maxnorm) or merge penalties,\n"
+    "\"loss_regularized\" is printed too.\n"
+    "P.npy holds P values (any shape), P = the network's parameter count; a run's\n"
+    "RUN.npz (or RUN.json) gives its x, after checking the pair belongs together.\n";
 
 static const char HELP_GRADIENT[] =
     "usage: mlpflow gradient --spec S.json --params P.npy -o G.npy [--regularized] [--threads T]\n"
@@ -72,15 +74,15 @@ static int eval_begin(const char *cmd, const char *help, int argc, char **argv,
     if (need_params && !cli_get(&c->a, "params"))
         return cli_usage(cmd, "--params P.npy is required");
     if (need_out && !cli_get(&c->a, "o")) return cli_usage(cmd, "-o FILE is required");
+    if ((need_out && (rc = cli_check_output(cmd, cli_get(&c->a, "o"), ""))) ||
+        (cli_get(&c->a, "vectors") && (rc = cli_check_output(cmd, cli_get(&c->a, "vectors"), ""))))
+        return rc;
     unsigned long long threads;
     if ((rc = cli_uint(&c->a, "threads", 0, 4096, &threads))) return rc;
     if ((rc = cli_load_problem(&c->a, (int)threads, &c->p))) return rc;
     c->np = mlpf_net_nparams(c->p->net);
-    if (need_params) {
-        mlpf_error err = {0};
-        if (mlpf_read_params(cli_get(&c->a, "params"), c->p->net, &c->x, &err))
-            return cli_error(CLI_FAIL, "--params: %s", err.msg);
-    }
+    if (need_params && (rc = cli_read_params(cli_get(&c->a, "params"), c->p->net, &c->x)))
+        return rc;
     return 0;
 }
 
@@ -128,9 +130,14 @@ int cmd_loss(int argc, char **argv) {
     if (c.p->reg != c.p->obj) {
         if (mlpf_objective_eval(c.p->reg, c.x, &lreg, NULL, NULL, &err))
             return finish(&c, cli_error(CLI_FAIL, "%s", err.msg));
-        printf("{\"loss\": %.17g, \"loss_regularized\": %.17g}\n", loss, lreg);
+        char l1[32], l2[32];
+        cli_json_number(l1, sizeof l1, loss);
+        cli_json_number(l2, sizeof l2, lreg);
+        printf("{\"loss\": %s, \"loss_regularized\": %s}\n", l1, l2);
     } else {
-        printf("{\"loss\": %.17g}\n", loss);
+        char l1[32];
+        cli_json_number(l1, sizeof l1, loss);
+        printf("{\"loss\": %s}\n", l1);
     }
     return finish(&c, 0);
 }
@@ -145,8 +152,9 @@ static int derivative_cmd(const char *cmd, const char *help, int argc, char **ar
     if (rc) return finish(&c, rc);
     mlpf_error err = {0};
     size_t np = c.np;
-    if (order >= 2 && np > 46000) return finish(&c, cli_error(CLI_FAIL, "%s: %zu parameters: "
-                                                "the Hessian would not fit in memory", cmd, np));
+    double matrices = order < 2 ? 0 : cli_get(&c.a, "vectors") ? 2 : 1;
+    if (mlpf_check_budget("the Hessian", matrices * 8.0 * (double)np * (double)np, &err))
+        return finish(&c, cli_error(CLI_FAIL, "%s: %zu parameters: %s", cmd, np, err.msg));
     double *g = malloc((np ? np : 1) * sizeof(double));
     double *h = order >= 2 ? malloc((np * np + 1) * sizeof(double)) : NULL;
     double *ev = order == 3 ? malloc((np ? np : 1) * sizeof(double)) : NULL;
@@ -169,8 +177,12 @@ static int derivative_cmd(const char *cmd, const char *help, int argc, char **ar
         if (mlpf_spectrum(h, np, ev, V, &err) || mlpf_write_npy(out, ev, s1, 1, &err) ||
             (vec && mlpf_write_npy(vec, V, s2, 2, &err)))
             rc = cli_error(CLI_FAIL, "%s", err.msg);
-        else if (np)
-            printf("{\"min\": %.17g, \"max\": %.17g}\n", ev[0], ev[np - 1]);
+        else if (np) {
+            char lo[32], hi[32];
+            cli_json_number(lo, sizeof lo, ev[0]);
+            cli_json_number(hi, sizeof hi, ev[np - 1]);
+            printf("{\"min\": %s, \"max\": %s}\n", lo, hi);
+        }
     }
     free(g);
     free(h);

@@ -45,22 +45,29 @@ static const char HELP_TRAIN[] =
     "  --threads T    threads (across starts with --starts, else in the objective)\n"
     "  --quiet        no progress lines on stderr\n"
     "\n"
-    "Train options (names of the reference system), e.g. --alg bdf --maxtime_ode 10:\n"
-    "  alg maxT abstol reltol maxtime_ode maxiterations_ode rk4_step optim_solver\n"
-    "  maxtime_optim maxiterations_optim min_gnorm minloss patience tauinv maxnorm\n"
-    "  merge batchsize lr beta1 beta2 eps shuffle n_samples_trajectory verbosity\n"
-    "  progress_interval seed\n"
-    "  tauinv: a number, a JSON list, or a .npy file; merge: [[layer,i,j,lambda],...];\n"
-    "  numbers may be \"inf\".\n"
     "Ctrl-C stops training; the best point so far is written (stopped_by\n"
-    "\"interrupt\") and the exit code is 1.\n"
+    "\"interrupt\") and the exit code is 1. Usage errors (unknown option or method,\n"
+    "a value out of range, NaN, impossible combinations) exit 2 before any work.\n"
+    "\n"
+    "Train options (names of the reference system), e.g. --alg bdf --maxtime_ode 10;\n"
+    "numbers may be \"inf\" (integer limits: no limit) [default]:\n";
+
+static const char HELP_TRAIN_MORE[] =
+    "  --tauinv                 time scales: a number, a JSON list, or a .npy file [1]\n"
+    "  --merge                  merge penalty [[layer,i,j,lambda],...] [none]\n"
     "\n"
     "Methods (alg: flow or descent, default by P; optim_solver: minimiser,\n"
     "default by P; none skips the phase):\n";
 
-/* HELP_TRAIN followed by the method registry, one line per method. */
+/* HELP_TRAIN followed by the option table and the method registry, one
+   line each. */
 static void train_help(char *buf, size_t cap) {
     size_t n = (size_t)snprintf(buf, cap, "%s", HELP_TRAIN);
+    mlpf_option_info o;
+    for (size_t i = 0; n < cap && mlpf_option_get(i, &o) == MLPF_OK; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "  --%-22s %s [%s]\n", o.name, o.doc,
+                              o.default_text);
+    if (n < cap) n += (size_t)snprintf(buf + n, cap - n, "%s", HELP_TRAIN_MORE);
     const char *name, *kind, *doc;
     for (size_t i = 0; n < cap && mlpf_method_info(i, &name, &kind, &doc) == MLPF_OK; i++)
         n += (size_t)snprintf(buf + n, cap - n, "  %-14s %-10s %s\n", name, kind, doc);
@@ -238,7 +245,11 @@ static int train_and_save(const cli_args *a, mlpf_problem *p, const char *run, s
         cJSON_Delete(o);
     }
     if (!rc && g_interrupt)
-        rc = cli_error(CLI_FAIL, "interrupted: the best point so far is in %s.json / .npz", run);
+        rc = k == 1 ? cli_error(CLI_FAIL, "interrupted: the best point so far is in %s.json / "
+                                ".npz", run)
+                    : cli_error(CLI_FAIL, "interrupted: the best points so far are in %s_0.json / "
+                                ".npz .. %s_%zu.json / .npz (summary in %s.json)", run, run, k - 1,
+                                run);
     return rc;
 }
 
@@ -269,7 +280,7 @@ int cmd_train(int argc, char **argv) {
     static const char *const valued[] = {"spec", "init", "seed", "starts", "threads", "o", NULL};
     static const char *const flags[] = {"quiet", NULL};
     cli_args a;
-    char help[8192];
+    char help[16384];
     train_help(help, sizeof help);
     int rc = cli_parse("train", help, argc, argv, valued, flags, 1, &a);
     if (rc) return rc < 0 ? CLI_OK : rc;
@@ -283,6 +294,7 @@ int cmd_train(int argc, char **argv) {
     if (k == 0) return cli_usage("train", "--starts must be at least 1");
     char run[4096];
     if ((rc = run_base("train", cli_get(&a, "o"), run, sizeof run))) return rc;
+    if ((rc = cli_check_output("train", run, ".json"))) return rc;
     mlpf_problem *p;
     /* with many starts the parallelism is across starts, one thread each */
     if ((rc = cli_load_problem(&a, k > 1 ? 1 : (int)threads, &p))) return rc;

@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 
 static const char USAGE[] =
@@ -19,6 +20,7 @@ static const char USAGE[] =
     "  train     gradient flow then a minimiser; writes RUN.json + RUN.npz\n"
     "  bench     time gradient and Hessian calls of a one-hidden-layer net\n"
     "  example   train the built-in teacher-student example\n"
+    "  classify  what a point is: minimum, saddle (index), channel, not critical\n"
     "  version   print the version\n"
     "\n"
     "A spec is a JSON file, e.g.\n"
@@ -138,6 +140,51 @@ int cli_load_problem(const cli_args *a, int threads, mlpf_problem **p) {
     return 0;
 }
 
+int cli_check_output(const char *cmd, const char *path, const char *suffix) {
+    size_t n = strlen(path) + strlen(suffix) + 1;
+    char *full = malloc(n);
+    if (!full) return cli_error(CLI_FAIL, "out of memory");
+    snprintf(full, n, "%s%s", path, suffix);
+    mlpf_error err = {0};
+    int rc = mlpf_check_output_dir(full, &err) ? cli_usage(cmd, "%s", err.msg) : 0;
+    free(full);
+    return rc;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && !strcmp(s + n - m, suffix);
+}
+
+int cli_read_params(const char *path, const mlpf_net *net, double **x) {
+    mlpf_error err = {0};
+    *x = NULL;
+    if (!ends_with(path, ".npz") && !ends_with(path, ".json")) {
+        if (mlpf_read_params(path, net, x, &err)) return cli_error(CLI_FAIL, "--params: %s", err.msg);
+        return 0;
+    }
+    double *v;
+    size_t shape[2], np = mlpf_net_nparams(net);
+    int ndim;
+    if (mlpf_result_read_array(path, "x", &v, shape, &ndim, &err))
+        return cli_error(CLI_FAIL, "--params: %s", err.msg);
+    size_t n = ndim == 0 ? 1 : ndim == 1 ? shape[0] : shape[0] * shape[1];
+    size_t bad = n == np ? mlpf_first_nonfinite(v, n) : 0;
+    if (n != np || bad) {
+        free(v);
+        return n != np ? cli_error(CLI_FAIL, "--params: %s: x has %zu values but the net has %zu "
+                                   "parameters", path, n, np)
+                       : cli_error(CLI_FAIL, "--params: %s: x[%zu] is not finite", path, bad - 1);
+    }
+    *x = v;
+    return 0;
+}
+
+void cli_json_number(char *buf, size_t cap, double v) {
+    if (isfinite(v)) snprintf(buf, cap, "%.17g", v);
+    else snprintf(buf, cap, "\"%s\"", isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+}
+
 typedef struct {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -148,6 +195,7 @@ static const command COMMANDS[] = {
     {"hessian", cmd_hessian},   {"spectrum", cmd_spectrum}, {"predict", cmd_predict},
     {"bench", cmd_bench},       {"train", cmd_train},     {"example", cmd_example},
     {"info", cmd_info},
+    {"classify", cmd_classify},
 };
 
 int main(int argc, char **argv) {

@@ -131,6 +131,38 @@ const char *mlpf_activation_name(mlpf_act_kind kind);
 /* f, f', f'' at u; any output may be NULL. Not for softmax. */
 void mlpf_activation_eval(const mlpf_activation *a, double u, double *f, double *df, double *d2f);
 
+/* What is known about an activation, from the one activation table. The names
+   are the library's static strings: do not free them. */
+typedef enum {
+    MLPF_PARITY_NEITHER = 0,
+    MLPF_PARITY_ODD,      /* f(-u) = -f(u) */
+    MLPF_PARITY_EVEN      /* f(-u) =  f(u) */
+} mlpf_parity;
+
+#define MLPF_ACT_MAXKINKS 2
+typedef struct {
+    const char *name;          /* canonical name, as mlpf_activation_name gives it */
+    const char *alias;         /* another accepted spelling ("linear", "erf", "swish"), or NULL */
+    int scalar;                /* 1: f, f', f'' of one pre-activation; 0: softmax (whole layer) */
+    double strip;              /* half-width d of the strip |Im u| < d in which f is analytic on
+                                  each smooth piece: sets the Gaussian quadrature rule sizes;
+                                  INFINITY for polynomials, NAN when not scalar */
+    int nkinks;                /* points where f' jumps (f'' has a delta there) */
+    double kinks[MLPF_ACT_MAXKINKS];
+    mlpf_parity parity;
+    int homogeneous;           /* 1 when f(c u) = c^degree f(u) for every c > 0 */
+    int degree;                /* that degree; 0 when not homogeneous */
+    int gaussian_closed_form;  /* Gaussian-input expectations of pairs of this activation in
+                                  closed form (erf family, relu); others use quadrature */
+} mlpf_activation_info;
+
+/* The table's row for kind (poly: general coefficients, so neither parity nor
+   homogeneity). MLPF_EINVAL for an unknown kind. */
+int mlpf_activation_info_get(mlpf_act_kind kind, mlpf_activation_info *out, mlpf_error *err);
+/* The same for one activation, with a poly's parity and homogeneity read from its
+   coefficients (odd / even powers only; a single power c_k u^k has degree k). */
+int mlpf_activation_describe(const mlpf_activation *a, mlpf_activation_info *out, mlpf_error *err);
+
 /* ------------------------------------------------------------------------ */
 /* Network spec                                                             */
 /* ------------------------------------------------------------------------ */
@@ -261,7 +293,9 @@ mlpf_objective *mlpf_objective_gaussian(const mlpf_net *teacher, const double *t
    with tensor-product Gauss-Hermite nodes for N(0, I) pruned below
    weight_threshold (weights sum to 1 before pruning, times n afterwards so that
    the finite objective's (1/N) sum w_n is the expectation). Arrays are
-   malloc'ed; the caller frees them with mlpf_free. order is the 1-D rule size. */
+   allocated; the caller frees them with mlpf_free. order is the 1-D rule size, at
+   most MLPF_GH_MAX_ORDER (building the rule costs order^2 time). */
+#define MLPF_GH_MAX_ORDER 5000
 int mlpf_gauss_hermite_data(int din, int order, double weight_threshold, double **input,
                             double **weights, size_t *n, mlpf_error *err);
 
@@ -481,6 +515,314 @@ int mlpf_grow_net(const mlpf_net *net, const double *x, int extra, uint64_t seed
    one neuron left); returns the smaller net/params (others keep their order). */
 int mlpf_shrink_net(const mlpf_net *net, const double *x, const int *remove, size_t nremove,
                     mlpf_net **new_net, double **x_new, mlpf_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Analysis: what a point is (minimum, saddle, channel), critical points    */
+/* ------------------------------------------------------------------------ */
+
+/* Channels to infinity. A pair channel is two units i < j of one hidden layer
+   whose (augmented, bias last) input vectors w_i, w_j converge while their
+   outgoing weight columns a_i, a_j (in the next layer) grow with opposite
+   signs; in the limit the pair computes the gated linear unit (GLU)
+       c sigma(w.xbar) + (v_o.xbar) sigma'(w.xbar)   for each next-layer unit o,
+   with w = (w_i + w_j)/2, c = a_i + a_j, v_o = (a_io - a_jo)(w_i - w_j)/2.
+   A single-unit channel (odd activations with sigma(0) = 0, sigma'(0) != 0:
+   tanh, sigmoid2) is one unit with |w| -> 0 and |a| -> inf at fixed a w: the
+   GLU with c = 0, w = 0, v_o = a_io w_i (a linear unit).
+   Detection on the data (or, for standard Gaussian input, in expectation by
+   2-D Gauss-Hermite quadrature in the plane of the pair's input vectors):
+     glu_error  = rms(pair - GLU) / rms(pair)                   <= glu_tol
+     amplification = rms of one unit's own term (a_i - a_j)/2 sigma(w.xbar),
+                 over rms(pair)                                 >= min_amplification
+                 (the units' outputs cancel: output weights "large"; single
+                 unit: |a| sigma'(0) / rms(a sigma(w.xbar)), i.e. 1 / the
+                 rms pre-activation: deep in the linear regime)
+     gated part = rms((v.xbar) sigma'(w.xbar)) / rms(pair)      >= glu_tol
+                 (pair only: otherwise the pair is a scaled copy of one unit,
+                  a point on a symmetry-induced line, not a channel)
+     single: also rms(unit) >= glu_tol * rms(next layer's pre-activation)
+                 (a negligible unit is not a channel; skipped for Gaussian
+                 input with din > 2, where only the unit's plane is sampled).
+   For odd activations (tanh, sigmoid2) a pair is compared modulo the sign
+   symmetry (w_j, a_j) -> (-w_j, -a_j): then cosine is negative and w, c, v
+   refer to the flipped unit j. Each unit joins at most one channel (the most
+   amplified candidates win); identity and poly units are never channels.
+   Defaults: glu_tol 0.1 (the GLU explains 99% of the pair's output variance),
+   min_amplification 10 (the two units' terms cancel to one decimal digit: a
+   finite pair of ordinary units does not do that). */
+typedef enum { MLPF_CHANNEL_PAIR = 0, MLPF_CHANNEL_SINGLE = 1 } mlpf_channel_type;
+
+typedef struct {
+    mlpf_channel_type type;
+    int layer;                 /* hidden layer, counting from 0                       */
+    int units[2];              /* i < j; units[1] = -1 for a single unit              */
+    int nin;                   /* inputs + bias of the layer (length of w)            */
+    int nout;                  /* units of the next layer (length of c)               */
+    double gap;                /* pair: |w_i - w_j| / |w|; single: rms of w_i.xbar    */
+    double cosine;             /* pair: cosine of w_i and w_j; single: NAN            */
+    double amplification;      /* see above                                           */
+    double *out_weights;       /* (2, nout) a_i, a_j; single: (1, nout)               */
+    double *c;                 /* (nout)                                              */
+    double *w;                 /* (nin)                                               */
+    double *v;                 /* (nout, nin)                                         */
+    double glu_error;          /* relative RMS difference pair vs GLU                 */
+    double growth_exponent;    /* d log|a| / d log t over the last decades (NAN       */
+    double loss_rate;          /* unless from a trajectory); -d log L / d log t       */
+} mlpf_channel;
+
+typedef struct {
+    double glu_tol;            /* 0.1 */
+    double min_amplification;  /* 10 */
+} mlpf_channel_options;
+
+void mlpf_channel_options_default(mlpf_channel_options *opt);
+/* Free the arrays inside channels[0..n-1] and the array itself. */
+void mlpf_channels_free(mlpf_channel *channels, size_t n);
+
+/* Channels of net at x. input (n, din) with per-sample weights (n, or NULL) are
+   the data; input == NULL means standard Gaussian input (expectations; only the
+   first hidden layer is then examined, deeper layers need samples). *out is
+   allocated (free with mlpf_channels_free; NULL when *nout == 0). opt NULL =
+   defaults. */
+int mlpf_channels(const mlpf_net *net, const double *x, const double *input,
+                  const double *weights, size_t n, const mlpf_channel_options *opt,
+                  mlpf_channel **out, size_t *nout, mlpf_error *err);
+
+/* Fill growth_exponent and loss_rate of a channel from a trajectory (times t
+   (m), points xs (m, P), losses (m)): least-squares slopes of log|a|(t)
+   (|a| = the norm of the channel's outgoing weights, both units) and of
+   -log L(t) against log t over the samples with t >= t_last / 10^decades and
+   t > 0 (decades 0 or less: 2). Needs at least 3 such samples (else NAN). */
+int mlpf_channel_dynamics(const mlpf_net *net, mlpf_channel *ch, const double *t,
+                          const double *xs, const double *losses, size_t m, double decades,
+                          mlpf_error *err);
+
+typedef enum {
+    MLPF_POINT_MINIMUM = 0,
+    MLPF_POINT_SADDLE = 1,
+    MLPF_POINT_CHANNEL = 2,
+    MLPF_POINT_NOT_CRITICAL = 3
+} mlpf_point_kind;
+
+/* "minimum", "saddle", "channel", "not_critical". */
+const char *mlpf_point_kind_name(mlpf_point_kind kind);
+
+typedef struct {
+    double zero_tol;           /* NAN = derived (see mlpf_classify); else |lambda| <= it is 0 */
+    double gnorm_tol;          /* NAN = derived; else the critical-point threshold (inf-norm) */
+    int detect_channels;       /* 1; needs a network (mlpf_objective_net != NULL)           */
+    mlpf_channel_options channel;
+} mlpf_classify_options;
+
+void mlpf_classify_options_default(mlpf_classify_options *opt);
+
+typedef struct {
+    mlpf_point_kind kind;
+    size_t nparams;
+    int index;                 /* eigenvalues < -zero_tol                               */
+    int n_zero;                /* |lambda| <= zero_tol                                  */
+    int n_positive;            /* eigenvalues > zero_tol                                */
+    int strict;                /* a minimum with n_zero == 0                            */
+    double zero_tol, gnorm_tol;
+    double loss, gnorm;        /* gnorm: inf-norm of the gradient                       */
+    double *eigenvalues;       /* (nparams) ascending                                   */
+    size_t nchannels;
+    mlpf_channel *channels;
+} mlpf_classification;
+
+void mlpf_classification_free(mlpf_classification *c);   /* the arrays inside */
+
+/* What x is on obj. input / weights / n: the data for channel detection, as in
+   mlpf_channels (NULL = standard Gaussian input). Thresholds (when not given;
+   derivation in src/analysis/classify.c):
+     zero_tol  = P eps |H|_2 + |dH|_F: the eigensolver's backward error and the
+                 rounding of H's entries (each about P eps |H|_2), plus how much
+                 the Hessian changes on the way to the nearby critical point,
+                 dH = H(x - H^+ g) - H(x) (Weyl: |d lambda| <= |dH|_2 <= |dH|_F);
+                 symmetry-induced flat directions come out inside this band.
+     gnorm_tol = P eps |H|_2 max(|x|_2, 1) + noise: the gradient of an exact
+                 critical point evaluated at the rounded x (H eps |x|), plus the
+                 objective's own rounding error, measured as
+                 noise = |g(x + d) - g(x) - H d|_inf with d_i = +-eps x_i.
+   kind: "channel" when a channel is detected (channels are never exactly
+   critical: the gradient vanishes only at infinity), else "not_critical" when
+   gnorm > gnorm_tol, else "saddle" when index > 0, else "minimum".
+   out's arrays are allocated; free them with mlpf_classification_free. */
+int mlpf_classify(const mlpf_objective *obj, const double *x, const double *input,
+                  const double *weights, size_t n, const mlpf_classify_options *opt,
+                  mlpf_classification *out, mlpf_error *err);
+
+/* Critical points of any index: Levenberg-Marquardt on |grad L|^2 / 2 with the
+   exact Hessian H (the Jacobian of the gradient). Each step solves
+   (H^2 + mu I) d = -H g in H's eigenbasis; mu shrinks after good steps
+   (Nielsen's rule) so the iteration becomes Newton's method on grad L = 0 and
+   converges quadratically to the nearby critical point, whatever its index
+   (a minimiser would run away from a saddle). Flat directions (H singular)
+   get no step: the iteration lands on the nearest point of a manifold of
+   critical points. */
+typedef struct {
+    double gtol;        /* 1e-15: stop when the gradient's inf-norm is <= gtol        */
+    long maxiter;       /* 500                                                      */
+} mlpf_critical_options;
+
+void mlpf_critical_options_default(mlpf_critical_options *opt);
+
+typedef struct {
+    double loss, gnorm;       /* at x (gnorm: inf-norm)                               */
+    long iterations;          /* Hessian evaluations                                  */
+    char stopped_by[32];      /* "gtol"; "stalled": no step lowers |g| any further
+                                 (the rounding floor); "maxiter"                      */
+} mlpf_critical_info;
+
+/* From x0 to the nearby critical point x (P; may alias x0). Returns MLPF_OK
+   whatever the stop reason (see info->stopped_by). */
+int mlpf_find_critical_point(const mlpf_objective *obj, const double *x0,
+                             const mlpf_critical_options *opt, double *x,
+                             mlpf_critical_info *info, mlpf_error *err);
+
+/* Internals exposed for analysis. The activation (not softmax) or its
+   derivative 1, 2 or 3 elementwise: out (n) from z (n). */
+int mlpf_activation_eval_array(const mlpf_activation *a, const double *z, size_t n, int derivative,
+                               double *out, mlpf_error *err);
+/* Layer `layer` (from 0) of net at x on input (n, din): its pre-activations z
+   and outputs a, both (n, units) row-major; either may be NULL. */
+int mlpf_hidden(const mlpf_net *net, const double *x, const double *input, size_t n, int layer,
+                double *z, double *a, mlpf_error *err);
+
+/* Gated-linear-unit networks: the end of a channel. One hidden layer of k
+   ordinary units and nglu GLU units of one activation sigma, linear outputs:
+     y_o = b_o + sum_j a_oj sigma(w_j.xbar)
+               + sum_g [c_go sigma(w_g.xbar) + (v_go.xbar) sigma'(w_g.xbar)],
+   xbar = [x, 1] when hbias. Parameter layout: W1 (k, nin) row-major, W2 (nout,
+   k + obias) (bias last), then per GLU unit w (nin), c (nout), v (nout, nin). */
+typedef struct {
+    int din;              /* inputs                                          */
+    int hbias;            /* hidden units (ordinary and GLU) have a bias     */
+    int k;                /* ordinary hidden units (may be 0)                */
+    int nglu;             /* GLU units                                       */
+    int nout;             /* linear outputs                                  */
+    int obias;            /* outputs have a bias                             */
+    int nin;              /* din + hbias (filled in by the library)          */
+    mlpf_activation act;  /* sigma                                           */
+} mlpf_glu_shape;
+
+size_t mlpf_glu_nparams(const mlpf_glu_shape *shape);
+
+/* MSE (1/N) sum_n omega_n sum_o (y_no - t_no)^2 of a GLU network on finite
+   data (input (n, din), target (n, nout), weights (n) or NULL; copied), exact
+   gradient and Hessian (the Hessian needs sigma''' through the gate). For
+   Gaussian input use Gauss-Hermite nodes as data (mlpf_gauss_hermite_data). */
+mlpf_objective *mlpf_objective_glu(const mlpf_glu_shape *shape, size_t n, const double *input,
+                                   const double *target, const double *weights, mlpf_error *err);
+
+/* output (n, nout) of the GLU network at x for input (n, din). */
+int mlpf_glu_predict(const mlpf_glu_shape *shape, const double *x, const double *input, size_t n,
+                     double *output, mlpf_error *err);
+
+/* The channel's limit: the network (one hidden layer, identity outputs) with
+   the channel's pair (or single unit) replaced by its GLU (c, w, v); the other
+   units keep their order. Fills *shape and *x2 (malloc'ed, mlpf_glu_nparams). */
+int mlpf_channel_limit(const mlpf_net *net, const double *x, const mlpf_channel *ch,
+                       mlpf_glu_shape *shape, double **x2, mlpf_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Analysis: symmetries and constructions                                   */
+/* ------------------------------------------------------------------------ */
+
+/* The objective restricted to the affine subspace x = origin + B z, z in R^d,
+   basis B (p, d) row-major (columns need not be orthonormal nor independent).
+   Its loss is base's at x, its gradient B^T g and its Hessian B^T H B (exact,
+   symmetrised). It has d parameters and no network; origin and basis are
+   copied, base must outlive it. mlpf_train and the spectrum work on it. */
+mlpf_objective *mlpf_objective_affine(const mlpf_objective *base, const double *origin,
+                                      const double *basis, size_t d, mlpf_error *err);
+/* Tied parameters: group (p) gives each parameter a coordinate id; parameters
+   with the same id >= 0 share one value (the coordinate), ids must be exactly
+   0..d-1; parameters with id < 0 are fixed at fixed[i] (fixed may be NULL when
+   no id is < 0). The affine objective with 0/1 basis columns. */
+mlpf_objective *mlpf_objective_tied(const mlpf_objective *base, const double *fixed,
+                                    const int *group, mlpf_error *err);
+/* x (p) = origin + B z for an affine / tied objective's parameters z (d). */
+int mlpf_affine_point(const mlpf_objective *sub, const double *z, double *x, mlpf_error *err);
+/* z (d) minimising |origin + B z - x| (least squares; for tied groups the mean
+   of each group). A rank-deficient basis is MLPF_EINVAL. */
+int mlpf_affine_project(const mlpf_objective *sub, const double *x, double *z, mlpf_error *err);
+
+/* Minimum-cost assignment (Hungarian algorithm, O(n^2 m)) for cost (n, m)
+   row-major, finite: assign[i] is row i's column (distinct), or -1 for rows
+   left over when n > m; *total (may be NULL) the summed cost. */
+int mlpf_assignment(const double *cost, size_t n, size_t m, int *assign, double *total,
+                    mlpf_error *err);
+
+/* Canonical representative of x modulo the symmetries of every hidden layer,
+   layers from the input up; a unit is its incoming row (bias last) and its
+   outgoing column:
+   1. positively homogeneous units (relu, identity) are rescaled to |row| = 1,
+      the scale moving into the outgoing column (rows that are 0 stay);
+   2. odd units (identity, tanh, sigmoid2 = erf, cube, odd poly) get the sign
+      that makes the first non-zero outgoing weight positive (the first
+      non-zero incoming weight when all outgoing weights are 0);
+   3. units are sorted lexicographically by (incoming row, outgoing column),
+      ascending, stably; with per-unit activations only units of the same
+      activation exchange places.
+   The network function is unchanged. xc may equal x. perm (may be NULL; one
+   entry per hidden unit, layer after layer) gets each position's original
+   unit index. */
+int mlpf_canonicalize(const mlpf_net *net, const double *x, double *xc, int *perm, mlpf_error *err);
+/* Euclidean distance between x and y modulo the same symmetries: homogeneous
+   units of both are taken at |row| = 1; then, layer by layer from the input,
+   x's units are permuted (and odd ones flipped) to y's by an optimal
+   assignment of the squared distances of their incoming rows (plus outgoing
+   columns in the last hidden layer, whose next units are never permuted);
+   units with different activations are never matched. Exact for one hidden
+   layer; for deeper nets an upper bound that is 0 for exact symmetric copies.
+   x_aligned and y_scaled (p, may be NULL) receive the compared vectors. */
+int mlpf_symmetry_distance(const mlpf_net *net, const double *x, const double *y, double *dist,
+                           double *x_aligned, double *y_scaled, mlpf_error *err);
+
+/* Student (net, x) against teacher (teacher, xt), both one hidden layer and a
+   readout with the same din and dout (a missing hidden bias counts as 0).
+   cosine (n, k): cosine of student unit i's and teacher unit j's incoming
+   vectors (bias included), its absolute value for odd student units;
+   assign (n): the teacher unit of student unit i from the assignment that
+   maximises the summed cosines (one student per teacher; -1 for the n - k
+   students left over when n > k). err_in / err_out (n, may be NULL): for a
+   matched pair |s w_i - w_j| / |w_j| and |s a_i - a_j| / |a_j| with s the
+   sign flip of odd units and homogeneous units compared at |w| = 1 (their
+   scale folded into a); NaN for unmatched units. */
+int mlpf_match_teacher(const mlpf_net *net, const double *x, const mlpf_net *teacher,
+                       const double *xt, int *assign, double *cosine, double *err_in,
+                       double *err_out, mlpf_error *err);
+
+/* Expand-and-cluster. Options (defaults): */
+typedef struct {
+    double min_cosine;   /* 0.999: two units are the same unit when the cosine of their
+                            incoming vectors (sign-aware for odd units) is at least this,
+                            and, unless homogeneous, their norms differ by at most
+                            sqrt(2 (1 - min_cosine)) relatively                        */
+    double min_output;   /* 1e-3: after merging, a unit whose outgoing weights' norm is at
+                            most this times the student's largest is negligible        */
+    double const_tol;    /* 1e-8: a unit with hidden bias b and input weights of norm at
+                            most const_tol max(1, |b|) is the constant a sigma(b)      */
+} mlpf_cluster_options;
+void mlpf_cluster_options_default(mlpf_cluster_options *opt);
+/* The hidden units of nstudents students xs (nstudents, p) of one network (one
+   hidden layer). Per student, homogeneous units are rescaled to |w| = 1 (scale
+   into a), same units are merged by adding their outgoing weights (duplicates
+   add up, cancelling pairs vanish), negligible units dropped, and constant
+   units (no input weights) moved into the student's offsets (nstudents, dout;
+   may be NULL): what they add to the readout's pre-activation. Then every
+   remaining unit joins the closest cluster (cosine to its mean) holding no
+   unit of its student yet, or opens one (greedy, students in order).
+   labels (nstudents, k): cluster of each unit, -1 when merged or dropped.
+   Clusters q < *nclusters: rows_out (q, inputs + bias) the mean incoming
+   vector, cols_out (q, dout) the mean outgoing weights (sign-aligned), counts
+   (q) the number of students it occurs in. The outputs need room for
+   nstudents * k clusters. */
+int mlpf_expand_cluster(const mlpf_net *net, const double *xs, size_t nstudents,
+                        const mlpf_cluster_options *opt, int *labels, double *rows_out,
+                        double *cols_out, int *counts, size_t *nclusters, double *offsets,
+                        mlpf_error *err);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

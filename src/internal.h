@@ -77,10 +77,18 @@ uint64_t mlpf_rng_next(mlpf_rng *r);
 double mlpf_rng_uniform(mlpf_rng *r);  /* [0, 1) with 53 random bits */
 double mlpf_rng_normal(mlpf_rng *r);   /* Marsaglia polar method */
 
+/* ---- the activation table (src/spec/activation.c) ---- */
+/* The row for kind, or NULL for an unknown kind. */
+const mlpf_activation_info *mlpf_activation_row(mlpf_act_kind kind);
+
 /* ---- activations on arrays (the kernels' inner loop) ---- */
 /* f, df, d2f (n) at u (n) for a scalar activation; df / d2f may be NULL. */
 void mlpf_activation_eval_n(const mlpf_activation *a, const double *u, size_t n, double *f,
                             double *df, double *d2f);
+
+/* Softmax of z (n, element stride `stride`) into p (same layout); returns
+   logsumexp(z). The only softmax: layers, the finite objective and its loss. */
+double mlpf_softmax(int n, const double *z, size_t stride, double *p);
 
 /* Forward one layer on n samples: in (n, inputs), W (units, inputs + bias) ->
    z, a, da, d2a (n, units); da / d2a may be NULL (and are unused for softmax). */
@@ -97,6 +105,13 @@ void mlpf_mm_tn(int M, int N, int K, const double *A, int lda, const double *B, 
 /* C (M, N) += A B^T with A (M, K), B (N, K). */
 void mlpf_mm_nt_acc(int M, int N, int K, const double *A, int lda, const double *B, int ldb,
                     double *C, int ldc);
+
+/* The memory budget (io/budget.c): half the physical memory, or MLPF_MAX_BYTES
+   (bytes, with an optional K/M/G/T suffix). check_budget fails with MLPF_ENOMEM
+   naming what and the bytes it needs when bytes exceed it; call it before
+   allocating sizes that come from files, specs or callers. */
+int mlpf_memory_budget(size_t *bytes, mlpf_error *err);
+int mlpf_check_budget(const char *what, double bytes, mlpf_error *err);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -4,6 +4,7 @@
 #include "dynamics/dynamics.h"
 
 #include <lapacke.h>
+#include <limits.h>
 #include <stdlib.h>
 
 static const char *ode_methods[] = {"kencarp58", "bdf", "dopri5", "verner8", "rk4"};
@@ -478,7 +479,60 @@ static void test_linear_net_oracle(void) {
     mlpf_net_free(net);
 }
 
+/* The one stop rule: its order, the limits alone, and the names results carry. */
+static void test_stop_rule(void) {
+    static const char *const names[DYN_NSTOPS] = {
+        "", "minloss", "min_gnorm", "maxT", "patience", "interrupt", "maxtime",
+        "maxiterations", "basin", "stalled", "solver_failure", "skipped", "channel"};
+    for (int s = 0; s < DYN_NSTOPS; s++)
+        CHECK(!strcmp(dyn_stop_name((dyn_stop)s), names[s]), "stop %d is \"%s\"", s,
+              dyn_stop_name((dyn_stop)s));
+    mlpf_train_options o;
+    mlpf_train_options_default(&o);
+    volatile int flag = 0;
+    o.interrupt = &flag;
+    o.patience = 3;
+    o.maxiterations_ode = 10;
+    dyn_problem pb = {.opt = &o};
+    dyn_limits lim = dyn_limits_flow(&pb);
+    dyn_state go = {1, 1, 1, 0, 0};
+    CHECK(dyn_stop_test(&pb, &lim, &go) == DYN_GO, "nothing to stop for");
+    /* each reason, and the one before it wins when several hold */
+    dyn_state all = {0, 0, 10, 5, 1};
+    flag = 1;
+    lim.maxtime = 0;
+    dyn_stop order[] = {DYN_MINLOSS, DYN_MIN_GNORM, DYN_MAXT, DYN_PATIENCE, DYN_INTERRUPT,
+                        DYN_MAXTIME, DYN_MAXITERATIONS};
+    for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
+        dyn_stop got = dyn_stop_test(&pb, &lim, &all);
+        CHECK(got == order[k], "step %zu: %s", k, dyn_stop_name(got));
+        switch (order[k]) { /* clear this reason: the next one shows */
+        case DYN_MINLOSS: all.f = 1; break;
+        case DYN_MIN_GNORM: all.gnorm = 1; break;
+        case DYN_MAXT: all.at_end = 0; break;
+        case DYN_PATIENCE: all.since_best = 0; break;
+        case DYN_INTERRUPT: flag = 0; break;
+        case DYN_MAXTIME: lim.maxtime = INFINITY; break;
+        default: all.it = 0; break;
+        }
+    }
+    CHECK(dyn_stop_test(&pb, &lim, &all) == DYN_GO, "all cleared");
+    /* unknown loss and gradient (NAN: a minibatch step) never stop; patience
+       waits for the first step */
+    dyn_state nan_state = {NAN, NAN, 0, 5, 0};
+    CHECK(dyn_stop_test(&pb, &lim, &nan_state) == DYN_GO, "NAN and it = 0");
+    /* the limits alone: it < 0 skips the iteration count */
+    CHECK(dyn_stop_limits(&pb, &lim, 10) == DYN_MAXITERATIONS, "maxiterations");
+    CHECK(dyn_stop_limits(&pb, &lim, -1) == DYN_GO, "it < 0");
+    flag = 1;
+    CHECK(dyn_stop_limits(&pb, &lim, -1) == DYN_INTERRUPT, "interrupt");
+    /* the minimisers have no patience */
+    dyn_limits lo = dyn_limits_optim(&pb);
+    CHECK(lo.patience == LONG_MAX && lo.maxiterations == o.maxiterations_optim, "optim limits");
+}
+
 int main(void) {
+    test_stop_rule();
     test_quadratic_oracle();
     test_fallback();
     test_nonlinear_reference();

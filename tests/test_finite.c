@@ -240,6 +240,23 @@ static void test_softmax_crossentropy(void) {
     free(onehot); free_data(&d); mlpf_net_free(net);
 }
 
+/* A one-unit bottleneck before a wide output: the Gauss-Newton column factors
+   (dout^2 per sample) outnumber the parameters, so they need their own buffer. */
+static void test_wide_output_bottleneck(void) {
+    for (int ce = 0; ce < 2; ce++) {
+        mlpf_net *net = mlpf_net_create(2, NULL);
+        mlpf_net_add_layer(net, 1, "tanh", 0, NULL);
+        mlpf_net_add_layer(net, ce ? 3 : 4, ce ? "softmax" : "sigmoid", 0, NULL);
+        CHECK(mlpf_net_nparams(net) < (size_t)(mlpf_net_dout(net) * mlpf_net_dout(net)),
+              "the case needs P < dout^2");
+        dataset d = make_data(net, 37, ce, 0, 0, ce ? MLPF_LOSS_CROSSENTROPY : MLPF_LOSS_MSE, 61);
+        check_derivatives(ce ? "bottleneck, softmax CE" : "bottleneck, wide MSE", net, &d, INFINITY,
+                          NULL, 0, 62, 1.0);
+        free_data(&d);
+        mlpf_net_free(net);
+    }
+}
+
 static void test_regularisers(void) {
     int units[2] = {4, 1}, bias[2] = {1, 1};
     mlpf_act_kind acts[2] = {MLPF_ACT_SOFTPLUS, MLPF_ACT_IDENTITY};
@@ -423,6 +440,20 @@ static void test_bad_input(void) {
     double W[2] = {1, -1};
     CHECK(mlpf_objective_finite(net, 2, X, X, 2, W, NULL, &err) == NULL && strstr(err.msg, "weight 1"),
           "negative weight: %s", err.msg);
+    W[1] = NAN;
+    CHECK(mlpf_objective_finite(net, 2, X, X, 2, W, NULL, &err) == NULL && err.status == MLPF_ENONFINITE &&
+              strstr(err.msg, "weights: weight 1 is nan"), "NaN weight: %s", err.msg);
+    mlpf_net_free(net);
+    /* class labels: integers 0..C-1, the row named (the problem file says the same, with its path) */
+    net = mlpf_net_create(2, NULL);
+    mlpf_net_add_layer(net, 3, "softmax", 1, NULL);
+    double X3[6] = {1, 2, 3, 4, 5, 6}, labels[3] = {0, 2, 3};
+    mlpf_finite_options ce = {.loss = MLPF_LOSS_CROSSENTROPY};
+    CHECK(mlpf_objective_finite(net, 3, X3, labels, 1, NULL, &ce, &err) == NULL && err.status == MLPF_EINVAL &&
+              strstr(err.msg, "target: row 2 holds 3, not a class label 0..2"), "label 3 of 3 classes: %s", err.msg);
+    labels[2] = 1.5;
+    CHECK(mlpf_objective_finite(net, 3, X3, labels, 1, NULL, &ce, &err) == NULL &&
+              strstr(err.msg, "row 2 holds 1.5"), "fractional label: %s", err.msg);
     mlpf_net_free(net);
 }
 
@@ -431,6 +462,7 @@ int main(void) {
     test_depths_and_biases();
     test_per_neuron_activations();
     test_softmax_crossentropy();
+    test_wide_output_bottleneck();
     test_regularisers();
     test_loss_every_n();
     test_threads_and_subsets();

@@ -2,11 +2,14 @@
    v1/v2/v3 headers, broken files), CSV, .npz, the spec JSON and saved results. */
 #include "check.h"
 #include "io/io.h"
+#include "problem/problem.h"
 #include "result/result_io.h"
 
+#include <dirent.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char dir[64];
@@ -387,6 +390,192 @@ static void test_result_save(void) {
     CHECK(access(tmp("RUN.npz"), F_OK) == 0, "RUN.npz written");
 }
 
+
+/* A small result whose x is {v, 2v}: runs saved from different v differ. */
+static void save_run(const char *run, double v) {
+    mlpf_error err = {0};
+    double x[2] = {v, 2 * v};
+    mlpf_result r;
+    memset(&r, 0, sizeof r);
+    r.nparams = 2;
+    r.x = x;
+    strcpy(r.ode_stopped_by, "maxT");
+    strcpy(r.optim_stopped_by, "skipped");
+    CHECK_OK(mlpf_result_save(run, &r, NULL, NULL, &err), &err);
+}
+
+/* files in dir whose name contains part */
+static int count_files(const char *part) {
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (strstr(e->d_name, part)) n++;
+    if (d) closedir(d);
+    return n;
+}
+
+static void copy_file(const char *from, const char *to) {
+    char *buf;
+    size_t len;
+    mlpf_error err = {0};
+    CHECK_OK(mlpf_read_file(from, &buf, &len, &err), &err);
+    if (buf) write_bytes(to, buf, len);
+    free(buf);
+}
+
+/* RUN.json records RUN.npz's size and CRC-32; the reader checks the pair. */
+static void test_result_pair(void) {
+    mlpf_error err = {0};
+    double *x = NULL;
+    size_t shape[2];
+    int ndim;
+    save_run(tmp("PAIR"), 1.5);
+    CHECK_OK(mlpf_result_read_array(tmp("PAIR.npz"), "x", &x, shape, &ndim, &err), &err);
+    CHECK(x && ndim == 1 && shape[0] == 2 && x[0] == 1.5 && x[1] == 3.0, "x read back");
+    free(x);
+    /* the same through "RUN" and "RUN.json" */
+    CHECK_OK(mlpf_result_read_array(tmp("PAIR"), "x", &x, shape, &ndim, &err), &err);
+    free(x);
+    CHECK(mlpf_result_read_array(tmp("PAIR.json"), "nothing", &x, shape, &ndim, &err) ==
+              MLPF_EFORMAT && strstr(err.msg, "no array \"nothing\""), "missing entry: %s", err.msg);
+
+    /* a kill between the two renames: the new .npz beside the old .json */
+    copy_file(tmp("PAIR.json"), tmp("OLD.json"));
+    save_run(tmp("PAIR"), 7.0);
+    copy_file(tmp("OLD.json"), tmp("PAIR.json"));
+    int st = mlpf_result_read_array(tmp("PAIR.npz"), "x", &x, shape, &ndim, &err);
+    CHECK(st == MLPF_EFORMAT && x == NULL, "mismatched pair detected (status %d)", st);
+    CHECK(strstr(err.msg, "PAIR.npz") && strstr(err.msg, "PAIR.json") &&
+              strstr(err.msg, "different runs"), "message names both files: %s", err.msg);
+
+    /* a partial pair: the .json missing, or the .npz cut short */
+    save_run(tmp("PART"), 2.0);
+    remove(tmp("PART.json"));
+    CHECK(mlpf_result_read_array(tmp("PART.npz"), "x", &x, shape, &ndim, &err) == MLPF_EIO &&
+              strstr(err.msg, "PART.json"), "missing json: %s", err.msg);
+    save_run(tmp("CUT"), 2.0);
+    char *buf;
+    size_t len;
+    CHECK_OK(mlpf_read_file(tmp("CUT.npz"), &buf, &len, &err), &err);
+    if (buf) write_bytes(tmp("CUT.npz"), buf, len / 2);
+    free(buf);
+    CHECK(mlpf_result_read_array(tmp("CUT.npz"), "x", &x, shape, &ndim, &err) == MLPF_EFORMAT &&
+              strstr(err.msg, "different runs"), "cut npz: %s", err.msg);
+
+    /* a writer killed before its rename leaves "<file>.tmp.<pid>.<tid>"; the
+       next write of the same file removes it (pid 0x7ffffffe: no such process) */
+    write_text(tmp("PAIR.npz.tmp.2147483646.2147483646"), "half a file");
+    save_run(tmp("PAIR"), 3.0);
+    CHECK(count_files(".tmp.") == 0, "stale temp file removed");
+}
+
+/* Writes follow symlinks, go through devices, and report failures by path. */
+static void test_write_targets(void) {
+    mlpf_error err = {0};
+    double v[3] = {1, 2, 3};
+    size_t shape[1] = {3};
+    CHECK_OK(mlpf_write_npy(tmp("target.npy"), v, shape, 1, &err), &err);
+    CHECK(symlink("target.npy", tmp("link.npy")) == 0, "symlink made");
+    v[0] = 42;
+    CHECK_OK(mlpf_write_npy(tmp("link.npy"), v, shape, 1, &err), &err);
+    struct stat sb;
+    CHECK(lstat(tmp("link.npy"), &sb) == 0 && S_ISLNK(sb.st_mode), "the symlink is kept");
+    double *back = NULL;
+    size_t bs[2];
+    int nd;
+    CHECK_OK(mlpf_read_array(tmp("target.npy"), &back, bs, &nd, &err), &err);
+    CHECK(back && back[0] == 42, "the target got the new data");
+    free(back);
+    /* a replaced file keeps its permissions */
+    CHECK(chmod(tmp("target.npy"), 0640) == 0, "chmod");
+    CHECK_OK(mlpf_write_npy(tmp("target.npy"), v, shape, 1, &err), &err);
+    CHECK(stat(tmp("target.npy"), &sb) == 0 && (sb.st_mode & 0777) == 0640, "mode kept: %o",
+          (unsigned)(sb.st_mode & 0777));
+
+    CHECK_OK(mlpf_write_npy("/dev/null", v, shape, 1, &err), &err);
+    CHECK(stat("/dev/null", &sb) == 0 && S_ISCHR(sb.st_mode), "/dev/null is still a device");
+    if (access("/dev/full", W_OK) == 0) {
+        int st = mlpf_write_npy("/dev/full", v, shape, 1, &err);
+        CHECK(st == MLPF_EIO && strstr(err.msg, "/dev/full") && strstr(err.msg, "No space"),
+              "/dev/full: %s", err.msg);
+        CHECK(stat("/dev/full", &sb) == 0 && S_ISCHR(sb.st_mode), "/dev/full is still a device");
+    }
+    CHECK(mlpf_write_npy(dir, v, shape, 1, &err) == MLPF_EIO && strstr(err.msg, dir),
+          "a directory is refused: %s", err.msg);
+    CHECK(mlpf_write_npy(tmp("no/such/dir/a.npy"), v, shape, 1, &err) == MLPF_EIO &&
+              strstr(err.msg, "no/such/dir/a.npy"), "missing dir: %s", err.msg);
+    CHECK(mlpf_check_output_dir(tmp("no/a.npy"), &err) != MLPF_OK && strstr(err.msg, "no/a.npy"),
+          "output dir check: %s", err.msg);
+    CHECK_OK(mlpf_check_output_dir(tmp("new.npy"), &err), &err);
+    CHECK_OK(mlpf_check_output_dir("/dev/null", &err), &err);
+}
+
+/* Strict JSON: a repeated key is an error naming it and its place. */
+static void test_json_strict(void) {
+    mlpf_error err = {0};
+    const char *dup = "{\"a\": 1, \"train\": {\"maxT\": 1, \"lr\": 2, \"maxT\": 3}}";
+    cJSON *j = mlpf_json_parse(dup, strlen(dup), "D.json", &err);
+    CHECK(j == NULL && strstr(err.msg, "D.json: duplicate key \"train.maxT\""), "%s", err.msg);
+    const char *top = "[{\"x\": 1}, {\"y\": 1, \"y\": 1}]";
+    j = mlpf_json_parse(top, strlen(top), "T.json", &err);
+    CHECK(j == NULL && strstr(err.msg, "duplicate key \"[1].y\""), "%s", err.msg);
+    const char *ok = "{\"a\": {\"b\": 1}, \"b\": {\"a\": 1}}";
+    j = mlpf_json_parse(ok, strlen(ok), "O.json", &err);
+    CHECK(j != NULL, "same key in different objects is fine");
+    cJSON_Delete(j);
+    const char *bad = "{\"a\": 1,\n \"b\": }";
+    j = mlpf_json_parse(bad, strlen(bad), "B.json", &err);
+    CHECK(j == NULL && strstr(err.msg, "line 2"), "syntax error position: %s", err.msg);
+    /* the spec loader uses the same check */
+    write_text(tmp("dup_spec.json"), "{\"layers\": [[2, \"tanh\"]], \"layers\": [[3, \"tanh\"]]}");
+    mlpf_problem *p = NULL;
+    CHECK(mlpf_problem_load(tmp("dup_spec.json"), 1, &p, &err) == MLPF_EFORMAT &&
+              strstr(err.msg, "duplicate key \"layers\""), "spec: %s", err.msg);
+    mlpf_problem_free(p);
+}
+
+/* Sizes from files and specs are checked against the memory budget first. */
+static void test_budget(void) {
+    mlpf_error err = {0};
+    setenv("MLPF_MAX_BYTES", "1M", 1);
+    char *buf = NULL;
+    size_t len;
+    int st = mlpf_read_file("/dev/zero", &buf, &len, &err);
+    CHECK(st == MLPF_EFORMAT && buf == NULL && strstr(err.msg, "/dev/zero: this stream") &&
+              strstr(err.msg, "binary data"), "a binary stream is refused at once: %s", err.msg);
+    /* a regular file over the budget is refused before reading */
+    char *big = calloc(1, (1 << 20) + 2);
+    if (big) {
+        memset(big, '1', (1 << 20) + 1);
+        write_text(tmp("big.csv"), big);
+    }
+    free(big);
+    st = mlpf_read_file(tmp("big.csv"), &buf, &len, &err);
+    CHECK(st == MLPF_ENOMEM && buf == NULL && strstr(err.msg, "the file has 1048577 bytes, more "
+              "than the memory budget of 1048576"), "%s", err.msg);
+    /* a .npy whose header declares far more than the budget (and the file) */
+    write_npy_raw(tmp("huge.npy"), 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (100000000,), }",
+                  "", 0);
+    double *d = NULL;
+    size_t shape[2];
+    int nd;
+    st = mlpf_read_array(tmp("huge.npy"), &d, shape, &nd, &err);
+    CHECK(st == MLPF_EFORMAT && strstr(err.msg, "shape needs 800000000 bytes"), "%s", err.msg);
+    mlpf_net *net = mlpf_net_create(2, &err);
+    st = mlpf_net_add_layer(net, 10000000, "tanh", 1, &err);
+    CHECK(st == MLPF_ENOMEM && strstr(err.msg, "layer 1 (10000000 units) needs"), "%s", err.msg);
+    mlpf_net_free(net);
+    setenv("MLPF_MAX_BYTES", "lots", 1);
+    CHECK(mlpf_read_file(tmp("huge.npy"), &buf, &len, &err) == MLPF_EINVAL &&
+              strstr(err.msg, "MLPF_MAX_BYTES"), "a bad budget is named: %s", err.msg);
+    unsetenv("MLPF_MAX_BYTES");
+    double *in = NULL, *w = NULL;
+    size_t n;
+    st = mlpf_gauss_hermite_data(1, 100000, 0, &in, &w, &n, &err);
+    CHECK(st == MLPF_EINVAL && strstr(err.msg, "1..5000"), "order bounded: %s", err.msg);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "/tmp/mlpf_test_io_XXXXXX");
     if (!mkdtemp(dir)) {
@@ -401,6 +590,10 @@ int main(void) {
     test_train_options();
     test_spec();
     test_result_save();
+    test_result_pair();
+    test_write_targets();
+    test_json_strict();
+    test_budget();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);

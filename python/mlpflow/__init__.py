@@ -21,6 +21,7 @@ Example::
 from ._lib import Error, InvalidArgumentError, lib_path, version as _lib_version
 from .core import (Net, NetI, TeacherNet, activation_names, gauss_hermite_net, gradient, hessian,
                    hessian_spectrum, loss, params, params_dict, predict, random_params)
+from .core import load_run
 from .training import RESULT_KEYS, default_options, train, train_many
 from .landscape import (LinearSubspace, SubspaceNet, cosine_similarity, grow_net, shrink_net,
                         split_neuron, subspace_minloss, subspace_minloss_grid,
@@ -33,5 +34,18 @@ __all__ = ["Error", "InvalidArgumentError", "lib_path", "Net", "NetI", "TeacherN
            "loss", "params", "params_dict", "predict", "random_params", "RESULT_KEYS",
            "default_options", "train", "train_many", "LinearSubspace", "SubspaceNet",
            "cosine_similarity", "grow_net", "shrink_net", "split_neuron", "subspace_minloss",
-           "subspace_minloss_grid", "trajectory_distance", "__version__"]
+           "subspace_minloss_grid", "trajectory_distance", "load_run", "__version__"]
 from . import plot  # noqa: E402  (matplotlib is imported only when a plot is made)
+# Landscape analysis: what a point is, channels to infinity (src/analysis/).
+from .classify import (GLUNet, activation, channel_limit, channels, classify,  # noqa: E402
+                       find_critical_point, hidden)
+__all__ += ["GLUNet", "activation", "channel_limit", "channels", "classify", "find_critical_point",
+            "hidden"]
+
+# Analysis: symmetries and constructions (python/mlpflow/symmetry.py)
+from .symmetry import (AffineSubspace, canonicalize, copy_average, count_G, count_T,  # noqa: E402
+                       expand_and_cluster, match_teacher, permutation_point, symmetry_distance,
+                       symmetry_induced, symmetry_induced_count)
+__all__ += ["AffineSubspace", "canonicalize", "copy_average", "count_G", "count_T",
+            "expand_and_cluster", "match_teacher", "permutation_point", "symmetry_distance",
+            "symmetry_induced", "symmetry_induced_count"]

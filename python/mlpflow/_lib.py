@@ -13,10 +13,13 @@ that was tried and why it failed.
 """
 import ctypes
 import ctypes.util
+import operator
 import os
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_double, c_int,
                     c_long, c_size_t, c_uint64, c_void_p)
 from pathlib import Path
+
+import numpy as np
 
 MLPF_ERRMSG_LEN = 512
 MLPF_POLY_MAXCOEF = 16
@@ -45,6 +48,37 @@ class Error(RuntimeError):
         super().__init__(message)
         self.status = status
         self.status_name = STATUS_NAMES.get(status, str(status))
+
+
+INT_MAX = 2**31 - 1
+UINT64_MAX = 2**64 - 1
+
+
+def int_arg(name, value, lo=0, hi=INT_MAX):
+    """value as a Python int in [lo, hi], else a ValueError naming the argument.
+
+    ctypes converts silently modulo 2**32 or 2**64 (a layer of 2**32 + 3 units
+    would become 3 units, seed -1 would become 2**64 - 1), so every integer that
+    goes to the library passes through here. Integral floats (``5.0``) are
+    accepted; booleans, fractions and non-numbers are not.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError("%s: expected an integer, got %r" % (name, value))
+    try:
+        iv = operator.index(value)
+    except TypeError:
+        if isinstance(value, float) and value.is_integer():
+            iv = int(value)
+        else:
+            raise ValueError("%s: expected an integer, got %r" % (name, value)) from None
+    if not lo <= iv <= hi:
+        raise ValueError("%s: %d is out of range [%d, %d]" % (name, iv, lo, hi))
+    return iv
+
+
+def seed_arg(name, value):
+    """A seed: an integer in [0, 2**64) (never wrapped)."""
+    return int_arg(name, value, 0, UINT64_MAX)
 
 
 class mlpf_error(Structure):

@@ -4,7 +4,11 @@ random_params, params_dict / params, loss, gradient, hessian, hessian_spectrum, 
 All numerics run in libmlpflow; this module converts arrays and calls it.
 """
 import ctypes
+import io
+import json
 import math
+import os
+import zlib
 from ctypes import byref, c_double, c_size_t
 
 import numpy as np
@@ -14,10 +18,20 @@ from ._lib import DP, lib
 
 __all__ = ["Net", "TeacherNet", "NetI", "gauss_hermite_net", "random_params", "params_dict",
            "params", "loss", "gradient", "hessian", "hessian_spectrum", "predict",
-           "activation_names"]
+           "activation_names", "load_run"]
 
-ACTIVATIONS = ("identity", "relu", "sigmoid", "tanh", "softplus", "gelu", "silu", "selu",
-               "sigmoid2", "normal_cdf", "g", "square", "cube", "exp", "poly", "softmax")
+
+def _table_names():
+    """The library's activation table, in enum order (the only list of activations)."""
+    names = []
+    while True:
+        name = lib.mlpf_activation_name(len(names)).decode()
+        if name == "unknown":
+            return tuple(names)
+        names.append(name)
+
+
+ACTIVATIONS = _table_names()
 
 
 def activation_names():
@@ -35,6 +49,9 @@ def activation_names():
 
 def _f64(a, name, ndim=None):
     """A C-contiguous float64 array (a copy when the input is not one already)."""
+    if np.iscomplexobj(a):
+        raise ValueError("%s: complex values are not supported (the imaginary part would be "
+                         "dropped); pass a real array, e.g. a.real" % name)
     try:
         arr = np.ascontiguousarray(a, dtype=np.float64)
     except (TypeError, ValueError) as e:
@@ -114,7 +131,7 @@ def _normalize_layers(layers):
         bias = bool(L[2]) if len(L) == 3 else True
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError("layers[%d]: units must be a positive integer, got %r" % (k, units))
-        out.append((int(units), act, bias))
+        out.append((_lib.int_arg("layers[%d] units" % k, units, 1), act, bias))
     return out
 
 
@@ -123,7 +140,7 @@ def _build_net(layers, din):
     if isinstance(din, bool) or not isinstance(din, (int, np.integer)) or din < 1:
         raise ValueError("din: must be a positive integer, got %r" % (din,))
     err = _err()
-    net = _lib.check_ptr(lib.mlpf_net_create(int(din), byref(err)), err)
+    net = _lib.check_ptr(lib.mlpf_net_create(_lib.int_arg("din", din, 1), byref(err)), err)
     try:
         for k, (units, act, bias) in enumerate(layers):
             where = "layers[%d]" % k
@@ -213,7 +230,8 @@ def _merges(merge, model):
         if len(m) != 4:
             raise ValueError("merge[%d]: expected (layer, i, j, lambda) counting from 0, got %r"
                              % (k, m))
-        layer, i, j, lam = int(m[0]), int(m[1]), int(m[2]), float(m[3])
+        layer, i, j = (_lib.int_arg("merge[%d][%d]" % (k, c), m[c]) for c in range(3))
+        lam = float(m[3])
         if not 0 <= layer < lib.mlpf_net_nlayers(model._net):
             raise ValueError("merge[%d]: layer %d does not exist (the net has %d layers, counting "
                              "from 0)" % (k, layer, lib.mlpf_net_nlayers(model._net)))
@@ -302,7 +320,7 @@ class Net(_Model):
                 raise ValueError("weights: expected %d values (one per sample), got %d"
                                  % (N, W.size))
         self.input, self.target, self.weights, self.loss = X, T, W, loss
-        self.threads = int(threads)
+        self.threads = _lib.int_arg("threads", threads, 0, 4096)
         fo = _lib.mlpf_finite_options(1 if loss == "crossentropy" else 0, self.threads)
         err = _err()
         self._obj = _lib.check_ptr(lib.mlpf_objective_finite(
@@ -419,7 +437,8 @@ def gauss_hermite_net(teacher, student, order=40, weight_threshold=1e-18, maxnor
         student = student.layers
     inp, wts, n = DP(), DP(), c_size_t()
     err = _err()
-    _lib.check(lib.mlpf_gauss_hermite_data(teacher.din, int(order), float(weight_threshold),
+    _lib.check(lib.mlpf_gauss_hermite_data(teacher.din, _lib.int_arg("order", order, 1),
+                                           float(weight_threshold),
                                            byref(inp), byref(wts), byref(n), byref(err)), err)
     try:
         N = n.value
@@ -447,7 +466,8 @@ def random_params(net, seed=1):
     """
     x = np.empty(net.nparams)
     err = _err()
-    _lib.check(lib.mlpf_random_params(_cnet(net), int(seed) & (2**64 - 1), _ptr(x), byref(err)), err)
+    _lib.check(lib.mlpf_random_params(_cnet(net), _lib.seed_arg("seed", seed), _ptr(x),
+                                         byref(err)), err)
     return x
 
 
@@ -490,6 +510,66 @@ def params(d):
         raise ValueError("params: keys must be w1..w%d without gaps, got %s"
                          % (len(keys), sorted(d)))
     return np.concatenate([_f64(d[k], k).reshape(-1) for _, k in keys])
+
+
+# ---------------------------------------------------------------- runs written by the CLI
+
+def _unique_keys(path):
+    def hook(pairs):
+        seen = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise ValueError('%s: duplicate key "%s"' % (path, k))
+            seen.add(k)
+        return {k: float(v) if isinstance(v, str) and v in _NONFINITE else v for k, v in pairs}
+    return hook
+
+
+_NONFINITE = ("inf", "-inf", "nan")   # how our JSON spells non-finite numbers
+
+
+def load_run(run):
+    """A run written by ``mlpflow train -o RUN`` as one dict: the fields of RUN.json
+    and the arrays of RUN.npz (x, init, ode_x, trajectory_t, trajectory_x,
+    loss_curve). The strings "inf", "-inf" and "nan" become floats at every level
+    (options included).
+
+    RUN.json records RUN.npz's size and CRC-32; a pair that does not match (two
+    runs mixed, or a run stopped between writing the two files) or a missing file
+    raises ValueError. ``run`` may be "RUN", "RUN.json" or "RUN.npz".
+
+    Example::
+
+        >>> r = mlpflow.load_run("example_run")
+        >>> r["x"].shape == (r["nparams"],)
+        True
+    """
+    base = os.fspath(run)
+    for ext in (".json", ".npz"):
+        if base.endswith(ext):
+            base = base[:-len(ext)]
+    jpath, zpath = base + ".json", base + ".npz"
+    try:
+        with open(jpath, encoding="utf-8") as f:
+            meta = json.load(f, object_pairs_hook=_unique_keys(jpath))
+        with open(zpath, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ValueError("%s: cannot read the run: %s" % (base, e)) from None
+    rec = meta.get("npz") if isinstance(meta, dict) else None
+    if not isinstance(rec, dict) or "bytes" not in rec or "crc32" not in rec:
+        raise ValueError('%s: no "npz" record with "bytes" and "crc32" (not a run file of this '
+                         "mlpflow version): cannot check %s" % (jpath, zpath))
+    crc = "%08x" % zlib.crc32(data)
+    if len(data) != rec["bytes"] or crc != rec["crc32"]:
+        raise ValueError("%s (%d bytes, crc32 %s) is not the file %s records (%s bytes, crc32 %s):"
+                         " the pair comes from different runs or a run was stopped between "
+                         "writing the two" % (zpath, len(data), crc, jpath, rec["bytes"],
+                                              rec["crc32"]))
+    out = dict(meta)
+    with np.load(io.BytesIO(data)) as z:
+        out.update({k: z[k] for k in z.files})
+    return out
 
 
 # ---------------------------------------------------------------- evaluation

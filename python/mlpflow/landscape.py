@@ -247,8 +247,8 @@ def subspace_minloss(net, ref, v1, v2, a1, a2=0.0, x0=None, restarts=0, seed=1, 
     err = _err()
     f = _lib.need("mlpf_subspace_minloss")
     _lib.check(f(net._objective(False), _ptr(ref), _ptr(v1), _ptr(v2) if v2 is not None else None,
-                 float(a1), float(a2), _ptr(x0) if x0 is not None else None, int(restarts),
-                 int(seed), byref(opt) if opt is not None else None, byref(L), _ptr(x),
+                 float(a1), float(a2), _ptr(x0) if x0 is not None else None,
+                 _lib.int_arg("restarts", restarts), _lib.seed_arg("seed", seed), byref(opt) if opt is not None else None, byref(L), _ptr(x),
                  byref(err)), err)
     return L.value, x
 
@@ -280,7 +280,8 @@ def subspace_minloss_grid(net, ref, v1, v2, a1s, a2s=None, restarts=0, seed=1, *
     err = _err()
     f = _lib.need("mlpf_subspace_minloss_grid")
     _lib.check(f(net._objective(False), _ptr(ref), _ptr(v1), _ptr(v2) if v2 is not None else None,
-                 _ptr(a1s), a1s.size, _ptr(a2s), a2s.size, int(restarts), int(seed),
+                 _ptr(a1s), a1s.size, _ptr(a2s), a2s.size, _lib.int_arg("restarts", restarts),
+                 _lib.seed_arg("seed", seed),
                  byref(opt) if opt is not None else None, _ptr(out), byref(err)), err)
     return out
 
@@ -347,9 +348,9 @@ def split_neuron(net, x, i, gamma=0.5, j=None):
         >>> np.allclose(mlpflow.predict(net6, x6, X), mlpflow.predict(net5, xmin, X))
         True
     """
-    if j is None:
-        j = int(i) + 1
-    return _surgery("mlpf_split_neuron", net, x, int(i), float(gamma), int(j))
+    i = _lib.int_arg("i", i)
+    j = i + 1 if j is None else _lib.int_arg("j", j)
+    return _surgery("mlpf_split_neuron", net, x, i, float(gamma), j)
 
 
 def grow_net(net, x, extra=1, seed=1):
@@ -360,7 +361,8 @@ def grow_net(net, x, extra=1, seed=1):
 
         >>> net7, x7 = mlpflow.grow_net(net5, xmin, extra=2, seed=3)
     """
-    return _surgery("mlpf_grow_net", net, x, int(extra), int(seed) & (2**64 - 1))
+    return _surgery("mlpf_grow_net", net, x, _lib.int_arg("extra", extra),
+                    _lib.seed_arg("seed", seed))
 
 
 def shrink_net(net, x, remove):
@@ -371,6 +373,7 @@ def shrink_net(net, x, remove):
 
         >>> net4, x4 = mlpflow.shrink_net(net5, xmin, [4])
     """
-    idx = [int(remove)] if np.ndim(remove) == 0 else [int(r) for r in remove]
+    idx = ([_lib.int_arg("remove", remove)] if np.ndim(remove) == 0 else
+           [_lib.int_arg("remove[%d]" % k, r) for k, r in enumerate(remove)])
     arr = (c_int * max(len(idx), 1))(*idx)
     return _surgery("mlpf_shrink_net", net, x, arr, len(idx))

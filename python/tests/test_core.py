@@ -205,3 +205,16 @@ def test_library_errors(small_net, rng):
     with pytest.raises(ValueError, match="activations"):
         mlpflow.Net(layers=[(3, ["tanh", "relu"], True), (1, "identity", False)],
                     input=small_net.input, target=small_net.target)
+
+
+def test_activation_names_are_the_library_table(small_net):
+    """activation_names() reads the C activation table: every scalar name builds a
+    hidden layer, and the list ends with the vector-valued softmax."""
+    names = mlpflow.activation_names()
+    assert names[0] == "identity" and names[-1] == "softmax" and len(set(names)) == len(names)
+    for name in names:
+        if name in ("poly", "softmax"):
+            continue
+        net = mlpflow.Net(layers=[(2, name, True), (1, "identity", False)],
+                          input=small_net.input, target=small_net.target)
+        assert np.isfinite(mlpflow.loss(net, 0.1 * mlpflow.random_params(net, seed=1)))

@@ -65,8 +65,8 @@ typedef enum {
     DYN_BASIN,
     DYN_STALLED,
     DYN_SOLVER_FAILURE,
-    DYN_CHANNEL,
     DYN_SKIPPED,
+    DYN_CHANNEL,
     DYN_NSTOPS
 } dyn_stop;
 

@@ -71,8 +71,8 @@ static const char *const STOP_NAMES[DYN_NSTOPS] = {
     [DYN_BASIN] = "basin",
     [DYN_STALLED] = "stalled",
     [DYN_SOLVER_FAILURE] = "solver_failure",
-    [DYN_CHANNEL] = "channel",
     [DYN_SKIPPED] = "skipped",
+    [DYN_CHANNEL] = "channel",
 };
 
 const char *dyn_stop_name(dyn_stop s) {

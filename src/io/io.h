@@ -1,5 +1,6 @@
-/* io.h - files (npy, npz, csv, json) and the spec JSON "problem", shared by the
-   library's io code and the command-line tool. Not installed. */
+/* io.h - file formats (npy, npz, csv, json helpers, atomic writes) and train
+   options by name, shared by the library and the command-line tool. The problem
+   JSON built on top of them is src/problem/problem.h. Not installed. */
 #ifndef MLPF_IO_H
 #define MLPF_IO_H
 
@@ -12,10 +13,26 @@
 
 /* Read a whole file into a malloc'ed, NUL-terminated buffer. */
 int mlpf_read_file(const char *path, char **data, size_t *len, mlpf_error *err);
-/* Write len bytes to path atomically: "path.tmp.<pid>" then rename. */
+/* Write len bytes to path (file.c explains how): symlinks followed; a regular
+   or new target replaced atomically (temp file beside it, fsync, rename); a
+   device or FIFO written through. Errors name path. */
 int mlpf_write_file_atomic(const char *path, const void *data, size_t len, mlpf_error *err);
+/* Fail at once (before any work) when path could not be written: its directory
+   is missing, not a directory or not writable, or path is a directory. */
+int mlpf_check_output_dir(const char *path, mlpf_error *err);
 /* Pretty-print json to path atomically, with a trailing newline. */
 int mlpf_write_json(const char *path, const cJSON *json, mlpf_error *err);
+
+/* ---- strict JSON (json.c) ---- */
+
+/* An error naming the key and its path ("NAME: duplicate key \"train.maxT\"")
+   when any object in root repeats a key; MLPF_OK otherwise. */
+int mlpf_json_check_keys(const cJSON *root, const char *name, mlpf_error *err);
+/* Parse len bytes of text (NUL-terminated): syntax errors give line and column,
+   repeated keys are errors. name labels messages. Caller deletes. */
+cJSON *mlpf_json_parse(const char *text, size_t len, const char *name, mlpf_error *err);
+/* Read and strictly parse a JSON file. */
+cJSON *mlpf_json_read(const char *path, mlpf_error *err);
 
 /* ---- npy / npz ---- */
 
@@ -38,6 +55,12 @@ typedef struct {
 
 /* numpy .npz: a zip of STORED (uncompressed) .npy entries, written atomically. */
 int mlpf_write_npz(const char *path, const mlpf_npz_entry *entries, size_t n, mlpf_error *err);
+/* The bytes of that .npz in a malloc'ed buffer (path labels messages). */
+int mlpf_npz_build(const char *path, const mlpf_npz_entry *entries, size_t n,
+                   unsigned char **out, size_t *len, mlpf_error *err);
+/* Find the STORED entry "<name>.npy" in .npz bytes, check its CRC and parse it. */
+int mlpf_npz_array(const char *path, const unsigned char *buf, size_t len, const char *name,
+                   double **data, size_t shape[2], int *ndim, mlpf_error *err);
 uint32_t mlpf_crc32(uint32_t crc, const void *data, size_t len);
 
 /* ---- train options by name (shared by the spec's "train" object and CLI flags) ---- */
@@ -73,36 +96,5 @@ int mlpf_train_config_set_merges(mlpf_train_config *c, const cJSON *value, const
 cJSON *mlpf_train_options_json(const mlpf_train_options *opt);
 /* A number that may be spelled "inf" / "-inf" / "nan" (JSON has no infinity). */
 cJSON *mlpf_json_number(double v);
-
-/* ---- the problem described by a spec JSON ---- */
-
-typedef struct {
-    char *path;               /* spec file as given ("<example>" for built-ins) */
-    char *dir;                /* its directory: relative paths start here */
-    mlpf_net *net;            /* the student / the network trained */
-    mlpf_net *teacher;        /* NULL unless "teacher" */
-    double *teacher_params;
-    /* finite data (NULL / 0 for the exact Gaussian objective) */
-    size_t n, tcols;
-    double *input, *target, *weights;
-    mlpf_loss_kind loss;
-    int threads;              /* objective threads; 0 = OpenMP default */
-    mlpf_objective *obj;      /* the unregularised objective */
-    mlpf_objective *reg;      /* with maxnorm / merge; == obj when there are none */
-    mlpf_train_config train;  /* defaults, then the spec's maxnorm / merge / "train" */
-} mlpf_problem;
-
-/* Load a spec file. Every message starts with the spec's path. threads is
-   passed to the finite objective (0 = OpenMP default). */
-int mlpf_problem_load(const char *path, int threads, mlpf_problem **out, mlpf_error *err);
-/* The same from JSON text; name labels messages, dir resolves relative paths. */
-int mlpf_problem_parse(const char *text, const char *name, const char *dir, int threads,
-                       mlpf_problem **out, mlpf_error *err);
-void mlpf_problem_free(mlpf_problem *p);
-/* Rebuild p->reg after the train options' maxnorm / merges changed. */
-int mlpf_problem_regularize(mlpf_problem *p, mlpf_error *err);
-
-/* Read a parameter vector for net: any shape with exactly P finite values. */
-int mlpf_read_params(const char *path, const mlpf_net *net, double **x, mlpf_error *err);
 
 #endif

@@ -193,6 +193,9 @@ int mlpf_npy_parse(const char *name, const unsigned char *buf, size_t len, doubl
         return mlpf_fail(err, MLPF_EFORMAT,
                          "%s: truncated data: shape needs %zu bytes, file has %zu", name,
                          count * item, avail);
+    /* float32 data double in size when read */
+    int st = mlpf_check_budget(name, 8.0 * (double)count, err);
+    if (st) return st;
     double *out = mlpf_malloc((count ? count : 1) * sizeof(double), err);
     if (!out) return err ? err->status : MLPF_ENOMEM;
     const unsigned char *p = buf + hstart + hlen;

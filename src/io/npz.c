@@ -83,7 +83,10 @@ static void put_entry_header(bytes *b, uint32_t sig, int central, uint32_t crc, 
     }
 }
 
-int mlpf_write_npz(const char *path, const mlpf_npz_entry *entries, size_t n, mlpf_error *err) {
+int mlpf_npz_build(const char *path, const mlpf_npz_entry *entries, size_t n,
+                   unsigned char **result, size_t *result_len, mlpf_error *err) {
+    *result = NULL;
+    *result_len = 0;
     if (n > 0xFFFF) return mlpf_fail(err, MLPF_EINVAL, "%s: too many arrays for a .npz", path);
     bytes out = {0}, central = {0};
     for (size_t e = 0; e < n; e++) {
@@ -143,7 +146,60 @@ int mlpf_write_npz(const char *path, const mlpf_npz_entry *entries, size_t n, ml
         free(out.buf);
         return mlpf_fail(err, MLPF_ENOMEM, "%s: out of memory building the archive", path);
     }
-    int st = mlpf_write_file_atomic(path, out.buf, out.len, err);
-    free(out.buf);
+    *result = out.buf;
+    *result_len = out.len;
+    return MLPF_OK;
+}
+
+int mlpf_write_npz(const char *path, const mlpf_npz_entry *entries, size_t n, mlpf_error *err) {
+    unsigned char *buf;
+    size_t len;
+    int st = mlpf_npz_build(path, entries, n, &buf, &len, err);
+    if (st) return st;
+    st = mlpf_write_file_atomic(path, buf, len, err);
+    free(buf);
     return st;
+}
+
+static uint32_t get16(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8;
+}
+
+static uint32_t get32(const unsigned char *p) {
+    return get16(p) | get16(p + 2) << 16;
+}
+
+/* Reading walks the local headers from the start, as the writer lays them
+   out; an archive compressed or with data descriptors (numpy's savez_compressed)
+   is refused by name: save with numpy.savez, or pass a .npy. */
+int mlpf_npz_array(const char *path, const unsigned char *buf, size_t len, const char *name,
+                   double **data, size_t shape[2], int *ndim, mlpf_error *err) {
+    *data = NULL;
+    char want[128];
+    int wl = snprintf(want, sizeof want, "%s.npy", name);
+    if (wl < 0 || (size_t)wl >= sizeof want)
+        return mlpf_fail(err, MLPF_EINVAL, "%s: entry name \"%s\" too long", path, name);
+    size_t at = 0;
+    while (at + 30 <= len && get32(buf + at) == 0x04034b50u) {
+        const unsigned char *h = buf + at;
+        uint32_t flags = get16(h + 6), method = get16(h + 8), crc = get32(h + 14);
+        size_t size = get32(h + 18), namelen = get16(h + 26), extra = get16(h + 28);
+        size_t start = at + 30 + namelen + extra;
+        if (start > len || size > len - start)
+            return mlpf_fail(err, MLPF_EFORMAT, "%s: truncated .npz (entry at byte %zu runs past "
+                             "the end of the file)", path, at);
+        if (namelen == (size_t)wl && !memcmp(h + 30, want, namelen)) {
+            if (method != 0 || (flags & 8))
+                return mlpf_fail(err, MLPF_EFORMAT, "%s: entry %s is compressed: save with "
+                                 "numpy.savez (not savez_compressed)", path, want);
+            if (mlpf_crc32(0, buf + start, size) != crc)
+                return mlpf_fail(err, MLPF_EFORMAT, "%s: entry %s fails its CRC-32 check (the "
+                                 "file is damaged)", path, want);
+            char label[4096 + 160];
+            snprintf(label, sizeof label, "%s[%s]", path, name);
+            return mlpf_npy_parse(label, buf + start, size, data, shape, ndim, err);
+        }
+        at = start + size;
+    }
+    return mlpf_fail(err, MLPF_EFORMAT, "%s: no array \"%s\" in this .npz", path, name);
 }

@@ -36,7 +36,7 @@ typedef struct {
 #define F(name, type, min, max, min_open, max_open, inf_ok, def, doc) \
     {#name, type, offsetof(mlpf_train_options, name), min, max, min_open, max_open, inf_ok, def, doc}
 static const opt_field FIELDS[] = {
-    F(alg, OPT_STR, 0, 0, 0, 0, 0, "by P", "flow / descent method (see the methods), \"none\" skips the phase"),
+    F(alg, OPT_STR, 0, 0, 0, 0, 0, "by P", "flow / descent method (by P: bdf up to P = 256, else dopri5)"),
     F(maxT, OPT_DOUBLE, 0, INFINITY, 1, 0, 0, "inf", "flow time to stop at (> 0; inf: until a minimum)"),
     F(abstol, OPT_DOUBLE, 0, DBL_MAX, 1, 0, 0, "1e-6", "absolute tolerance of the ODE solver (> 0)"),
     F(reltol, OPT_DOUBLE, 0, DBL_MAX, 0, 0, 0, "1e-6", "relative tolerance of the ODE solver (>= 0)"),
@@ -49,7 +49,7 @@ static const opt_field FIELDS[] = {
     F(eps, OPT_DOUBLE, 0, DBL_MAX, 0, 0, 0, "1e-8", "adam's denominator offset (>= 0)"),
     F(batchsize, OPT_SIZE, 0, INFINITY, 0, 0, 0, "0", "minibatch size of gd / adam; 0 = full batch"),
     F(shuffle, OPT_BOOL, 0, 1, 0, 0, 0, "false", "minibatches in a new random order every epoch"),
-    F(optim_solver, OPT_STR, 0, 0, 0, 0, 0, "by P", "minimiser after the flow (see the methods), \"none\" skips it"),
+    F(optim_solver, OPT_STR, 0, 0, 0, 0, 0, "by P", "minimiser (by P: newtontr up to 32, bfgs up to 5000, else lbfgs)"),
     F(maxtime_optim, OPT_DOUBLE, 0, INFINITY, 0, 0, 0, "inf", "wall seconds of the minimiser (a safety net; inf: none)"),
     F(maxiterations_optim, OPT_LONG, 0, INFINITY, 0, 0, 1, "100000", "iterations of the minimiser"),
     F(min_gnorm, OPT_DOUBLE, 0, DBL_MAX, 0, 0, 0, "1e-15", "stop when the gradient's inf-norm is <= this"),

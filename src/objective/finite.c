@@ -24,6 +24,7 @@
    each with its own accumulator, summed in slab order: results are
    bit-identical whatever the number of threads. */
 #include "internal.h"
+#include "spec/data.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -52,11 +53,14 @@ typedef struct {
     double *c;                 /* (B) sample weight / N */
     double *phi;               /* (dout, dout, B): d2loss/dz_L^2 = phi^T phi per sample (+ kappa_out) */
     double *kappa_out;         /* (dout, B) signed output curvature (nonlinear MSE output) */
+    double *lse;               /* (B) log-sum-exp of a softmax output's z_L */
+    double *phi_cols;          /* (dout, dout * B) phi reordered into Gauss-Newton column factors */
     double *J;                 /* (P, dout * B) Gauss-Newton columns */
     double *R, *KR;            /* (P, B) columns Dz_lj and kappa-scaled copies */
     double *F, *F2;            /* (maxu, dout * B) backpropagated factors */
-    double *gam;               /* (maxu, B) */
-    double *kap;               /* (maxu, B) */
+    double *unit;              /* (maxu, B) unit factor e_j of one layer */
+    double *lin;               /* (maxu, B) delta_{l+1,i} sigma'_{l,j}: the (lin) factors */
+    double *kap;               /* (B) kappa_lj = lambda_lj sigma''(z_lj) of one unit */
     double *mem;
 } chunk_ws;
 
@@ -84,9 +88,9 @@ static int ws_alloc(const finite_data *f, size_t B, int want_hess, chunk_ws *w, 
     w->z = mlpf_calloc(6 * (size_t)L, sizeof(double *), err);
     if (!w->z) return MLPF_ENOMEM;
     w->a = w->z + L; w->da = w->a + L; w->d2a = w->da + L; w->delta = w->d2a + L; w->lam = w->delta + L;
-    size_t total = B * ((size_t)net->din + 1) + B * D * (2 + D) + B;
+    size_t total = B * ((size_t)net->din + 1) + B * D * (2 + D) + 2 * B;
     for (int l = 0; l < L; l++) total += B * (6 * (size_t)net->layers[l].units + 1);
-    if (want_hess) total += P * D * B + 2 * P * B + 2 * mu * D * B + 2 * mu * B;
+    if (want_hess) total += D * D * B + P * D * B + 2 * P * B + 2 * mu * D * B + 2 * mu * B + B;
     w->mem = mlpf_malloc(total * sizeof(double), err);
     if (!w->mem) { free(w->z); w->z = NULL; return MLPF_ENOMEM; }
     double *p = w->mem;
@@ -96,6 +100,7 @@ static int ws_alloc(const finite_data *f, size_t B, int want_hess, chunk_ws *w, 
     TAKE(w->c, B);
     TAKE(w->phi, D * D * B);
     TAKE(w->kappa_out, D * B);
+    TAKE(w->lse, B);
     for (int l = 0; l < L; l++) {
         size_t u = (size_t)net->layers[l].units;
         TAKE(w->z[l], u * B); TAKE(w->a[l], (u + 1) * B); TAKE(w->da[l], u * B);
@@ -103,7 +108,9 @@ static int ws_alloc(const finite_data *f, size_t B, int want_hess, chunk_ws *w, 
     }
     if (want_hess) {
         TAKE(w->J, P * D * B); TAKE(w->R, P * B); TAKE(w->KR, P * B);
-        TAKE(w->F, mu * D * B); TAKE(w->F2, mu * D * B); TAKE(w->gam, mu * B); TAKE(w->kap, mu * B);
+        TAKE(w->phi_cols, D * D * B);
+        TAKE(w->F, mu * D * B); TAKE(w->F2, mu * D * B); TAKE(w->unit, mu * B); TAKE(w->lin, mu * B);
+        TAKE(w->kap, B);
     }
 #undef TAKE
     return MLPF_OK;
@@ -129,7 +136,8 @@ static void load_chunk(const finite_data *f, const size_t *subset, size_t s0, si
     }
 }
 
-/* Forward through all layers. x (din+1, B) -> z_l, da_l, d2a_l (U_l, B), a_l (U_l+1, B). */
+/* Forward through all layers. x (din+1, B) -> z_l, da_l, d2a_l (U_l, B), a_l (U_l+1, B);
+   lse (B) for a softmax output. */
 MLPF_HOT static void forward_chunk(const finite_data *f, const double *x, size_t B, chunk_ws *w) {
     const mlpf_net *net = f->net;
     const double *in = w->x;
@@ -140,12 +148,7 @@ MLPF_HOT static void forward_chunk(const finite_data *f, const double *x, size_t
         mlpf_mm_nn(U, (int)B, cols, x + Ly->offset, cols, in, (int)B, w->z[l], (int)B);
         double *a = w->a[l];
         if (Ly->acts[0].kind == MLPF_ACT_SOFTMAX) {
-            for (size_t b = 0; b < B; b++) {
-                double m = w->z[l][b], sum = 0;
-                for (int i = 1; i < U; i++) m = fmax(m, w->z[l][(size_t)i * B + b]);
-                for (int i = 0; i < U; i++) sum += (a[(size_t)i * B + b] = exp(w->z[l][(size_t)i * B + b] - m));
-                for (int i = 0; i < U; i++) a[(size_t)i * B + b] /= sum;
-            }
+            for (size_t b = 0; b < B; b++) w->lse[b] = mlpf_softmax(U, w->z[l] + b, B, a + b);
         } else if (Ly->shared_act) {
             mlpf_activation_eval_n(&Ly->acts[0], w->z[l], (size_t)U * B, a, w->da[l], w->d2a[l]);
         } else {
@@ -169,10 +172,7 @@ MLPF_HOT static double output_chunk(const finite_data *f, size_t B, int want_hes
     if (f->loss == MLPF_LOSS_CROSSENTROPY) {
         for (size_t b = 0; b < B; b++) {
             /* -c sum t log p with log p = z - logsumexp(z); d/dz = c (T p - t). */
-            double m = z[b], s = 0, T = 0;
-            for (int o = 1; o < D; o++) m = fmax(m, z[(size_t)o * B + b]);
-            for (int o = 0; o < D; o++) s += exp(z[(size_t)o * B + b] - m);
-            double lse = m + log(s);
+            double lse = w->lse[b], T = 0;
             for (int o = 0; o < D; o++) {
                 double to = t[(size_t)o * B + b];
                 if (to != 0) loss -= c[b] * to * (z[(size_t)o * B + b] - lse);
@@ -285,107 +285,137 @@ MLPF_HOT static void jacobian_cols(const finite_data *f, const double *x, int to
     }
 }
 
-/* Add this chunk's Hessian to the lower triangle of H (P, P). */
-MLPF_HOT static void hessian_chunk(const finite_data *f, const double *x, size_t B, double *H, chunk_ws *w) {
+/* (GN) the loss node's term, Dz_L^T phi^T phi Dz_L: columns phi Dz_L into J (P, D * B),
+   then one dsyrk into the lower triangle of H (P, P), the dominant cost. */
+MLPF_HOT static void hessian_gauss_newton(const finite_data *f, const double *x, size_t B, double *H,
+                                 chunk_ws *w) {
     const mlpf_net *net = f->net;
     int L = net->nlayers, D = mlpf_net_dout(net);
     size_t P = net->nparams;
-
-    /* (GN) columns phi Dz_L: one dsyrk, the dominant cost. The factor phi (dout, dout, B)
-       is already laid out as (dout, dout * B) column factors, sample-major within. */
-    if (D == 1) {
-        jacobian_cols(f, x, L - 1, w->phi, B, 1, w->J, w);
-    } else {
-        /* reorder phi[o][q][b] -> g[q][b * D + o] so each sample's D columns sit together */
-        double *g0 = w->KR; /* (D, D * B) scratch, free until the layers >= 2 below */
+    const double *g0 = w->phi;  /* (dout, dout * B) column factors, sample-major within */
+    if (D > 1) {
+        /* reorder phi[o][q][b] -> phi_cols[q][b * D + o] so each sample's D columns sit together */
         for (int o = 0; o < D; o++)
             for (int q = 0; q < D; q++)
                 for (size_t b = 0; b < B; b++)
-                    g0[(size_t)q * (size_t)D * B + b * (size_t)D + (size_t)o] = w->phi[((size_t)o * (size_t)D + (size_t)q) * B + b];
-        jacobian_cols(f, x, L - 1, g0, B, (size_t)D, w->J, w);
+                    w->phi_cols[(size_t)q * (size_t)D * B + b * (size_t)D + (size_t)o] =
+                        w->phi[((size_t)o * (size_t)D + (size_t)q) * B + b];
+        g0 = w->phi_cols;
     }
+    jacobian_cols(f, x, L - 1, g0, B, (size_t)D, w->J, w);
     cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, (int)P, (int)(B * (size_t)D), 1.0, w->J,
                 (int)(B * (size_t)D), 1.0, H, (int)P);
+}
 
-    /* Layer 1's (act) term is block diagonal: sum_b kappa_bj xbar_b xbar_b^T in unit j's block;
-       its (lin) partner pairs W_2[i, j] with unit j's block: sum_b gamma_bij xbar_b.
-       Every sum over samples is a contiguous dot product. */
-    const mlpf_layer *L1 = &net->layers[0];
-    int U1 = L1->units, cols1 = L1->inputs + L1->bias;
-    const mlpf_layer *L2 = L > 1 ? &net->layers[1] : NULL;
-    int U2 = L2 ? L2->units : 0, cols2 = L2 ? L2->inputs + L2->bias : 0;
-    for (int j = 0; j < U1; j++) {
-        size_t blk = L1->offset + (size_t)j * (size_t)cols1;
-        double *kj = w->kap; /* (B) */
-        if (L > 1) {
-            const double *lj = w->lam[0] + (size_t)j * B, *d2 = w->d2a[0] + (size_t)j * B;
-            for (size_t b = 0; b < B; b++) kj[b] = lj[b] * d2[b];
-        } else {
-            memcpy(kj, w->kappa_out + (size_t)j * B, B * sizeof(double));
-        }
-        for (int r = 0; r < cols1; r++) {
-            const double *xr = w->x + (size_t)r * B;
-            for (int c = 0; c <= r; c++) {
-                const double *xc = w->x + (size_t)c * B;
-                double acc = 0;
+/* kappa_lj (B) = lambda_lj sigma''(z_lj) into w->kap (the output layer: kappa_out).
+   Returns 1 when any is nonzero. */
+MLPF_HOT static int unit_curvature(const finite_data *f, int l, int j, size_t B, chunk_ws *w) {
+    int any = 0;
+    double *kj = w->kap;
+    if (l == f->net->nlayers - 1) {
+        memcpy(kj, w->kappa_out + (size_t)j * B, B * sizeof(double));
+    } else {
+        const double *lj = w->lam[l] + (size_t)j * B, *d2 = w->d2a[l] + (size_t)j * B;
+        for (size_t b = 0; b < B; b++) kj[b] = lj[b] * d2[b];
+    }
+    for (size_t b = 0; b < B; b++) any |= kj[b] != 0;
+    return any;
+}
+
+/* Layer 1's (act) term for unit j is block diagonal: H[blk + r, blk + c] +=
+   sum_b kappa_b xbar_rb xbar_cb, blk = unit j's first parameter; kappa (B), xbar (din + 1, B). */
+MLPF_HOT static void layer1_act_block(const finite_data *f, int j, size_t B, double *H, const chunk_ws *w) {
+    const mlpf_layer *L1 = &f->net->layers[0];
+    size_t P = f->net->nparams;
+    int cols1 = L1->inputs + L1->bias;
+    size_t blk = L1->offset + (size_t)j * (size_t)cols1;
+    const double *kj = w->kap;
+    for (int r = 0; r < cols1; r++) {
+        const double *xr = w->x + (size_t)r * B;
+        for (int c = 0; c <= r; c++) {
+            const double *xc = w->x + (size_t)c * B;
+            double acc = 0;
 #pragma omp simd reduction(+ : acc)
-                for (size_t b = 0; b < B; b++) acc += kj[b] * xr[b] * xc[b];
-                H[(blk + (size_t)r) * P + blk + (size_t)c] += acc;
-            }
-        }
-        const double *dj = w->da[0] + (size_t)j * B;
-        for (int i = 0; i < U2; i++) {
-            size_t row = L2->offset + (size_t)i * (size_t)cols2 + (size_t)j;
-            const double *gi = w->delta[1] + (size_t)i * B;
-            for (int c = 0; c < cols1; c++) {
-                const double *xc = w->x + (size_t)c * B;
-                double acc = 0;
-#pragma omp simd reduction(+ : acc)
-                for (size_t b = 0; b < B; b++) acc += gi[b] * dj[b] * xc[b];
-                H[row * P + blk + (size_t)c] += acc;
-            }
+            for (size_t b = 0; b < B; b++) acc += kj[b] * xr[b] * xc[b];
+            H[(blk + (size_t)r) * P + blk + (size_t)c] += acc;
         }
     }
+}
 
-    /* Layers >= 2: for each unit j, the columns Dz_lj (P_<=l, B) serve the (act) term of
-       this layer and the (lin) term of the next one. */
-    for (int l = 1; l < L; l++) {
-        const mlpf_layer *Ly = &net->layers[l];
-        int U = Ly->units;
-        size_t Pl = Ly->offset + (size_t)U * (size_t)(Ly->inputs + Ly->bias); /* rows of layers <= l */
-        for (int j = 0; j < U; j++) {
-            double *kj = w->kap;
-            int any_kappa = 0;
-            for (size_t b = 0; b < B; b++) {
-                kj[b] = l == L - 1 ? w->kappa_out[(size_t)j * B + b]
-                                   : w->lam[l][(size_t)j * B + b] * w->d2a[l][(size_t)j * B + b];
-                any_kappa |= kj[b] != 0;
-            }
-            if (!any_kappa && l == L - 1) continue;
-            double *e = w->gam; /* unit factor e_j: (U, B) */
-            memset(e, 0, (size_t)U * B * sizeof(double));
-            for (size_t b = 0; b < B; b++) e[(size_t)j * B + b] = 1.0;
-            jacobian_cols(f, x, l, e, B, 1, w->R, w);
-            if (any_kappa) {
-                /* 0.5 (R (kR)^T + (kR) R^T) = R diag(k) R^T on the leading Pl block. */
-                for (size_t q = 0; q < Pl; q++)
-                    for (size_t b = 0; b < B; b++) w->KR[q * B + b] = kj[b] * w->R[q * B + b];
-                cblas_dsyr2k(CblasRowMajor, CblasLower, CblasNoTrans, (int)Pl, (int)B, 0.5, w->R,
-                             (int)B, w->KR, (int)B, 1.0, H, (int)P);
-            }
-            if (l + 1 < L) {
-                /* (lin): H[(l+1, i, j), :Pl] += sum_b delta_{l+1,ib} sigma'_{l,jb} R[:, b]. */
-                const mlpf_layer *Ln = &net->layers[l + 1];
-                int Un = Ln->units, coln = Ln->inputs + Ln->bias;
-                const double *dj = w->da[l] + (size_t)j * B;
-                for (int i = 0; i < Un; i++)
-                    for (size_t b = 0; b < B; b++)
-                        w->gam[(size_t)i * B + b] = w->delta[l + 1][(size_t)i * B + b] * dj[b];
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Un, (int)Pl, (int)B, 1.0, w->gam,
-                            (int)B, w->R, (int)B, 1.0, H + (Ln->offset + (size_t)j) * P, (int)((size_t)coln * P));
-            }
+/* Layer 1's (lin) partner: W_2[i, j] with unit j's block, sum_b delta_2ib sigma'_1jb xbar_cb;
+   delta_2 (U2, B), sigma'_1 (U1, B), xbar (din + 1, B). */
+MLPF_HOT static void layer1_lin_block(const finite_data *f, int j, size_t B, double *H, const chunk_ws *w) {
+    const mlpf_net *net = f->net;
+    const mlpf_layer *L1 = &net->layers[0], *L2 = &net->layers[1];
+    size_t P = net->nparams;
+    int cols1 = L1->inputs + L1->bias, cols2 = L2->inputs + L2->bias;
+    size_t blk = L1->offset + (size_t)j * (size_t)cols1;
+    const double *dj = w->da[0] + (size_t)j * B;
+    for (int i = 0; i < L2->units; i++) {
+        size_t row = L2->offset + (size_t)i * (size_t)cols2 + (size_t)j;
+        const double *gi = w->delta[1] + (size_t)i * B;
+        for (int c = 0; c < cols1; c++) {
+            const double *xc = w->x + (size_t)c * B;
+            double acc = 0;
+#pragma omp simd reduction(+ : acc)
+            for (size_t b = 0; b < B; b++) acc += gi[b] * dj[b] * xc[b];
+            H[row * P + blk + (size_t)c] += acc;
         }
     }
+}
+
+/* Layer 1's (act) and (lin) terms: every sum over samples is a contiguous dot product. */
+MLPF_HOT static void hessian_layer1(const finite_data *f, size_t B, double *H, chunk_ws *w) {
+    int L = f->net->nlayers;
+    for (int j = 0; j < f->net->layers[0].units; j++) {
+        unit_curvature(f, 0, j, B, w);
+        layer1_act_block(f, j, B, H, w);
+        if (L > 1) layer1_lin_block(f, j, B, H, w);
+    }
+}
+
+/* Unit j of layer l >= 2 (l counted from 0): the columns Dz_lj (Pl, B) in R serve the (act)
+   term of this layer, R diag(kappa) R^T on the leading Pl block, and the (lin) term of the
+   next, H[(l+1, i, j), :Pl] += sum_b delta_{l+1,ib} sigma'_{l,jb} R[:, b]. */
+MLPF_HOT static void hessian_unit(const finite_data *f, const double *x, int l, int j, size_t B, double *H,
+                         chunk_ws *w) {
+    const mlpf_net *net = f->net;
+    const mlpf_layer *Ly = &net->layers[l];
+    int L = net->nlayers, U = Ly->units;
+    size_t P = net->nparams;
+    size_t Pl = Ly->offset + (size_t)U * (size_t)(Ly->inputs + Ly->bias); /* rows of layers <= l */
+    int any_kappa = unit_curvature(f, l, j, B, w);
+    if (!any_kappa && l == L - 1) return;
+    memset(w->unit, 0, (size_t)U * B * sizeof(double));
+    for (size_t b = 0; b < B; b++) w->unit[(size_t)j * B + b] = 1.0;
+    jacobian_cols(f, x, l, w->unit, B, 1, w->R, w);
+    if (any_kappa) {
+        /* 0.5 (R (kR)^T + (kR) R^T) = R diag(k) R^T */
+        for (size_t q = 0; q < Pl; q++)
+            for (size_t b = 0; b < B; b++) w->KR[q * B + b] = w->kap[b] * w->R[q * B + b];
+        cblas_dsyr2k(CblasRowMajor, CblasLower, CblasNoTrans, (int)Pl, (int)B, 0.5, w->R, (int)B,
+                     w->KR, (int)B, 1.0, H, (int)P);
+    }
+    if (l + 1 < L) {
+        const mlpf_layer *Ln = &net->layers[l + 1];
+        int Un = Ln->units, coln = Ln->inputs + Ln->bias;
+        const double *dj = w->da[l] + (size_t)j * B;
+        for (int i = 0; i < Un; i++)
+            for (size_t b = 0; b < B; b++)
+                w->lin[(size_t)i * B + b] = w->delta[l + 1][(size_t)i * B + b] * dj[b];
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Un, (int)Pl, (int)B, 1.0, w->lin, (int)B,
+                    w->R, (int)B, 1.0, H + (Ln->offset + (size_t)j) * P, (int)((size_t)coln * P));
+    }
+}
+
+/* Add this chunk's Hessian to the lower triangle of H (P, P): the three kinds of
+   terms of the header comment, layer 1's in closed form, deeper layers' by columns. */
+MLPF_HOT static void hessian_chunk(const finite_data *f, const double *x, size_t B, double *H, chunk_ws *w) {
+    const mlpf_net *net = f->net;
+    hessian_gauss_newton(f, x, B, H, w);
+    hessian_layer1(f, B, H, w);
+    for (int l = 1; l < net->nlayers; l++)
+        for (int j = 0; j < net->layers[l].units; j++) hessian_unit(f, x, l, j, B, H, w);
 }
 
 /* Rows per chunk: large enough for dsyrk to run at full speed, small enough that
@@ -490,6 +520,25 @@ static int finite_eval(void *ctx, const double *x, const size_t *subset, size_t 
     return status;
 }
 
+/* The arguments of mlpf_objective_finite, checked: input (n, din), target (n, tcols),
+   weights (n) or NULL. */
+static int check_data(const mlpf_net *net, size_t n, const double *input, const double *target,
+                      size_t tcols, const double *weights, const mlpf_finite_options *opt,
+                      mlpf_error *err) {
+    if (n == 0) return mlpf_fail(err, MLPF_EINVAL, "empty data: the data set has no samples");
+    if (!input || !target) return mlpf_fail(err, MLPF_EINVAL, "input and target must not be NULL");
+    int st = mlpf_data_check_loss(net, opt->loss, err);
+    if (!st) st = mlpf_data_check_target_cols("target", net, opt->loss, tcols, err);
+    if (!st) st = mlpf_data_check_finite("input", input, n, (size_t)net->din, err);
+    if (!st) st = mlpf_data_check_finite("target", target, n, tcols, err);
+    if (!st && mlpf_data_labels(net, opt->loss, tcols))
+        st = mlpf_data_check_labels("target", target, n, mlpf_net_dout(net), err);
+    if (!st && weights) st = mlpf_data_check_weights("weights", weights, n, err);
+    if (!st && opt->threads < 0)
+        st = mlpf_fail(err, MLPF_EINVAL, "threads must be >= 0, got %d", opt->threads);
+    return st;
+}
+
 mlpf_objective *mlpf_objective_finite(const mlpf_net *net, size_t n, const double *input,
                                       const double *target, size_t tcols, const double *weights,
                                       const mlpf_finite_options *opt, mlpf_error *err) {
@@ -499,55 +548,8 @@ mlpf_objective *mlpf_objective_finite(const mlpf_net *net, size_t n, const doubl
         if (!net) mlpf_fail(err, MLPF_EINVAL, "finite objective: network is NULL");
         return NULL;
     }
-    int din = net->din, dout = mlpf_net_dout(net);
-    int softmax_out = net->layers[net->nlayers - 1].acts[0].kind == MLPF_ACT_SOFTMAX;
-    if (n == 0) { mlpf_fail(err, MLPF_EINVAL, "empty data: the data set has no samples"); return NULL; }
-    if (!input || !target) { mlpf_fail(err, MLPF_EINVAL, "input and target must not be NULL"); return NULL; }
-    if (opt->loss == MLPF_LOSS_CROSSENTROPY && !softmax_out) {
-        mlpf_fail(err, MLPF_EINVAL, "loss crossentropy needs a softmax output layer (the output layer is %s)",
-                  mlpf_activation_name(net->layers[net->nlayers - 1].acts[0].kind));
-        return NULL;
-    }
-    if (opt->loss == MLPF_LOSS_MSE && softmax_out) {
-        mlpf_fail(err, MLPF_EINVAL, "a softmax output layer is trained with loss \"crossentropy\", not mse");
-        return NULL;
-    }
-    if (opt->loss != MLPF_LOSS_MSE && opt->loss != MLPF_LOSS_CROSSENTROPY) {
-        mlpf_fail(err, MLPF_EINVAL, "unknown loss code %d", (int)opt->loss);
-        return NULL;
-    }
-    int labels = opt->loss == MLPF_LOSS_CROSSENTROPY && tcols == 1 && dout > 1;
-    if (tcols != (size_t)dout && !labels) {
-        mlpf_fail(err, MLPF_EINVAL, "target has %zu columns but the network has %d outputs%s", tcols, dout,
-                  opt->loss == MLPF_LOSS_CROSSENTROPY ? " (or give 1 column of integer labels)" : "");
-        return NULL;
-    }
-    size_t bad = mlpf_first_nonfinite(input, n * (size_t)din);
-    if (bad) {
-        mlpf_fail(err, MLPF_ENONFINITE, "input row %zu, column %zu is not finite (%g)", (bad - 1) / (size_t)din,
-                  (bad - 1) % (size_t)din, input[bad - 1]);
-        return NULL;
-    }
-    bad = mlpf_first_nonfinite(target, n * tcols);
-    if (bad) {
-        mlpf_fail(err, MLPF_ENONFINITE, "target row %zu, column %zu is not finite (%g)", (bad - 1) / tcols,
-                  (bad - 1) % tcols, target[bad - 1]);
-        return NULL;
-    }
-    if (labels)
-        for (size_t s = 0; s < n; s++)
-            if (target[s] != floor(target[s]) || target[s] < 0 || target[s] >= dout) {
-                mlpf_fail(err, MLPF_EINVAL, "label %zu is %g; labels must be integers 0..%d", s, target[s], dout - 1);
-                return NULL;
-            }
-    if (weights)
-        for (size_t s = 0; s < n; s++)
-            if (!isfinite(weights[s]) || weights[s] < 0) {
-                mlpf_fail(err, isfinite(weights[s]) ? MLPF_EINVAL : MLPF_ENONFINITE,
-                          "weight %zu is %g; sample weights must be finite and >= 0", s, weights[s]);
-                return NULL;
-            }
-    if (opt->threads < 0) { mlpf_fail(err, MLPF_EINVAL, "threads must be >= 0, got %d", opt->threads); return NULL; }
+    if (check_data(net, n, input, target, tcols, weights, opt, err)) return NULL;
+    int din = net->din, labels = mlpf_data_labels(net, opt->loss, tcols);
 
     finite_data *f = mlpf_calloc(1, sizeof *f, err);
     if (!f) return NULL;

@@ -35,7 +35,9 @@ static double hermite_christoffel(double x, int n, const double *sq, double *pn_
 }
 
 int mlpf_gh_rule(int n, double *x, double *w, mlpf_error *err) {
-    if (n < 1) return mlpf_fail(err, MLPF_EINVAL, "Gauss-Hermite order must be >= 1, got %d", n);
+    if (n < 1 || n > MLPF_GH_MAX_ORDER)
+        return mlpf_fail(err, MLPF_EINVAL, "Gauss-Hermite order must be in 1..%d, got %d",
+                         MLPF_GH_MAX_ORDER, n);
     /* Symmetry halves the eigenproblem: He_{2m + r}(x) = x^r L_m^(r - 1/2)(x^2 / 2)
        up to a constant, so the positive nodes are sqrt(2 lambda) for the
        eigenvalues lambda of the generalized Laguerre Jacobi matrix of size m. */
@@ -119,8 +121,11 @@ int mlpf_gauss_hermite_data(int din, int order, double weight_threshold, double 
         return mlpf_fail(err, MLPF_EUNSUPPORTED,
                          "Gauss-Hermite data nets support din 1 or 2 (got %d): the tensor grid "
                          "grows as order^din; use the exact gaussian objective or samples", din);
-    if (order < 1 || order > 100000)
-        return mlpf_fail(err, MLPF_EINVAL, "Gauss-Hermite order must be in 1..100000, got %d", order);
+    /* building the rule costs order^2 (order 5000: about a second); far more
+       nodes than any double-precision integrand needs */
+    if (order < 1 || order > MLPF_GH_MAX_ORDER)
+        return mlpf_fail(err, MLPF_EINVAL, "Gauss-Hermite order must be in 1..%d, got %d "
+                         "(the rule costs order^2 time)", MLPF_GH_MAX_ORDER, order);
     if (!(weight_threshold >= 0.0))
         return mlpf_fail(err, MLPF_EINVAL, "weight threshold must be >= 0");
     double *x = mlpf_malloc(sizeof(double) * (size_t)order, err);

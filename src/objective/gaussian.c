@@ -142,129 +142,190 @@ static void add_col(const gauss_ctx *c, double *H, int i, size_t col, const doub
     }
 }
 
+/* One evaluation's inputs, scratch and outputs, shared by its steps below. */
+typedef struct {
+    const gauss_ctx *c;
+    gauss_work w;
+    const double *x;       /* (P) parameters */
+    const double *a;       /* (k + sob) output weights, x + off2 */
+    double d0;             /* a0 - c0: student minus teacher output bias */
+    int need;              /* 0 loss, 1 + gradient, 2 + Hessian */
+    int outbias;           /* student or teacher has an output bias */
+    double loss;
+    double *ga;            /* (k + sob) output-weight gradient, inside grad, or NULL */
+    double *hess;          /* (P, P) or NULL */
+} gauss_eval_state;
+
+/* hidden unit i of the student: its weights (din) and bias */
+static const double *student_unit(const gauss_eval_state *st, int i, double *bias) {
+    const gauss_ctx *c = st->c;
+    const double *wi = st->x + (size_t)i * (size_t)(c->din + c->sb);
+    *bias = c->sb ? wi[c->din] : 0.0;
+    return wi;
+}
+
+/* S_ii and its derivatives: S_ii(theta) = J(theta, theta), so they add up over both
+   slots. G (k, din + 1) collects dL/dtheta_i / a_i. */
+static void add_self_pair(gauss_eval_state *st, int i) {
+    const gauss_ctx *c = st->c;
+    int d1 = c->din + 1, k = c->k;
+    const double *a = st->a;
+    double bi, *G = st->w.G;
+    const double *wi = student_unit(st, i, &bi);
+    mlpf_pair_out *o = &st->w.out;
+    pair_eval(c, &st->w, &c->sact, &c->sact, wi, bi, wi, bi, st->need, 1);
+    st->w.S[i * k + i] = o->val;
+    if (!st->need) return;
+    for (int r = 0; r < d1; r++) G[i * d1 + r] += a[i] * (o->gi[r] + o->gj[r]);
+    if (!st->hess) return;
+    add_block(c, st->hess, i, i, o->hii, a[i] * a[i]);
+    add_block(c, st->hess, i, i, o->hjj, a[i] * a[i]);
+    for (int r = 0; r < d1; r++)  /* hij + hij^T, symmetric */
+        for (int q = 0; q < d1; q++) o->hii[r * d1 + q] = o->hij[r * d1 + q] + o->hij[q * d1 + r];
+    add_block(c, st->hess, i, i, o->hii, a[i] * a[i]);
+    for (int r = 0; r < d1; r++) o->gi[r] += o->gj[r];
+    add_col(c, st->hess, i, c->off2 + (size_t)i, o->gi, a[i]);
+}
+
+/* S_ij = S_ji (i < j) and its derivatives in theta_i, theta_j, a_i, a_j. */
+static void add_student_pair(gauss_eval_state *st, int i, int j) {
+    const gauss_ctx *c = st->c;
+    int d1 = c->din + 1, k = c->k;
+    const double *a = st->a;
+    double bi, bj, *G = st->w.G;
+    const double *wi = student_unit(st, i, &bi), *wj = student_unit(st, j, &bj);
+    mlpf_pair_out *o = &st->w.out;
+    pair_eval(c, &st->w, &c->sact, &c->sact, wi, bi, wj, bj, st->need, 1);
+    st->w.S[i * k + j] = st->w.S[j * k + i] = o->val;
+    if (!st->need) return;
+    for (int r = 0; r < d1; r++) {
+        G[i * d1 + r] += 2 * a[j] * o->gi[r];
+        G[j * d1 + r] += 2 * a[i] * o->gj[r];
+    }
+    if (!st->hess) return;
+    add_block(c, st->hess, i, i, o->hii, 2 * a[i] * a[j]);
+    add_block(c, st->hess, j, j, o->hjj, 2 * a[i] * a[j]);
+    add_block(c, st->hess, i, j, o->hij, 2 * a[i] * a[j]);
+    add_col(c, st->hess, i, c->off2 + (size_t)j, o->gi, 2 * a[i]);
+    add_col(c, st->hess, j, c->off2 + (size_t)i, o->gj, 2 * a[j]);
+}
+
+/* -2 a_i sum_j c_j T_ij and its derivatives, for student unit i against every teacher unit. */
+static void add_teacher_pairs(gauss_eval_state *st, int i) {
+    const gauss_ctx *c = st->c;
+    int din = c->din, d1 = din + 1;
+    const double *a = st->a;
+    double bi, ti = 0, *G = st->w.G;
+    const double *wi = student_unit(st, i, &bi);
+    mlpf_pair_out *o = &st->w.out;
+    for (int j = 0; j < c->m; j++) {
+        pair_eval(c, &st->w, &c->sact, &c->tact, wi, bi, c->tw + (size_t)j * din, c->tbias[j], st->need, 0);
+        ti += c->tc[j] * o->val;
+        if (!st->need) continue;
+        for (int r = 0; r < d1; r++) G[i * d1 + r] -= 2 * c->tc[j] * o->gi[r];
+        if (st->hess) add_block(c, st->hess, i, i, o->hii, -2 * a[i] * c->tc[j]);
+    }
+    st->loss -= 2 * a[i] * ti;
+    if (st->ga) st->ga[i] -= 2 * ti;
+}
+
+/* m_i = E[g(u_i)] for the output biases: 2 d0 a_i m_i and its derivatives. */
+static void add_single(gauss_eval_state *st, int i) {
+    const gauss_ctx *c = st->c;
+    int d1 = c->din + 1;
+    double bi, *G = st->w.G;
+    const double *wi = student_unit(st, i, &bi);
+    mlpf_pair_out *o = &st->w.out;
+    single_eval(c, &st->w, &c->sact, wi, bi, st->need);
+    st->w.ms[i] = o->val;
+    if (st->need)
+        for (int r = 0; r < d1; r++) G[i * d1 + r] += 2 * st->d0 * o->gi[r];
+    if (st->hess) {
+        add_block(c, st->hess, i, i, o->hii, 2 * st->d0 * st->a[i]);
+        if (c->sob) add_col(c, st->hess, i, c->off2 + (size_t)c->k, o->gi, 2 * st->a[i]);
+    }
+}
+
+/* sum_ij a_i a_j S_ij and its output-weight derivatives; S (k, k), ms (k). */
+static void add_output_weight_terms(gauss_eval_state *st) {
+    const gauss_ctx *c = st->c;
+    int k = c->k;
+    size_t P = c->P;
+    const double *a = st->a, *S = st->w.S;
+    for (int i = 0; i < k; i++) {
+        double si = 0;
+        for (int j = 0; j < k; j++) si += a[j] * S[i * k + j];
+        st->loss += a[i] * si;
+        if (st->ga) st->ga[i] += 2 * si + (st->outbias ? 2 * st->d0 * st->w.ms[i] : 0.0);
+        if (st->hess)
+            for (int j = 0; j < k; j++) st->hess[(c->off2 + i) * P + c->off2 + j] += 2 * S[i * k + j];
+    }
+}
+
+/* 2 d0 (sum_i a_i m_i - sum_j c_j n_j) + d0^2 and the output bias's derivatives. */
+static void add_output_bias_terms(gauss_eval_state *st) {
+    const gauss_ctx *c = st->c;
+    int k = c->k;
+    size_t P = c->P;
+    const double *a = st->a, *ms = st->w.ms;
+    double am = 0, cn = 0, d0 = st->d0;
+    for (int i = 0; i < k; i++) am += a[i] * ms[i];
+    for (int j = 0; j < c->m; j++) cn += c->tc[j] * c->tn[j];
+    st->loss += 2 * d0 * (am - cn) + d0 * d0;
+    if (c->sob && st->ga) st->ga[k] = 2 * (am - cn) + 2 * d0;
+    if (c->sob && st->hess) {
+        size_t i0 = c->off2 + (size_t)k;
+        for (int i = 0; i < k; i++) {
+            st->hess[i0 * P + c->off2 + i] += 2 * ms[i];
+            st->hess[(c->off2 + i) * P + i0] += 2 * ms[i];
+        }
+        st->hess[i0 * P + i0] += 2;
+    }
+}
+
+/* hidden-layer gradient a_i G_i (grad (P)); d2L/dtheta_i da_i also gets G_i. */
+static void add_hidden_terms(const gauss_eval_state *st, double *grad) {
+    const gauss_ctx *c = st->c;
+    int d1 = c->din + 1;
+    const double *G = st->w.G;
+    if (grad)
+        for (int i = 0; i < c->k; i++)
+            for (int r = 0; r < d1; r++) {
+                long R = th(c, i, r);
+                if (R >= 0) grad[R] = st->a[i] * G[i * d1 + r];
+            }
+    if (st->hess)
+        for (int i = 0; i < c->k; i++) add_col(c, st->hess, i, c->off2 + (size_t)i, G + (size_t)i * d1, 1.0);
+}
+
 /* x (P) -> loss, grad (P), hess (P, P); P = k (din + sb) + k + sob */
 static int gauss_eval(void *vctx, const double *x, const size_t *subset, size_t nsubset,
                       double *loss, double *grad, double *hess, mlpf_error *err) {
     (void)subset;
     (void)nsubset;
     const gauss_ctx *c = vctx;
-    int need = hess ? 2 : grad ? 1 : 0;
-    int din = c->din, d1 = din + 1, k = c->k, m = c->m, sw = din + c->sb;
-    size_t P = c->P;
-    gauss_work w;
-    if (work_alloc(c, &w, err)) return MLPF_ENOMEM;
-    const double *a = x + c->off2;
-    double a0 = c->sob ? a[k] : 0.0, d0 = a0 - c->tc0;
-    int outbias = c->sob || c->tob;
-    double *G = w.G, *S = w.S, *ms = w.ms;
-    if (hess) memset(hess, 0, sizeof(double) * P * P);
-    const mlpf_activation *g = &c->sact, *h = &c->tact;
-
-    /* student-student pairs */
-    for (int i = 0; i < k; i++) {
-        const double *wi = x + (size_t)i * sw;
-        double bi = c->sb ? wi[din] : 0.0;
-        for (int j = i; j < k; j++) {
-            const double *wj = x + (size_t)j * sw;
-            double bj = c->sb ? wj[din] : 0.0;
-            pair_eval(c, &w, g, g, wi, bi, wj, bj, need, 1);
-            S[i * k + j] = S[j * k + i] = w.out.val;
-            if (!need) continue;
-            double *gi = w.out.gi, *gj = w.out.gj;
-            if (i == j) {
-                /* S_ii(theta) = J(theta, theta): derivatives add up over both slots */
-                for (int r = 0; r < d1; r++) G[i * d1 + r] += a[i] * (gi[r] + gj[r]);
-                if (hess) {
-                    add_block(c, hess, i, i, w.out.hii, a[i] * a[i]);
-                    add_block(c, hess, i, i, w.out.hjj, a[i] * a[i]);
-                    for (int r = 0; r < d1; r++)  /* hij + hij^T, symmetric */
-                        for (int q = 0; q < d1; q++)
-                            w.out.hii[r * d1 + q] = w.out.hij[r * d1 + q] + w.out.hij[q * d1 + r];
-                    add_block(c, hess, i, i, w.out.hii, a[i] * a[i]);
-                    for (int r = 0; r < d1; r++) gi[r] += gj[r];
-                    add_col(c, hess, i, c->off2 + (size_t)i, gi, a[i]);
-                }
-                continue;
-            }
-            for (int r = 0; r < d1; r++) {
-                G[i * d1 + r] += 2 * a[j] * gi[r];
-                G[j * d1 + r] += 2 * a[i] * gj[r];
-            }
-            if (hess) {
-                add_block(c, hess, i, i, w.out.hii, 2 * a[i] * a[j]);
-                add_block(c, hess, j, j, w.out.hjj, 2 * a[i] * a[j]);
-                add_block(c, hess, i, j, w.out.hij, 2 * a[i] * a[j]);
-                add_col(c, hess, i, c->off2 + (size_t)j, gi, 2 * a[i]);
-                add_col(c, hess, j, c->off2 + (size_t)i, gj, 2 * a[j]);
-            }
-        }
+    gauss_eval_state st = {.c = c, .x = x, .a = x + c->off2, .hess = hess};
+    if (work_alloc(c, &st.w, err)) return MLPF_ENOMEM;
+    st.need = hess ? 2 : grad ? 1 : 0;
+    st.d0 = (c->sob ? st.a[c->k] : 0.0) - c->tc0;
+    st.outbias = c->sob || c->tob;
+    st.ga = grad ? grad + c->off2 : NULL;
+    if (hess) memset(hess, 0, sizeof(double) * c->P * c->P);
+    for (int i = 0; i < c->k; i++) {
+        add_self_pair(&st, i);
+        for (int j = i + 1; j < c->k; j++) add_student_pair(&st, i, j);
     }
-    /* student-teacher pairs */
-    double lossv = 0;
-    double *ga = grad ? grad + c->off2 : NULL;
-    if (ga) memset(ga, 0, sizeof(double) * (size_t)(k + c->sob));
-    for (int i = 0; i < k; i++) {
-        const double *wi = x + (size_t)i * sw;
-        double bi = c->sb ? wi[din] : 0.0, ti = 0;
-        for (int j = 0; j < m; j++) {
-            const double *vj = c->tw + (size_t)j * din;
-            pair_eval(c, &w, g, h, wi, bi, vj, c->tbias[j], need, 0);
-            ti += c->tc[j] * w.out.val;
-            if (!need) continue;
-            for (int r = 0; r < d1; r++) G[i * d1 + r] -= 2 * c->tc[j] * w.out.gi[r];
-            if (hess) add_block(c, hess, i, i, w.out.hii, -2 * a[i] * c->tc[j]);
-        }
-        lossv -= 2 * a[i] * ti;
-        if (ga) ga[i] -= 2 * ti;
-        /* singles for the output biases */
-        if (outbias) {
-            single_eval(c, &w, g, wi, bi, need);
-            ms[i] = w.out.val;
-            if (need)
-                for (int r = 0; r < d1; r++) G[i * d1 + r] += 2 * d0 * w.out.gi[r];
-            if (hess) {
-                add_block(c, hess, i, i, w.out.hii, 2 * d0 * a[i]);
-                if (c->sob) add_col(c, hess, i, c->off2 + (size_t)k, w.out.gi, 2 * a[i]);
-            }
-        }
+    if (st.ga) memset(st.ga, 0, sizeof(double) * (size_t)(c->k + c->sob));
+    for (int i = 0; i < c->k; i++) {
+        add_teacher_pairs(&st, i);
+        if (st.outbias) add_single(&st, i);
     }
-    /* loss and output-weight derivatives */
-    for (int i = 0; i < k; i++) {
-        double si = 0;
-        for (int j = 0; j < k; j++) si += a[j] * S[i * k + j];
-        lossv += a[i] * si;
-        if (ga) ga[i] += 2 * si + (outbias ? 2 * d0 * ms[i] : 0.0);
-        if (hess)
-            for (int j = 0; j < k; j++) hess[(c->off2 + i) * P + c->off2 + j] += 2 * S[i * k + j];
-    }
-    if (outbias) {
-        double am = 0, cn = 0;
-        for (int i = 0; i < k; i++) am += a[i] * ms[i];
-        for (int j = 0; j < m; j++) cn += c->tc[j] * c->tn[j];
-        lossv += 2 * d0 * (am - cn) + d0 * d0;
-        if (c->sob && ga) ga[k] = 2 * (am - cn) + 2 * d0;
-        if (c->sob && hess) {
-            size_t i0 = c->off2 + (size_t)k;
-            for (int i = 0; i < k; i++) {
-                hess[i0 * P + c->off2 + i] += 2 * ms[i];
-                hess[(c->off2 + i) * P + i0] += 2 * ms[i];
-            }
-            hess[i0 * P + i0] += 2;
-        }
-    }
-    lossv += c->U;
-    /* hidden-layer gradient a_i G_i; d2L/dtheta_i da_i also gets G_i */
-    if (grad) {
-        for (int i = 0; i < k; i++)
-            for (int r = 0; r < d1; r++) {
-                long R = th(c, i, r);
-                if (R >= 0) grad[R] = a[i] * G[i * d1 + r];
-            }
-    }
-    if (hess)
-        for (int i = 0; i < k; i++) add_col(c, hess, i, c->off2 + (size_t)i, G + (size_t)i * d1, 1.0);
-    if (loss) *loss = lossv;
-    free(w.buf);
+    add_output_weight_terms(&st);
+    if (st.outbias) add_output_bias_terms(&st);
+    st.loss += c->U;
+    add_hidden_terms(&st, grad);
+    if (loss) *loss = st.loss;
+    free(st.w.buf);
     return MLPF_OK;
 }
 

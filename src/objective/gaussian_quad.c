@@ -72,24 +72,13 @@ void mlpf_gq_rules_free(mlpf_gq_rules *r) {
     }
 }
 
-/* half-width of the strip of analyticity in u that sets the rule size */
-static double act_strip(const mlpf_activation *a) {
-    switch (a->kind) {
-    case MLPF_ACT_IDENTITY: case MLPF_ACT_SQUARE: case MLPF_ACT_CUBE: case MLPF_ACT_POLY:
-        return INFINITY;
-    case MLPF_ACT_SIGMOID: case MLPF_ACT_SOFTPLUS: case MLPF_ACT_SILU: return M_PI;
-    case MLPF_ACT_TANH: return M_PI / 2;
-    case MLPF_ACT_G: return M_PI / 4;
-    case MLPF_ACT_EXP: return 4.0;
-    case MLPF_ACT_GELU: case MLPF_ACT_SIGMOID2: case MLPF_ACT_NORMAL_CDF: return 2.0;
-    default: return 4.0;  /* relu, selu: entire pieces (like exp) between kinks */
-    }
-}
+/* half-width of the strip of analyticity in u that sets the rule size, from the
+   activation table (every scalar activation has one: test_activation) */
+static double act_strip(const mlpf_activation *a) { return mlpf_activation_row(a->kind)->strip; }
 
-/* activations with a kink at u = 0: their rules get a panel edge there */
-static int kinked(const mlpf_activation *a) {
-    return a->kind == MLPF_ACT_RELU || a->kind == MLPF_ACT_SELU;
-}
+/* activations with a kink: their rules get a panel edge there. The table puts
+   every kink at u = 0 (test_activation), which is where the rules below place it. */
+static int kinked(const mlpf_activation *a) { return mlpf_activation_row(a->kind)->nkinks > 0; }
 
 /* The jump of f' at the kink: f'' then carries jump * delta(u), which no
    quadrature of the pointwise f'' sees; the pair adds it as a line integral. */
@@ -230,109 +219,148 @@ void mlpf_gauss_pair_basis(int din, const double *wi, const double *wj, double *
 }
 
 /* wi, wj (din) -> out: val, gi, gj (din + 1), hii, hij, hjj (din + 1, din + 1) */
-int mlpf_gq_pair(const mlpf_gq_rules *r, mlpf_gq_work *wk, const mlpf_activation *f,
-                 const mlpf_activation *g, int din, const double *wi, double bi,
-                 const double *wj, double bj, int need, int both, mlpf_pair_out *out) {
-    double *e1 = wk->e1, *e2 = wk->e2, si, al, be;
-    mlpf_gauss_pair_basis(din, wi, wj, e1, e2, &si, &al, &be);
-    double df = act_strip(f), dg = act_strip(g);
-    /* kinks: f's at z1 = -b_i / s; g's on a line, which each row's z2 rule gets
-       as its own breakpoint. After the z2 integral g's kink is smoothed over a
-       width beta / alpha in z1 around -b_j / alpha: a z1 edge there too keeps
-       nearly parallel pairs accurate (exactly parallel: a true kink). */
+/* A pair in its (e1, e2) basis: u_i = bi + si z1, u_j = bj + al z1 + be z2. */
+typedef struct {
+    const mlpf_activation *f, *g;
+    double bi, si, bj, al, be;
+    int need, both;
+} pair_geom;
+
+/* The 2-D moments mlpf_gauss_assemble needs, of F = f^(p)(u_i) g^(q)(u_j):
+   m00 over 1; m10, m01 over (1, z1, z2); m20, m02, m11 over (1, z1, z2, z1z1, z1z2, z2z2). */
+typedef struct {
+    double m00, m10[3], m01[3], m20[6], m02[6], m11[6];
+} pair_moments;
+
+/* The inner (z2) rule of the row z1 = t, weighted by the outer weight wt and pruned:
+   rows with a kink of g get their own rule with a panel edge on it. -> nodes x (len),
+   weights w (len) and len (0: nothing left). */
+static int row_rule(const mlpf_gq_rules *r, mlpf_gq_work *wk, const pair_geom *pg, int row_kink,
+                    double t, double wt, const double **x2, const double **w2, int n2) {
+    if (row_kink) {
+        double b2 = -(pg->bj + pg->al * t) / pg->be;
+        n2 = pick_rule(r, pg->be / act_strip(pg->g), &b2, 1, wk->cx2, wk->cw2, x2, w2);
+    }
+    int lo = 0, hi = n2;
+    while (lo < hi && wt * (*w2)[lo] < GQ_PRUNE) lo++;
+    while (hi > lo && wt * (*w2)[hi - 1] < GQ_PRUNE) hi--;
+    *x2 += lo;
+    *w2 += lo;
+    return hi - lo;
+}
+
+/* The row's inner sums A[q] = sum_l w_l g^(q)(u_j) {1, z_l, z_l^2}, q = 0..2 as needed;
+   zz, ww (len) its nodes and weights. A (3, 3) */
+static void row_sums(mlpf_gq_work *wk, const pair_geom *pg, double t, const double *zz,
+                     const double *ww, int len, double A[3][3]) {
+    int need = pg->need, both = pg->both;
+    for (int l = 0; l < len; l++) wk->uj[l] = pg->bj + pg->al * t + pg->be * zz[l];
+    mlpf_activation_eval_n(pg->g, wk->uj, (size_t)len, wk->g0, need && both ? wk->g1 : NULL,
+                           need > 1 && both ? wk->g2 : NULL);
+    const double *gq[3] = {wk->g0, wk->g1, wk->g2};
+    int nq = need > 1 && both ? 3 : need && both ? 2 : 1;
+    memset(A, 0, 9 * sizeof(double));
+    for (int q = 0; q < nq; q++)
+        for (int l = 0; l < len; l++) {
+            double a = ww[l] * gq[q][l];
+            A[q][0] += a; A[q][1] += a * zz[l]; A[q][2] += a * zz[l] * zz[l];
+        }
+}
+
+/* Add the row z1 = t (outer weight wt, f^(p)(u_i) = fp[p], inner sums A) to the moments. */
+static void add_row(pair_moments *m, const pair_geom *pg, double t, double wt, const double fp[3],
+                    double A[3][3]) {
+    m->m00 += wt * fp[0] * A[0][0];
+    if (!pg->need) return;
+    double a = wt * fp[1];
+    m->m10[0] += a * A[0][0]; m->m10[1] += a * t * A[0][0]; m->m10[2] += a * A[0][1];
+    if (pg->both) {
+        a = wt * fp[0];
+        m->m01[0] += a * A[1][0]; m->m01[1] += a * t * A[1][0]; m->m01[2] += a * A[1][1];
+    }
+    if (pg->need < 2) return;
+    a = wt * fp[2];
+    m->m20[0] += a * A[0][0]; m->m20[1] += a * t * A[0][0]; m->m20[2] += a * A[0][1];
+    m->m20[3] += a * t * t * A[0][0]; m->m20[4] += a * t * A[0][1]; m->m20[5] += a * A[0][2];
+    if (!pg->both) return;
+    a = wt * fp[0];
+    m->m02[0] += a * A[2][0]; m->m02[1] += a * t * A[2][0]; m->m02[2] += a * A[2][1];
+    m->m02[3] += a * t * t * A[2][0]; m->m02[4] += a * t * A[2][1]; m->m02[5] += a * A[2][2];
+    a = wt * fp[1];
+    m->m11[0] += a * A[1][0]; m->m11[1] += a * t * A[1][0]; m->m11[2] += a * A[1][1];
+    m->m11[3] += a * t * t * A[1][0]; m->m11[4] += a * t * A[1][1]; m->m11[5] += a * A[1][2];
+}
+
+/* The 2-D rule over (z1, z2), row by row, into m. Kinks: f's at z1 = -b_i / s;
+   g's on a line, which each row's z2 rule gets as its own breakpoint. After the
+   z2 integral g's kink is smoothed over a width beta / alpha in z1 around
+   -b_j / alpha: a z1 edge there too keeps nearly parallel pairs accurate
+   (exactly parallel: a true kink). */
+static void pair_grid(const mlpf_gq_rules *r, mlpf_gq_work *wk, const pair_geom *pg,
+                      pair_moments *m) {
+    double df = act_strip(pg->f), dg = act_strip(pg->g);
     double brk1[2] = {0, 0};
-    int nb1 = 0, row_kink = kinked(g) && be > 0;
-    if (kinked(f) && si > 0) brk1[nb1++] = -bi / si;
-    if (kinked(g) && al != 0) brk1[nb1++] = -bj / al;
+    int nb1 = 0, row_kink = kinked(pg->g) && pg->be > 0;
+    if (kinked(pg->f) && pg->si > 0) brk1[nb1++] = -pg->bi / pg->si;
+    if (kinked(pg->g) && pg->al != 0) brk1[nb1++] = -pg->bj / pg->al;
     const double *x1, *w1;
-    int n1 = pick_rule(r, fmax(si / df, fabs(al) / dg), brk1, nb1, wk->cx1, wk->cw1, &x1, &w1);
+    int n1 = pick_rule(r, fmax(pg->si / df, fabs(pg->al) / dg), brk1, nb1, wk->cx1, wk->cw1, &x1, &w1);
     static const double one = 1.0, zero = 0.0;
     const double *x2 = &zero, *w2 = &one;
     int n2 = 1;
-    if (be > 0 && !row_kink) n2 = pick_rule(r, be / dg, NULL, 0, wk->cx2, wk->cw2, &x2, &w2);
-    /* moments: [0] F00; F10, F01 over (1, z1, z2); F20, F02, F11 over (1, z1, z2, z1z1, z1z2, z2z2) */
-    double m00 = 0, m10[3] = {0}, m01[3] = {0}, m20[6] = {0}, m02[6] = {0}, m11[6] = {0};
-    double *uj = wk->uj, *g0 = wk->g0, *g1 = wk->g1, *g2 = wk->g2;
+    if (pg->be > 0 && !row_kink) n2 = pick_rule(r, pg->be / dg, NULL, 0, wk->cx2, wk->cw2, &x2, &w2);
     for (int k = 0; k < n1; k++) {
-        double t = x1[k], wt = w1[k];
-        double f0, f1, f2;
-        mlpf_activation_eval(f, bi + si * t, &f0, &f1, &f2);
-        if (row_kink) {
-            double b2 = -(bj + al * t) / be;
-            n2 = pick_rule(r, be / dg, &b2, 1, wk->cx2, wk->cw2, &x2, &w2);
-        }
-        int lo = 0, hi = n2;
-        while (lo < hi && wt * w2[lo] < GQ_PRUNE) lo++;
-        while (hi > lo && wt * w2[hi - 1] < GQ_PRUNE) hi--;
-        int len = hi - lo;
+        double t = x1[k], wt = w1[k], fp[3], A[3][3];
+        mlpf_activation_eval(pg->f, pg->bi + pg->si * t, &fp[0], &fp[1], &fp[2]);
+        const double *zz = x2, *ww = w2;
+        int len = row_rule(r, wk, pg, row_kink, t, wt, &zz, &ww, n2);
         if (len <= 0) continue;
-        for (int l = 0; l < len; l++) uj[l] = bj + al * t + be * x2[lo + l];
-        mlpf_activation_eval_n(g, uj, (size_t)len, g0, need && both ? g1 : NULL,
-                               need > 1 && both ? g2 : NULL);
-        double A0 = 0, A0z = 0, A0zz = 0, A1 = 0, A1z = 0, A1zz = 0, A2 = 0, A2z = 0, A2zz = 0;
-        const double *zz = x2 + lo, *ww = w2 + lo;
-        for (int l = 0; l < len; l++) {
-            double a = ww[l] * g0[l];
-            A0 += a; A0z += a * zz[l]; A0zz += a * zz[l] * zz[l];
-        }
-        if (need && both) {
-            for (int l = 0; l < len; l++) {
-                double a = ww[l] * g1[l];
-                A1 += a; A1z += a * zz[l]; A1zz += a * zz[l] * zz[l];
-            }
-        }
-        if (need > 1 && both) {
-            for (int l = 0; l < len; l++) {
-                double a = ww[l] * g2[l];
-                A2 += a; A2z += a * zz[l]; A2zz += a * zz[l] * zz[l];
-            }
-        }
-        m00 += wt * f0 * A0;
-        if (!need) continue;
-        double a = wt * f1;
-        m10[0] += a * A0; m10[1] += a * t * A0; m10[2] += a * A0z;
-        if (both) {
-            a = wt * f0;
-            m01[0] += a * A1; m01[1] += a * t * A1; m01[2] += a * A1z;
-        }
-        if (need < 2) continue;
-        a = wt * f2;
-        m20[0] += a * A0; m20[1] += a * t * A0; m20[2] += a * A0z;
-        m20[3] += a * t * t * A0; m20[4] += a * t * A0z; m20[5] += a * A0zz;
-        if (both) {
-            a = wt * f0;
-            m02[0] += a * A2; m02[1] += a * t * A2; m02[2] += a * A2z;
-            m02[3] += a * t * t * A2; m02[4] += a * t * A2z; m02[5] += a * A2zz;
-            a = wt * f1;
-            m11[0] += a * A1; m11[1] += a * t * A1; m11[2] += a * A1z;
-            m11[3] += a * t * t * A1; m11[4] += a * t * A1z; m11[5] += a * A1zz;
-        }
+        row_sums(wk, pg, t, zz, ww, len, A);
+        add_row(m, pg, t, wt, fp, A);
     }
-    if (need > 1 && kinked(f) && si > 0) {
-        /* jump * E[delta(u_i) g(u_j) mono]: on z1 = t0, v = m + beta z2 */
-        double t0 = -bi / si, pu = kink_jump(f) * exp(-0.5 * t0 * t0) * 0.39894228040143267794 / si;
-        double L[3];
-        line_sums(r, wk, g, bj + al * t0, be, L);
-        m20[0] += pu * L[0]; m20[1] += pu * t0 * L[0]; m20[2] += pu * L[1];
-        m20[3] += pu * t0 * t0 * L[0]; m20[4] += pu * t0 * L[1]; m20[5] += pu * L[2];
+}
+
+/* f's kink: jump * E[delta(u_i) g(u_j) mono] into m20, on the line z1 = t0, u_j = m + beta z2. */
+static void add_kink_f(const mlpf_gq_rules *r, mlpf_gq_work *wk, const pair_geom *pg,
+                       pair_moments *m) {
+    double t0 = -pg->bi / pg->si;
+    double pu = kink_jump(pg->f) * exp(-0.5 * t0 * t0) * 0.39894228040143267794 / pg->si;
+    double L[3];
+    line_sums(r, wk, pg->g, pg->bj + pg->al * t0, pg->be, L);
+    m->m20[0] += pu * L[0]; m->m20[1] += pu * t0 * L[0]; m->m20[2] += pu * L[1];
+    m->m20[3] += pu * t0 * t0 * L[0]; m->m20[4] += pu * t0 * L[1]; m->m20[5] += pu * L[2];
+}
+
+/* g's kink: jump * E[f(u_i) delta(u_j) mono] into m02, on the line z = z0 + t d where
+   u_j = 0, with sv = |(alpha, beta)|. */
+static void add_kink_g(const mlpf_gq_rules *r, mlpf_gq_work *wk, const pair_geom *pg, double sv,
+                       pair_moments *m) {
+    double al = pg->al, be = pg->be, bj = pg->bj;
+    double pv = kink_jump(pg->g) * exp(-0.5 * (bj / sv) * (bj / sv)) * 0.39894228040143267794 / sv;
+    double z0[2] = {-bj * al / (sv * sv), -bj * be / (sv * sv)}, d[2] = {-be / sv, al / sv};
+    double L[3];
+    line_sums(r, wk, pg->f, pg->bi + pg->si * z0[0], pg->si * d[0], L);
+    m->m02[0] += pv * L[0];
+    for (int a = 0; a < 2; a++) m->m02[1 + a] += pv * (z0[a] * L[0] + d[a] * L[1]);
+    int idx[3][2] = {{0, 0}, {0, 1}, {1, 1}};
+    for (int p = 0; p < 3; p++) {
+        int a = idx[p][0], b = idx[p][1];
+        m->m02[3 + p] += pv * (z0[a] * z0[b] * L[0] + (z0[a] * d[b] + d[a] * z0[b]) * L[1] +
+                               d[a] * d[b] * L[2]);
     }
-    double sv = sqrt(al * al + be * be);
-    if (need > 1 && both && kinked(g) && sv > 0) {
-        /* jump * E[f(u_i) delta(u_j) mono]: on z = z0 + t d, u = mu + su t */
-        double pv = kink_jump(g) * exp(-0.5 * (bj / sv) * (bj / sv)) * 0.39894228040143267794 / sv;
-        double z0[2] = {-bj * al / (sv * sv), -bj * be / (sv * sv)}, d[2] = {-be / sv, al / sv};
-        double L[3];
-        line_sums(r, wk, f, bi + si * z0[0], si * d[0], L);
-        m02[0] += pv * L[0];
-        for (int a = 0; a < 2; a++) m02[1 + a] += pv * (z0[a] * L[0] + d[a] * L[1]);
-        int idx[3][2] = {{0, 0}, {0, 1}, {1, 1}};
-        for (int p = 0; p < 3; p++) {
-            int a = idx[p][0], b = idx[p][1];
-            m02[3 + p] += pv * (z0[a] * z0[b] * L[0] + (z0[a] * d[b] + d[a] * z0[b]) * L[1] +
-                                d[a] * d[b] * L[2]);
-        }
-    }
-    mlpf_gauss_assemble(din, e1, e2, m00, m10, m01, m20, m02, m11, need, both, out);
+}
+
+int mlpf_gq_pair(const mlpf_gq_rules *r, mlpf_gq_work *wk, const mlpf_activation *f,
+                 const mlpf_activation *g, int din, const double *wi, double bi,
+                 const double *wj, double bj, int need, int both, mlpf_pair_out *out) {
+    pair_geom pg = {.f = f, .g = g, .bi = bi, .bj = bj, .need = need, .both = both};
+    mlpf_gauss_pair_basis(din, wi, wj, wk->e1, wk->e2, &pg.si, &pg.al, &pg.be);
+    pair_moments m = {0};
+    pair_grid(r, wk, &pg, &m);
+    if (need > 1 && kinked(f) && pg.si > 0) add_kink_f(r, wk, &pg, &m);
+    double sv = sqrt(pg.al * pg.al + pg.be * pg.be);
+    if (need > 1 && both && kinked(g) && sv > 0) add_kink_g(r, wk, &pg, sv, &m);
+    mlpf_gauss_assemble(din, wk->e1, wk->e2, m.m00, m.m10, m.m01, m.m20, m.m02, m.m11, need, both, out);
     return MLPF_OK;
 }
 

@@ -42,11 +42,9 @@ cJSON *mlpf_result_json(const mlpf_result *res, const mlpf_train_options *opt) {
     return o;
 }
 
-int mlpf_result_save(const char *run, const mlpf_result *res, const mlpf_train_options *opt,
-                     const cJSON *extra, mlpf_error *err) {
-    size_t n = strlen(run) + 8;
-    char *path = mlpf_malloc(n, err);
-    if (!path) return err ? err->status : MLPF_ENOMEM;
+/* RUN.npz's bytes for res (caller frees *buf) */
+static int build_npz(const char *path, const mlpf_result *res, unsigned char **buf, size_t *len,
+                     mlpf_error *err) {
     size_t p = res->nparams, nt = res->ntrajectory;
     /* arrays that are missing (e.g. no trajectory recorded) are saved empty */
     static const double none[1] = {0};
@@ -60,30 +58,131 @@ int mlpf_result_save(const char *run, const mlpf_result *res, const mlpf_train_o
          {res->trajectory_x ? nt : 0, p}, 2},
         {"loss_curve", res->loss_curve ? res->loss_curve : none, {res->loss_curve ? nt : 0, 0}, 1},
     };
+    return mlpf_npz_build(path, e, 6, buf, len, err);
+}
+
+/* {"file": "RUN.npz", "bytes": n, "crc32": "89abcdef"}: what ties RUN.json to
+   its RUN.npz (the JSON is written second, so it names the .npz it saw) */
+static cJSON *npz_record(const char *npz_path, const unsigned char *buf, size_t len) {
+    const char *slash = strrchr(npz_path, '/');
+    char crc[16];
+    snprintf(crc, sizeof crc, "%08x", (unsigned)mlpf_crc32(0, buf, len));
+    cJSON *o = cJSON_CreateObject();
+    if (!o || !add(o, "file", cJSON_CreateString(slash ? slash + 1 : npz_path)) ||
+        !add(o, "bytes", cJSON_CreateNumber((double)len)) ||
+        !add(o, "crc32", cJSON_CreateString(crc))) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* the result's JSON with extra's items and the .npz record */
+static cJSON *run_json(const mlpf_result *res, const mlpf_train_options *opt,
+                       const cJSON *extra, cJSON *record) {
+    cJSON *o = record ? mlpf_result_json(res, opt) : NULL;
+    if (!o) {
+        cJSON_Delete(record);
+        return NULL;
+    }
+    const cJSON *it;
+    cJSON_ArrayForEach(it, extra) {
+        if (!add(o, it->string, cJSON_Duplicate(it, 1))) {
+            cJSON_Delete(record);
+            cJSON_Delete(o);
+            return NULL;
+        }
+    }
+    if (!add(o, "npz", record)) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+int mlpf_result_save(const char *run, const mlpf_result *res, const mlpf_train_options *opt,
+                     const cJSON *extra, mlpf_error *err) {
+    size_t n = strlen(run) + 8;
+    char *path = mlpf_malloc(n, err);
+    if (!path) return err ? err->status : MLPF_ENOMEM;
     snprintf(path, n, "%s.npz", run);
-    int st = mlpf_write_npz(path, e, 6, err);
+    unsigned char *buf;
+    size_t len;
+    int st = build_npz(path, res, &buf, &len, err);
     if (st) {
         free(path);
         return st;
     }
-    cJSON *o = mlpf_result_json(res, opt);
-    if (!o) {
-        free(path);
-        return mlpf_fail(err, MLPF_ENOMEM, "%s.json: out of memory building the JSON", run);
-    }
-    const cJSON *it;
-    cJSON_ArrayForEach(it, extra) {
-        cJSON *dup = cJSON_Duplicate(it, 1);
-        if (!dup || !cJSON_AddItemToObject(o, it->string, dup)) {
-            cJSON_Delete(dup);
-            cJSON_Delete(o);
-            free(path);
-            return mlpf_fail(err, MLPF_ENOMEM, "%s.json: out of memory building the JSON", run);
-        }
-    }
+    st = mlpf_write_file_atomic(path, buf, len, err);
+    cJSON *o = st ? NULL : run_json(res, opt, extra, npz_record(path, buf, len));
+    free(buf);
+    if (!st && !o) st = mlpf_fail(err, MLPF_ENOMEM, "%s.json: out of memory building the JSON", run);
     snprintf(path, n, "%s.json", run);
-    st = mlpf_write_json(path, o, err);
+    if (!st) st = mlpf_write_json(path, o, err);
     cJSON_Delete(o);
     free(path);
+    return st;
+}
+
+/* RUN from "RUN", "RUN.json" or "RUN.npz" into a malloc'ed string */
+static char *run_stem(const char *run) {
+    size_t n = strlen(run);
+    if (n > 5 && !strcmp(run + n - 5, ".json")) n -= 5;
+    else if (n > 4 && !strcmp(run + n - 4, ".npz")) n -= 4;
+    char *s = malloc(n + 8);
+    if (s) {
+        memcpy(s, run, n);
+        s[n] = '\0';
+    }
+    return s;
+}
+
+/* Check that the .npz bytes are the ones RUN.json records. */
+static int check_pair(const char *json_path, const cJSON *root, const char *npz_path,
+                      const unsigned char *buf, size_t len, mlpf_error *err) {
+    const cJSON *rec = cJSON_GetObjectItemCaseSensitive(root, "npz");
+    const cJSON *bytes = cJSON_GetObjectItemCaseSensitive(rec, "bytes");
+    const cJSON *crc = cJSON_GetObjectItemCaseSensitive(rec, "crc32");
+    if (!cJSON_IsNumber(bytes) || !cJSON_IsString(crc))
+        return mlpf_fail(err, MLPF_EFORMAT, "%s: no \"npz\" record with \"bytes\" and \"crc32\" "
+                         "(not a run file of this mlpflow version): cannot check %s", json_path,
+                         npz_path);
+    char got[16];
+    snprintf(got, sizeof got, "%08x", (unsigned)mlpf_crc32(0, buf, len));
+    if (bytes->valuedouble != (double)len || strcmp(crc->valuestring, got))
+        return mlpf_fail(err, MLPF_EFORMAT, "%s (%zu bytes, crc32 %s) is not the file %s "
+                         "records (%.0f bytes, crc32 %.8s): the pair comes from different runs "
+                         "or a run was stopped between writing the two", npz_path, len, got,
+                         json_path, bytes->valuedouble, crc->valuestring);
+    return MLPF_OK;
+}
+
+int mlpf_result_read_array(const char *run, const char *name, double **data, size_t shape[2],
+                           int *ndim, mlpf_error *err) {
+    mlpf_error local;
+    if (!err) err = &local;
+    *data = NULL;
+    char *stem = run_stem(run);
+    size_t n = strlen(run) + 8;
+    char *json_path = malloc(n), *npz_path = malloc(n);
+    if (!stem || !json_path || !npz_path) {
+        free(stem);
+        free(json_path);
+        free(npz_path);
+        return mlpf_fail(err, MLPF_ENOMEM, "%s: out of memory", run);
+    }
+    snprintf(json_path, n, "%s.json", stem);
+    snprintf(npz_path, n, "%s.npz", stem);
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    cJSON *root = mlpf_json_read(json_path, err);
+    int st = root ? mlpf_read_file(npz_path, (char **)&buf, &len, err) : err->status;
+    if (!st) st = check_pair(json_path, root, npz_path, buf, len, err);
+    if (!st) st = mlpf_npz_array(npz_path, buf, len, name, data, shape, ndim, err);
+    cJSON_Delete(root);
+    free(buf);
+    free(stem);
+    free(json_path);
+    free(npz_path);
     return st;
 }

@@ -1,9 +1,11 @@
-/* activation.c - the activation catalogue: every scalar activation with its
-   exact first and second derivatives. Adding an activation means adding an enum
-   value in mlpflow.h, a name below and one case in activation_point. */
+/* activation.c - the activation catalogue: the table of every activation with
+   its metadata, and each scalar activation's exact first and second derivatives.
+   Adding an activation means adding an enum value in mlpflow.h, a row in
+   act_table and one case in activation_point. */
 #include "internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 /* glibc's vector math library (libmvec) has SIMD versions of these; declaring
@@ -19,41 +21,96 @@ extern double erf(double);
 #pragma omp declare simd notinbranch
 extern double erfc(double);
 
-static const char *const act_names[MLPF_ACT_COUNT] = {
-    [MLPF_ACT_IDENTITY] = "identity", [MLPF_ACT_RELU] = "relu",
-    [MLPF_ACT_SIGMOID] = "sigmoid",   [MLPF_ACT_TANH] = "tanh",
-    [MLPF_ACT_SOFTPLUS] = "softplus", [MLPF_ACT_GELU] = "gelu",
-    [MLPF_ACT_SILU] = "silu",         [MLPF_ACT_SELU] = "selu",
-    [MLPF_ACT_SIGMOID2] = "sigmoid2", [MLPF_ACT_NORMAL_CDF] = "normal_cdf",
-    [MLPF_ACT_G] = "g",               [MLPF_ACT_SQUARE] = "square",
-    [MLPF_ACT_CUBE] = "cube",         [MLPF_ACT_EXP] = "exp",
-    [MLPF_ACT_POLY] = "poly",         [MLPF_ACT_SOFTMAX] = "softmax",
+/* The activation table: one row per activation and the only list of them.
+   Every consumer reads it: names for parsing and printing, the strip and the
+   kinks for the Gaussian quadrature, parity and homogeneity for the analysis
+   layer's symmetries. test_activation checks that every row is complete and that
+   its claims hold numerically. Adding an activation: an enum value in mlpflow.h,
+   a row here, a case in activation_point.
+   Columns: name, alias, scalar, strip, nkinks, kinks, parity, homogeneous,
+   degree, gaussian_closed_form. Strips: pi for the logistic family (poles of
+   1 / (1 + e^-u) at +-i pi), pi/2 for tanh, pi/4 for g (sigmoid(4u)); for the
+   entire functions (erf family, gelu, exp, the pieces of relu and selu) the
+   measured width at which the rule-size formula in gaussian_quad.c holds. */
+static const mlpf_activation_info act_table[MLPF_ACT_COUNT] = {
+    [MLPF_ACT_IDENTITY]   = {"identity", "linear", 1, INFINITY, 0, {0}, MLPF_PARITY_ODD, 1, 1, 0},
+    [MLPF_ACT_RELU]       = {"relu", NULL, 1, 4.0, 1, {0}, MLPF_PARITY_NEITHER, 1, 1, 1},
+    [MLPF_ACT_SIGMOID]    = {"sigmoid", NULL, 1, M_PI, 0, {0}, MLPF_PARITY_NEITHER, 0, 0, 0},
+    [MLPF_ACT_TANH]       = {"tanh", NULL, 1, M_PI / 2, 0, {0}, MLPF_PARITY_ODD, 0, 0, 0},
+    [MLPF_ACT_SOFTPLUS]   = {"softplus", NULL, 1, M_PI, 0, {0}, MLPF_PARITY_NEITHER, 0, 0, 0},
+    [MLPF_ACT_GELU]       = {"gelu", NULL, 1, 2.0, 0, {0}, MLPF_PARITY_NEITHER, 0, 0, 0},
+    [MLPF_ACT_SILU]       = {"silu", "swish", 1, M_PI, 0, {0}, MLPF_PARITY_NEITHER, 0, 0, 0},
+    [MLPF_ACT_SELU]       = {"selu", NULL, 1, 4.0, 1, {0}, MLPF_PARITY_NEITHER, 0, 0, 0},
+    [MLPF_ACT_SIGMOID2]   = {"sigmoid2", "erf", 1, 2.0, 0, {0}, MLPF_PARITY_ODD, 0, 0, 1},
+    [MLPF_ACT_NORMAL_CDF] = {"normal_cdf", NULL, 1, 2.0, 0, {0}, MLPF_PARITY_NEITHER, 0, 0, 1},
+    [MLPF_ACT_G]          = {"g", NULL, 1, M_PI / 4, 0, {0}, MLPF_PARITY_NEITHER, 0, 0, 0},
+    [MLPF_ACT_SQUARE]     = {"square", NULL, 1, INFINITY, 0, {0}, MLPF_PARITY_EVEN, 1, 2, 0},
+    [MLPF_ACT_CUBE]       = {"cube", NULL, 1, INFINITY, 0, {0}, MLPF_PARITY_ODD, 1, 3, 0},
+    [MLPF_ACT_EXP]        = {"exp", NULL, 1, 4.0, 0, {0}, MLPF_PARITY_NEITHER, 0, 0, 0},
+    [MLPF_ACT_POLY]       = {"poly", NULL, 1, INFINITY, 0, {0}, MLPF_PARITY_NEITHER, 0, 0, 0},
+    [MLPF_ACT_SOFTMAX]    = {"softmax", NULL, 0, NAN, 0, {0}, MLPF_PARITY_NEITHER, 0, 0, 0},
 };
 
+const mlpf_activation_info *mlpf_activation_row(mlpf_act_kind kind) {
+    return (kind >= 0 && kind < MLPF_ACT_COUNT) ? &act_table[kind] : NULL;
+}
+
+int mlpf_activation_info_get(mlpf_act_kind kind, mlpf_activation_info *out, mlpf_error *err) {
+    const mlpf_activation_info *row = mlpf_activation_row(kind);
+    if (!row) return mlpf_fail(err, MLPF_EINVAL, "unknown activation code %d", (int)kind);
+    *out = *row;
+    return MLPF_OK;
+}
+
+/* A poly's parity and homogeneity from its nonzero coefficients. */
+static void poly_symmetries(const mlpf_activation *a, mlpf_activation_info *info) {
+    int odd = 0, even = 0, nonzero = 0, power = 0;
+    for (int i = 0; i < a->ncoef; i++) {
+        if (a->coef[i] == 0) continue;
+        nonzero++;
+        power = i;
+        if (i % 2) odd = 1;
+        else even = 1;
+    }
+    info->parity = odd && !even ? MLPF_PARITY_ODD : even && !odd ? MLPF_PARITY_EVEN : MLPF_PARITY_NEITHER;
+    info->homogeneous = nonzero == 1;
+    info->degree = nonzero == 1 ? power : 0;
+}
+
+int mlpf_activation_describe(const mlpf_activation *a, mlpf_activation_info *out, mlpf_error *err) {
+    int st = mlpf_activation_info_get(a->kind, out, err);
+    if (!st && a->kind == MLPF_ACT_POLY) poly_symmetries(a, out);
+    return st;
+}
+
 const char *mlpf_activation_name(mlpf_act_kind kind) {
-    return (kind >= 0 && kind < MLPF_ACT_COUNT) ? act_names[kind] : "unknown";
+    const mlpf_activation_info *row = mlpf_activation_row(kind);
+    return row ? row->name : "unknown";
+}
+
+/* "identity, relu, ..., softmax": the table's names, for messages. */
+static void known_names(char *buf, size_t cap) {
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < MLPF_ACT_COUNT && len < cap; k++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s", k ? ", " : "", act_table[k].name);
 }
 
 int mlpf_activation_parse(const char *name, mlpf_activation *out, mlpf_error *err) {
     memset(out, 0, sizeof *out);
     if (!name) return mlpf_fail(err, MLPF_EINVAL, "activation name is missing");
     for (int k = 0; k < MLPF_ACT_COUNT; k++) {
-        if (strcmp(name, act_names[k]) == 0) {
-            if (k == MLPF_ACT_POLY)
-                return mlpf_fail(err, MLPF_EINVAL,
-                                 "activation \"poly\" needs coefficients: {\"poly\": [c0, c1, ...]}");
-            out->kind = (mlpf_act_kind)k;
-            return MLPF_OK;
-        }
+        const mlpf_activation_info *row = &act_table[k];
+        if (strcmp(name, row->name) && !(row->alias && !strcmp(name, row->alias))) continue;
+        if (k == MLPF_ACT_POLY)
+            return mlpf_fail(err, MLPF_EINVAL,
+                             "activation \"poly\" needs coefficients: {\"poly\": [c0, c1, ...]}");
+        out->kind = (mlpf_act_kind)k;
+        return MLPF_OK;
     }
-    /* A few common spellings, so that researchers' habits work. */
-    if (strcmp(name, "linear") == 0) { out->kind = MLPF_ACT_IDENTITY; return MLPF_OK; }
-    if (strcmp(name, "erf") == 0) { out->kind = MLPF_ACT_SIGMOID2; return MLPF_OK; }
-    if (strcmp(name, "swish") == 0) { out->kind = MLPF_ACT_SILU; return MLPF_OK; }
-    return mlpf_fail(err, MLPF_EINVAL,
-                     "unknown activation \"%s\" (known: identity, relu, sigmoid, tanh, softplus, "
-                     "gelu, silu, selu, sigmoid2, normal_cdf, g, square, cube, exp, poly, softmax)",
-                     name);
+    char known[256];
+    known_names(known, sizeof known);
+    return mlpf_fail(err, MLPF_EINVAL, "unknown activation \"%s\" (known: %s)", name, known);
 }
 
 int mlpf_activation_poly(const double *coef, int ncoef, mlpf_activation *out, mlpf_error *err) {
@@ -246,4 +303,15 @@ MLPF_HOT void mlpf_activation_eval_n(const mlpf_activation *a, const double *u, 
     }
     for (size_t i = 0; i < n; i++)
         activation_point(a, u[i], &f[i], df ? &df[i] : NULL, d2f ? &d2f[i] : NULL);
+}
+
+/* The one softmax: p_i = exp(z_i - m) / sum_k exp(z_k - m) with m = max z, so no
+   exp overflows; returns log sum_k exp(z_k) = m + log(sum), which cross-entropy
+   needs. z, p (n) with element stride `stride`. */
+double mlpf_softmax(int n, const double *z, size_t stride, double *p) {
+    double m = z[0], sum = 0;
+    for (int i = 1; i < n; i++) m = fmax(m, z[(size_t)i * stride]);
+    for (int i = 0; i < n; i++) sum += (p[(size_t)i * stride] = exp(z[(size_t)i * stride] - m));
+    for (int i = 0; i < n; i++) p[(size_t)i * stride] /= sum;
+    return m + log(sum);
 }

@@ -1,6 +1,7 @@
 /* net.c - the network spec: layers, activations, bias flags, parameter layout,
    Glorot-normal initialisation and prediction. */
 #include "internal.h"
+#include "spec/data.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -42,6 +43,12 @@ int mlpf_net_add_layer_acts(mlpf_net *net, int units, const mlpf_activation *act
                             int bias, mlpf_error *err) {
     int l = net->nlayers;
     if (units < 1) return mlpf_fail(err, MLPF_EINVAL, "layer %d: units must be >= 1, got %d", l + 1, units);
+    /* the layer's activation table and weights, checked before allocating */
+    char what[64];
+    snprintf(what, sizeof what, "layer %d (%d units)", l + 1, units);
+    int inputs = l == 0 ? net->din : net->layers[l - 1].units;
+    if (mlpf_check_budget(what, (double)units * (sizeof *acts + 8.0 * (inputs + 1)), err))
+        return MLPF_ENOMEM;
     if (nacts != 1 && nacts != units)
         return mlpf_fail(err, MLPF_EINVAL,
                          "layer %d: %d activations given for %d units (give 1 or one per unit)",
@@ -141,13 +148,7 @@ void mlpf_layer_forward(const mlpf_layer *L, const double *W, const double *in, 
         for (size_t s = 0; s < n; s++)
             for (int i = 0; i < L->units; i++) z[s * L->units + i] += W[i * cols + L->inputs];
     if (L->acts[0].kind == MLPF_ACT_SOFTMAX) {
-        for (size_t s = 0; s < n; s++) {
-            const double *zs = z + s * L->units;
-            double *as = a + s * L->units, m = zs[0], sum = 0;
-            for (int i = 1; i < L->units; i++) m = fmax(m, zs[i]);
-            for (int i = 0; i < L->units; i++) sum += (as[i] = exp(zs[i] - m));
-            for (int i = 0; i < L->units; i++) as[i] /= sum;
-        }
+        for (size_t s = 0; s < n; s++) mlpf_softmax(L->units, z + s * L->units, 1, a + s * L->units);
         return;
     }
     if (L->shared_act) {
@@ -167,10 +168,8 @@ int mlpf_predict(const mlpf_net *net, const double *x, const double *input, size
     if (st) return st;
     size_t bad = mlpf_first_nonfinite(x, net->nparams);
     if (bad) return mlpf_fail(err, MLPF_ENONFINITE, "parameter %zu is not finite", bad - 1);
-    bad = mlpf_first_nonfinite(input, n * (size_t)net->din);
-    if (bad)
-        return mlpf_fail(err, MLPF_ENONFINITE, "input row %zu, column %zu is not finite",
-                         (bad - 1) / (size_t)net->din, (bad - 1) % (size_t)net->din);
+    st = mlpf_data_check_finite("input", input, n, (size_t)net->din, err);
+    if (st) return st;
     int width = net->din;
     for (int l = 0; l < net->nlayers; l++) width = width > net->layers[l].units ? width : net->layers[l].units;
     /* Blocks of samples keep memory independent of n. */

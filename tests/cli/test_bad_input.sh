@@ -118,5 +118,12 @@ expect 2 'unknown option --lrr' unknown_flag -- "$M" train --spec S.json -o R --
 expect 2 '--spec S.json is required' missing_spec_flag -- "$M" loss --params P.npy
 expect 2 'unknown command' unknown_command -- "$M" frobnicate
 expect 2 '--lr fast: need a number' bad_flag_value -- "$M" train --spec S.json -o R --lr fast
+expect 2 'bench: --activation: layer 1: unknown activation "foo"' bench_activation -- "$M" bench --activation foo
+expect 2 'use --no-hessian' bench_hessian_too_big -- "$M" bench --units 10000 --din 2
+expect 2 'gradient: -o FILE is required' missing_output -- "$M" gradient --spec S.json --params P.npy
+
+# sizes over the memory budget (MLPF_MAX_BYTES) fail before allocating, naming the bytes
+expect 1 'hessian: 12 parameters: the Hessian needs 1152 bytes' hessian_budget -- env MLPF_MAX_BYTES=1K "$M" hessian --spec S.json --params P.npy -o H.npy
+expect 1 'bench: --samples x (--din + 1) needs 8e+13 bytes' bench_budget -- env MLPF_MAX_BYTES=1G "$M" bench --samples 100000000 --din 100000 --no-hessian
 
 echo "test_bad_input: $passed passed, $failed failed"

@@ -36,6 +36,16 @@ usage 'batchsize = 10 needs alg gd or adam' --batchsize 10
 usage 'beta1 = 1 is out of range [0, 1)' --beta1 1
 usage 'patience = -1 is out of range' --patience -1
 
+# the spec's "train" object goes through the same checks (a bad file: exit 1)
+sed 's/"train": {/"train": {"maxiterations_ode": 1e19, /' S.json > S_big.json
+sed 's/"train": {/"train": {"minloss": "nan", /' S.json > S_nan.json
+for f in S_big.json:'train.maxiterations_ode: maxiterations_ode = 1e+19 is out of range' \
+         S_nan.json:'train.minloss: nan is not a valid minloss'; do
+    "$M" train --spec "${f%%:*}" -o RS --quiet >/dev/null 2>err.txt; rc=$?
+    if [ $rc -eq 1 ] && grep -qF -- "${f#*:}" err.txt && [ ! -e RS.json ]; then ok
+    else bad "${f%%:*}: exit $rc: $(cat err.txt)"; fi
+done
+
 # the methods listed by --help are exactly those the library registers
 "$M" train --help > help.txt 2>&1
 sed -n '/^Methods/,$p' help.txt | sed -n 's/^  \([a-z0-9_]*\) .*/\1/p' | sort > listed.txt

@@ -1,20 +1,21 @@
-/* spec.c - the spec JSON: a network, its data (files, or a teacher with
+/* problem.c - the problem JSON: a network, its data (files, or a teacher with
    Gaussian inputs), the loss and the train options, checked field by field and
    turned into an objective. Every message starts with the spec's file name and
    names the field, e.g.  S.json: layers[1][1]: unknown activation "sigmod". */
-#include "io/io.h"
+#include "problem/problem.h"
+#include "spec/data.h"
 
 #include <math.h>
 #include <string.h>
 
 typedef struct {
-    const char *name;   /* the spec's name, first word of every message */
+    const char *name;   /* the problem file's name, first word of every message */
     const char *dir;    /* relative paths start here ("" = cwd) */
     mlpf_error *err;
-} spec_ctx;
+} problem_ctx;
 
-static int sfail(const spec_ctx *c, int status, const char *fmt, ...) MLPF_PRINTF(3, 4);
-static int sfail(const spec_ctx *c, int status, const char *fmt, ...) {
+static int sfail(const problem_ctx *c, int status, const char *fmt, ...) MLPF_PRINTF(3, 4);
+static int sfail(const problem_ctx *c, int status, const char *fmt, ...) {
     char msg[MLPF_ERRMSG_LEN];
     va_list ap;
     va_start(ap, fmt);
@@ -24,14 +25,14 @@ static int sfail(const spec_ctx *c, int status, const char *fmt, ...) {
 }
 
 /* Keep the library's message, put the spec's name and the field in front. */
-static int sprefix(const spec_ctx *c, int status, const char *field) {
+static int sprefix(const problem_ctx *c, int status, const char *field) {
     char old[MLPF_ERRMSG_LEN];
     snprintf(old, sizeof old, "%s", c->err->msg);
     if (field && *field) return mlpf_fail(c->err, status, "%s: %s: %s", c->name, field, old);
     return mlpf_fail(c->err, status, "%s: %s", c->name, old);
 }
 
-static char *resolve(const spec_ctx *c, const char *path) {
+static char *resolve(const problem_ctx *c, const char *path) {
     size_t n = strlen(c->dir) + strlen(path) + 2;
     char *full = mlpf_malloc(n, c->err);
     if (!full) return NULL;
@@ -66,7 +67,7 @@ static void array_free(array_in *a) {
 static size_t rows_of(const array_in *a) { return a->ndim == 0 ? 1 : a->shape[0]; }
 static size_t cols_of(const array_in *a) { return a->ndim == 2 ? a->shape[1] : 1; }
 
-static int read_field_array(const spec_ctx *c, const cJSON *root, const char *field, array_in *a) {
+static int read_field_array(const problem_ctx *c, const cJSON *root, const char *field, array_in *a) {
     memset(a, 0, sizeof *a);
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, field);
     if (!cJSON_IsString(v) || !v->valuestring[0])
@@ -82,18 +83,13 @@ static int read_field_array(const spec_ctx *c, const cJSON *root, const char *fi
         return sfail(c, MLPF_EINVAL, "%s: %s is a scalar, need one row per sample", field, a->desc);
     if (rows_of(a) == 0 || cols_of(a) == 0)
         return sfail(c, MLPF_EINVAL, "%s: %s is empty: no samples", field, a->desc);
-    size_t bad = mlpf_first_nonfinite(a->v, rows_of(a) * cols_of(a));
-    if (bad) {
-        size_t i = bad - 1, cols = cols_of(a);
-        return sfail(c, MLPF_ENONFINITE, "%s: %s: non-finite value %g at row %zu, column %zu "
-                     "(counting from 0)", field, a->path, a->v[i], i / cols, i % cols);
-    }
-    return MLPF_OK;
+    st = mlpf_data_check_finite(a->path, a->v, rows_of(a), cols_of(a), c->err);
+    return st ? sprefix(c, st, field) : MLPF_OK;
 }
 
 /* ---- layers ---- */
 
-static int parse_act(const spec_ctx *c, const cJSON *v, const char *where, mlpf_activation *out) {
+static int parse_act(const problem_ctx *c, const cJSON *v, const char *where, mlpf_activation *out) {
     if (cJSON_IsString(v)) {
         if (!strcmp(v->valuestring, "poly"))
             return sfail(c, MLPF_EINVAL, "%s: \"poly\" needs coefficients: {\"poly\": [c0, c1, ...]}",
@@ -127,8 +123,58 @@ static int parse_act(const spec_ctx *c, const cJSON *v, const char *where, mlpf_
                  where);
 }
 
+/* layers[l] = [units, activation] or [units, activation, bias] -> units, bias and the
+   activation JSON a (a name, a list of names, or {"poly": [...]}). */
+static int parse_layer_shape(const problem_ctx *c, const cJSON *L, const char *field, int l,
+                             int *units, int *bias, const cJSON **a) {
+    int len = cJSON_IsArray(L) ? cJSON_GetArraySize(L) : 0;
+    if (len < 2 || len > 3)
+        return sfail(c, MLPF_EINVAL, "%s[%d]: need [units, activation] or [units, activation, bias]",
+                     field, l);
+    const cJSON *u = cJSON_GetArrayItem(L, 0), *b = len == 3 ? cJSON_GetArrayItem(L, 2) : NULL;
+    *a = cJSON_GetArrayItem(L, 1);
+    if (!cJSON_IsNumber(u) || u->valuedouble < 1 || u->valuedouble > 1e7 ||
+        u->valuedouble != floor(u->valuedouble))
+        return sfail(c, MLPF_EINVAL, "%s[%d][0]: units must be a positive integer", field, l);
+    *units = (int)u->valuedouble;
+    *bias = 1;
+    if (!b) return MLPF_OK;
+    if (cJSON_IsBool(b)) *bias = cJSON_IsTrue(b);
+    else if (cJSON_IsNumber(b) && (b->valuedouble == 0 || b->valuedouble == 1))
+        *bias = (int)b->valuedouble;
+    else return sfail(c, MLPF_EINVAL, "%s[%d][2]: bias must be true or false", field, l);
+    return MLPF_OK;
+}
+
+/* The activations of layer l (of nl) with `units` units from a: one for the layer
+   or one per unit -> acts (nacts), malloc'ed. Softmax only as the whole output layer. */
+static int parse_layer_acts(const problem_ctx *c, const cJSON *a, const char *field, int l, int nl,
+                            int units, mlpf_activation **acts, int *nacts) {
+    *acts = NULL;
+    *nacts = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : 1;
+    if (cJSON_IsArray(a) && *nacts != units)
+        return sfail(c, MLPF_EINVAL, "%s[%d][1]: %d activations for %d units (need one per unit)",
+                     field, l, *nacts, units);
+    *acts = mlpf_calloc((size_t)*nacts, sizeof **acts, c->err);
+    if (!*acts) return sprefix(c, MLPF_ENOMEM, field);
+    int st = MLPF_OK;
+    for (int k = 0; k < *nacts && !st; k++) {
+        char where[96];
+        if (cJSON_IsArray(a)) snprintf(where, sizeof where, "%s[%d][1][%d]", field, l, k);
+        else snprintf(where, sizeof where, "%s[%d][1]", field, l);
+        st = parse_act(c, cJSON_IsArray(a) ? cJSON_GetArrayItem(a, k) : a, where, &(*acts)[k]);
+        if (!st && (*acts)[k].kind == MLPF_ACT_SOFTMAX && l != nl - 1)
+            st = sfail(c, MLPF_EINVAL, "%s: softmax in hidden layer %d: softmax is only "
+                       "allowed in the output layer", where, l);
+        if (!st && (*acts)[k].kind == MLPF_ACT_SOFTMAX && *nacts > 1)
+            st = sfail(c, MLPF_EINVAL, "%s: softmax must be the whole output layer's "
+                       "activation, not one unit's", where);
+    }
+    return st;
+}
+
 /* layers: [[units, activation, bias], ...] onto a new net with din inputs */
-static int parse_layers(const spec_ctx *c, const cJSON *layers, const char *field, int din,
+static int parse_layers(const problem_ctx *c, const cJSON *layers, const char *field, int din,
                         mlpf_net **out) {
     *out = NULL;
     if (!cJSON_IsArray(layers) || cJSON_GetArraySize(layers) == 0)
@@ -137,63 +183,19 @@ static int parse_layers(const spec_ctx *c, const cJSON *layers, const char *fiel
     mlpf_net *net = mlpf_net_create(din, c->err);
     if (!net) return sprefix(c, c->err->status, field);
     int nl = cJSON_GetArraySize(layers), st = MLPF_OK;
-    mlpf_activation *acts = NULL;
     for (int l = 0; l < nl && !st; l++) {
-        const cJSON *L = cJSON_GetArrayItem(layers, l);
-        char where[96];
-        int len = cJSON_IsArray(L) ? cJSON_GetArraySize(L) : 0;
-        if (len < 2 || len > 3) {
-            st = sfail(c, MLPF_EINVAL, "%s[%d]: need [units, activation] or [units, activation, bias]",
-                       field, l);
-            break;
-        }
-        const cJSON *u = cJSON_GetArrayItem(L, 0), *a = cJSON_GetArrayItem(L, 1);
-        const cJSON *b = len == 3 ? cJSON_GetArrayItem(L, 2) : NULL;
-        if (!cJSON_IsNumber(u) || u->valuedouble < 1 || u->valuedouble > 1e7 ||
-            u->valuedouble != floor(u->valuedouble)) {
-            st = sfail(c, MLPF_EINVAL, "%s[%d][0]: units must be a positive integer", field, l);
-            break;
-        }
-        int units = (int)u->valuedouble;
-        int bias = 1;
-        if (b) {
-            if (cJSON_IsBool(b)) bias = cJSON_IsTrue(b);
-            else if (cJSON_IsNumber(b) && (b->valuedouble == 0 || b->valuedouble == 1))
-                bias = (int)b->valuedouble;
-            else {
-                st = sfail(c, MLPF_EINVAL, "%s[%d][2]: bias must be true or false", field, l);
-                break;
-            }
-        }
-        int nacts = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : 1;
-        if (cJSON_IsArray(a) && nacts != units) {
-            st = sfail(c, MLPF_EINVAL, "%s[%d][1]: %d activations for %d units (need one per unit)",
-                       field, l, nacts, units);
-            break;
+        int units = 0, bias = 1, nacts = 0;
+        const cJSON *a = NULL;
+        mlpf_activation *acts = NULL;
+        st = parse_layer_shape(c, cJSON_GetArrayItem(layers, l), field, l, &units, &bias, &a);
+        if (!st) st = parse_layer_acts(c, a, field, l, nl, units, &acts, &nacts);
+        if (!st && mlpf_net_add_layer_acts(net, units, acts, nacts, bias, c->err)) {
+            char where[96];
+            snprintf(where, sizeof where, "%s[%d]", field, l);
+            st = sprefix(c, c->err->status, where);
         }
         free(acts);
-        acts = mlpf_calloc((size_t)nacts, sizeof *acts, c->err);
-        if (!acts) {
-            st = sprefix(c, MLPF_ENOMEM, field);
-            break;
-        }
-        for (int k = 0; k < nacts && !st; k++) {
-            if (cJSON_IsArray(a)) snprintf(where, sizeof where, "%s[%d][1][%d]", field, l, k);
-            else snprintf(where, sizeof where, "%s[%d][1]", field, l);
-            st = parse_act(c, cJSON_IsArray(a) ? cJSON_GetArrayItem(a, k) : a, where, &acts[k]);
-            if (!st && acts[k].kind == MLPF_ACT_SOFTMAX && l != nl - 1)
-                st = sfail(c, MLPF_EINVAL, "%s: softmax in hidden layer %d: softmax is only "
-                           "allowed in the output layer", where, l);
-            if (!st && acts[k].kind == MLPF_ACT_SOFTMAX && nacts > 1)
-                st = sfail(c, MLPF_EINVAL, "%s: softmax must be the whole output layer's "
-                           "activation, not one unit's", where);
-        }
-        if (st) break;
-        snprintf(where, sizeof where, "%s[%d]", field, l);
-        if (mlpf_net_add_layer_acts(net, units, acts, nacts, bias, c->err))
-            st = sprefix(c, c->err->status, where);
     }
-    free(acts);
     if (!st && mlpf_net_validate(net, c->err)) st = sprefix(c, c->err->status, field);
     if (st) {
         mlpf_net_free(net);
@@ -205,7 +207,7 @@ static int parse_layers(const spec_ctx *c, const cJSON *layers, const char *fiel
 
 /* ---- integers in JSON ---- */
 
-static int get_int(const spec_ctx *c, const cJSON *v, const char *where, double lo, double hi,
+static int get_int(const problem_ctx *c, const cJSON *v, const char *where, double lo, double hi,
                    double *out) {
     if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < lo ||
         v->valuedouble > hi)
@@ -216,7 +218,7 @@ static int get_int(const spec_ctx *c, const cJSON *v, const char *where, double 
 
 /* ---- the teacher ---- */
 
-static int parse_teacher(const spec_ctx *c, const cJSON *t, int din_hint, mlpf_problem *p) {
+static int parse_teacher(const problem_ctx *c, const cJSON *t, int din_hint, mlpf_problem *p) {
     if (!cJSON_IsObject(t))
         return sfail(c, MLPF_EINVAL, "teacher: need an object {\"layers\": [...], \"din\": d, "
                      "\"seed\": s | \"params\": \"T.npy\"}");
@@ -267,7 +269,7 @@ static int parse_teacher(const spec_ctx *c, const cJSON *t, int din_hint, mlpf_p
 
 /* ---- data generated from the teacher ---- */
 
-static int teacher_targets(const spec_ctx *c, mlpf_problem *p, const char *field) {
+static int teacher_targets(const problem_ctx *c, mlpf_problem *p, const char *field) {
     size_t dout = (size_t)mlpf_net_dout(p->teacher);
     p->target = mlpf_malloc(p->n * dout * sizeof(double), c->err);
     if (!p->target) return sprefix(c, MLPF_ENOMEM, field);
@@ -277,7 +279,7 @@ static int teacher_targets(const spec_ctx *c, mlpf_problem *p, const char *field
     return MLPF_OK;
 }
 
-static int parse_data(const spec_ctx *c, const cJSON *d, mlpf_problem *p, int *exact) {
+static int parse_data(const problem_ctx *c, const cJSON *d, mlpf_problem *p, int *exact) {
     *exact = 0;
     if (!p->teacher) return sfail(c, MLPF_EINVAL, "data: needs a \"teacher\" to label the inputs");
     if (!cJSON_IsObject(d))
@@ -307,7 +309,7 @@ static int parse_data(const spec_ctx *c, const cJSON *d, mlpf_problem *p, int *e
                          "\"gauss-hermite\")", g->valuestring);
         double order = 40, thr = 1e-18;
         const cJSON *o = cJSON_GetObjectItemCaseSensitive(d, "order");
-        if (o && get_int(c, o, "data.order", 1, 100000, &order)) return c->err->status;
+        if (o && get_int(c, o, "data.order", 1, MLPF_GH_MAX_ORDER, &order)) return c->err->status;
         const cJSON *th = cJSON_GetObjectItemCaseSensitive(d, "threshold");
         if (th) {
             if (!cJSON_IsNumber(th) || !(th->valuedouble >= 0))
@@ -324,6 +326,7 @@ static int parse_data(const spec_ctx *c, const cJSON *d, mlpf_problem *p, int *e
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(d, "seed");
         if (s && get_int(c, s, "data.seed", 0, 9007199254740992.0, &seed)) return c->err->status;
         p->n = (size_t)n;
+        if (mlpf_check_budget("data.samples (inputs and targets)", n * (din + mlpf_net_dout(p->teacher)) * 8.0, c->err)) return sprefix(c, MLPF_ENOMEM, NULL);
         p->input = mlpf_malloc(p->n * (size_t)din * sizeof(double), c->err);
         if (!p->input) return sprefix(c, MLPF_ENOMEM, "data");
         mlpf_rng rng;
@@ -336,43 +339,41 @@ static int parse_data(const spec_ctx *c, const cJSON *d, mlpf_problem *p, int *e
 
 /* ---- targets and weights from files ---- */
 
-static int check_target(const spec_ctx *c, mlpf_problem *p, array_in *in, array_in *t) {
-    size_t dout = (size_t)mlpf_net_dout(p->net), rows = rows_of(t), cols = cols_of(t);
+static int check_target(const problem_ctx *c, mlpf_problem *p, array_in *in, array_in *t) {
+    size_t rows = rows_of(t), cols = cols_of(t);
     if (rows != p->n)
         return sfail(c, MLPF_EINVAL, "target %s has %zu rows but input %s has %zu samples", t->desc,
                      rows, in->desc, p->n);
-    if (p->loss == MLPF_LOSS_CROSSENTROPY && cols == 1 && dout > 1) {
-        /* class labels 0..C-1 */
-        for (size_t i = 0; i < rows; i++) {
-            double y = t->v[i];
-            if (y != floor(y) || y < 0 || y >= (double)dout)
-                return sfail(c, MLPF_EINVAL, "target: %s: row %zu holds %g, not a class label "
-                             "0..%zu", t->path, i, y, dout - 1);
-        }
-    } else if (cols != dout) {
-        return sfail(c, MLPF_EINVAL, "target %s has %zu columns but the output layer (layers[%d]) "
-                     "has %zu units", t->desc, cols, mlpf_net_nlayers(p->net) - 1, dout);
+    int st;
+    if (mlpf_data_labels(p->net, p->loss, cols)) {
+        st = mlpf_data_check_labels(t->path, t->v, rows, mlpf_net_dout(p->net), c->err);
+        if (st) return sprefix(c, st, "target");
+    } else {
+        char what[320];
+        snprintf(what, sizeof what, "target %s", t->desc);
+        st = mlpf_data_check_target_cols(what, p->net, p->loss, cols, c->err);
+        if (st) return sprefix(c, st, NULL);
     }
     p->tcols = cols;
     return MLPF_OK;
 }
 
-static int check_weights(const spec_ctx *c, mlpf_problem *p, array_in *in, array_in *w) {
+static int check_weights(const problem_ctx *c, mlpf_problem *p, array_in *in, array_in *w) {
     if (cols_of(w) != 1 || rows_of(w) != p->n)
         return sfail(c, MLPF_EINVAL, "weights %s must have shape (%zu,): one weight per sample of "
                      "input %s", w->desc, p->n, in->desc);
-    for (size_t i = 0; i < p->n; i++)
-        if (w->v[i] < 0)
-            return sfail(c, MLPF_EINVAL, "weights: %s: row %zu is negative (%g)", w->path, i,
-                         w->v[i]);
-    return MLPF_OK;
+    int st = mlpf_data_check_weights(w->path, w->v, p->n, c->err);
+    return st ? sprefix(c, st, "weights") : MLPF_OK;
 }
+
+/* ---- the root object, one step per group of fields ---- */
 
 static const char *const TOP_KEYS[] = {"layers", "input", "target", "weights", "loss",
                                        "maxnorm", "merge", "train", "teacher", "data",
                                        "din", "comment", NULL};
 
-static int parse_root(const spec_ctx *c, const cJSON *root, int threads, mlpf_problem *p) {
+/* Every top-level field is known (or starts with '_', a comment). */
+static int check_top_keys(const problem_ctx *c, const cJSON *root) {
     if (!cJSON_IsObject(root)) return sfail(c, MLPF_EFORMAT, "the spec must be a JSON object");
     const cJSON *e;
     cJSON_ArrayForEach(e, root) {
@@ -382,134 +383,150 @@ static int parse_root(const spec_ctx *c, const cJSON *root, int threads, mlpf_pr
             return sfail(c, MLPF_EINVAL, "unknown field \"%s\" (known: layers, input, target, "
                          "weights, loss, maxnorm, merge, train, teacher, data, din)", e->string);
     }
-    int st;
-    const cJSON *jl = cJSON_GetObjectItemCaseSensitive(root, "loss");
-    p->loss = MLPF_LOSS_MSE;
-    if (jl) {
-        if (cJSON_IsString(jl) && !strcmp(jl->valuestring, "mse")) p->loss = MLPF_LOSS_MSE;
-        else if (cJSON_IsString(jl) && !strcmp(jl->valuestring, "crossentropy"))
-            p->loss = MLPF_LOSS_CROSSENTROPY;
-        else return sfail(c, MLPF_EINVAL, "loss: need \"mse\" or \"crossentropy\"");
-    }
-    const cJSON *jin = cJSON_GetObjectItemCaseSensitive(root, "input");
-    const cJSON *jdata = cJSON_GetObjectItemCaseSensitive(root, "data");
-    const cJSON *jteacher = cJSON_GetObjectItemCaseSensitive(root, "teacher");
-    const cJSON *jdin = cJSON_GetObjectItemCaseSensitive(root, "din");
-    if (jin && jdata) return sfail(c, MLPF_EINVAL, "give \"input\" or \"data\", not both");
-    if (jdata && (cJSON_GetObjectItemCaseSensitive(root, "target") ||
-                  cJSON_GetObjectItemCaseSensitive(root, "weights")))
+    return MLPF_OK;
+}
+
+/* Inputs come from a file ("input", with "target" / "weights") or from "data". */
+static int check_data_source(const problem_ctx *c, const cJSON *root) {
+    if (cJSON_GetObjectItemCaseSensitive(root, "input") && cJSON_GetObjectItemCaseSensitive(root, "data"))
+        return sfail(c, MLPF_EINVAL, "give \"input\" or \"data\", not both");
+    if (cJSON_GetObjectItemCaseSensitive(root, "data") &&
+        (cJSON_GetObjectItemCaseSensitive(root, "target") ||
+         cJSON_GetObjectItemCaseSensitive(root, "weights")))
         return sfail(c, MLPF_EINVAL, "\"data\" generates inputs and targets: drop \"target\" and "
                      "\"weights\"");
+    return MLPF_OK;
+}
 
-    array_in in = {0}, tg = {0}, w = {0};
-    int din = 0;
-    if (jin) {
-        if ((st = read_field_array(c, root, "input", &in))) goto done;
-        din = (int)cols_of(&in);
-        p->n = rows_of(&in);
+/* "loss": "mse" (default) | "crossentropy" -> p->loss */
+static int parse_loss(const problem_ctx *c, const cJSON *root, mlpf_problem *p) {
+    const cJSON *jl = cJSON_GetObjectItemCaseSensitive(root, "loss");
+    p->loss = MLPF_LOSS_MSE;
+    if (!jl) return MLPF_OK;
+    if (cJSON_IsString(jl) && !strcmp(jl->valuestring, "mse")) p->loss = MLPF_LOSS_MSE;
+    else if (cJSON_IsString(jl) && !strcmp(jl->valuestring, "crossentropy"))
+        p->loss = MLPF_LOSS_CROSSENTROPY;
+    else return sfail(c, MLPF_EINVAL, "loss: need \"mse\" or \"crossentropy\"");
+    return MLPF_OK;
+}
+
+/* The input dimension, from "input" (read into in; p->n its rows), "din" and the
+   teacher (parsed here, as it may be what fixes din). */
+static int parse_input_dim(const problem_ctx *c, const cJSON *root, array_in *in, mlpf_problem *p,
+                           int *din) {
+    int st;
+    *din = 0;
+    if (cJSON_GetObjectItemCaseSensitive(root, "input")) {
+        if ((st = read_field_array(c, root, "input", in))) return st;
+        *din = (int)cols_of(in);
+        p->n = rows_of(in);
     }
+    const cJSON *jdin = cJSON_GetObjectItemCaseSensitive(root, "din");
     if (jdin) {
         double d = 0;
-        if ((st = get_int(c, jdin, "din", 1, 1e6, &d))) goto done;
-        if (din && (int)d != din) {
-            st = sfail(c, MLPF_EINVAL, "din is %d but input %s has %d columns", (int)d, in.desc, din);
-            goto done;
-        }
-        din = (int)d;
+        if ((st = get_int(c, jdin, "din", 1, 1e6, &d))) return st;
+        if (*din && (int)d != *din)
+            return sfail(c, MLPF_EINVAL, "din is %d but input %s has %d columns", (int)d, in->desc,
+                         *din);
+        *din = (int)d;
     }
+    const cJSON *jteacher = cJSON_GetObjectItemCaseSensitive(root, "teacher");
     if (jteacher) {
-        if ((st = parse_teacher(c, jteacher, din, p))) goto done;
-        din = mlpf_net_din(p->teacher);
+        if ((st = parse_teacher(c, jteacher, *din, p))) return st;
+        *din = mlpf_net_din(p->teacher);
     }
-    if (!din) {
-        st = sfail(c, MLPF_EINVAL, "need \"input\" (a data file), or a \"teacher\" with \"din\" "
-                   "and \"data\"");
-        goto done;
-    }
-    if ((st = parse_layers(c, cJSON_GetObjectItemCaseSensitive(root, "layers"), "layers", din,
-                           &p->net)))
-        goto done;
-    if (p->teacher && mlpf_net_dout(p->teacher) != mlpf_net_dout(p->net)) {
-        st = sfail(c, MLPF_EINVAL, "the teacher has %d outputs but the student (layers) has %d",
-                   mlpf_net_dout(p->teacher), mlpf_net_dout(p->net));
-        goto done;
-    }
+    if (!*din)
+        return sfail(c, MLPF_EINVAL, "need \"input\" (a data file), or a \"teacher\" with \"din\" "
+                     "and \"data\"");
+    return MLPF_OK;
+}
 
-    int exact = 0;
-    if (jdata) {
-        if ((st = parse_data(c, jdata, p, &exact))) goto done;
-    } else if (jin) {
-        p->input = in.v;
-        in.v = NULL;
-        if (cJSON_GetObjectItemCaseSensitive(root, "target")) {
-            if ((st = read_field_array(c, root, "target", &tg))) goto done;
-            if ((st = check_target(c, p, &in, &tg))) goto done;
+/* "layers" -> p->net, with as many outputs as the teacher's. */
+static int parse_student(const problem_ctx *c, const cJSON *root, int din, mlpf_problem *p) {
+    int st = parse_layers(c, cJSON_GetObjectItemCaseSensitive(root, "layers"), "layers", din, &p->net);
+    if (st) return st;
+    if (p->teacher && mlpf_net_dout(p->teacher) != mlpf_net_dout(p->net))
+        return sfail(c, MLPF_EINVAL, "the teacher has %d outputs but the student (layers) has %d",
+                     mlpf_net_dout(p->teacher), mlpf_net_dout(p->net));
+    return MLPF_OK;
+}
+
+/* Data from files: p->input takes in's array; targets from "target" or the
+   teacher; optional "weights". */
+static int parse_file_data(const problem_ctx *c, const cJSON *root, array_in *in, mlpf_problem *p) {
+    array_in tg = {0}, w = {0};
+    int st = MLPF_OK;
+    p->input = in->v;
+    in->v = NULL;
+    if (cJSON_GetObjectItemCaseSensitive(root, "target")) {
+        if (!(st = read_field_array(c, root, "target", &tg)) && !(st = check_target(c, p, in, &tg))) {
             p->target = tg.v;
             tg.v = NULL;
-        } else if (p->teacher) {
-            if ((st = teacher_targets(c, p, "teacher"))) goto done;
-        } else {
-            st = sfail(c, MLPF_EINVAL, "target: missing (a data file, or a \"teacher\" to label "
-                       "the input)");
-            goto done;
         }
-        if (cJSON_GetObjectItemCaseSensitive(root, "weights")) {
-            if ((st = read_field_array(c, root, "weights", &w))) goto done;
-            if ((st = check_weights(c, p, &in, &w))) goto done;
+    } else if (p->teacher) {
+        st = teacher_targets(c, p, "teacher");
+    } else {
+        st = sfail(c, MLPF_EINVAL, "target: missing (a data file, or a \"teacher\" to label the "
+                   "input)");
+    }
+    if (!st && cJSON_GetObjectItemCaseSensitive(root, "weights")) {
+        if (!(st = read_field_array(c, root, "weights", &w)) && !(st = check_weights(c, p, in, &w))) {
             p->weights = w.v;
             w.v = NULL;
         }
-    } else {
-        st = sfail(c, MLPF_EINVAL, "need \"input\" or \"data\" (e.g. {\"gaussian\": \"exact\"})");
-        goto done;
     }
+    array_free(&tg);
+    array_free(&w);
+    return st;
+}
 
+/* p->obj: the exact Gaussian objective, or the finite one on p's data. */
+static int build_objective(const problem_ctx *c, int exact, int threads, mlpf_problem *p) {
     if (exact) {
         p->obj = mlpf_objective_gaussian(p->teacher, p->teacher_params, p->net, c->err);
-        if (!p->obj) {
-            st = sprefix(c, c->err->status, "data");
-            goto done;
-        }
-    } else {
-        mlpf_finite_options fo = {p->loss, threads};
-        p->obj = mlpf_objective_finite(p->net, p->n, p->input, p->target, p->tcols, p->weights,
-                                       &fo, c->err);
-        if (!p->obj) {
-            st = sprefix(c, c->err->status, NULL);
-            goto done;
-        }
+        return p->obj ? MLPF_OK : sprefix(c, c->err->status, "data");
     }
+    mlpf_finite_options fo = {p->loss, threads};
+    p->obj = mlpf_objective_finite(p->net, p->n, p->input, p->target, p->tcols, p->weights, &fo,
+                                   c->err);
+    return p->obj ? MLPF_OK : sprefix(c, c->err->status, NULL);
+}
 
-    /* train options: the spec's maxnorm / merge, then the "train" object over them */
+/* Train options: the spec's maxnorm / merge, then the "train" object over them;
+   then p->reg. */
+static int parse_train(const problem_ctx *c, const cJSON *root, mlpf_problem *p) {
+    int st;
     const cJSON *jm = cJSON_GetObjectItemCaseSensitive(root, "maxnorm");
-    if (jm && (st = mlpf_train_config_set(&p->train, "maxnorm", jm, c->dir, "maxnorm", c->err))) {
-        st = sprefix(c, st, NULL);
-        goto done;
-    }
+    if (jm && (st = mlpf_train_config_set(&p->train, "maxnorm", jm, c->dir, "maxnorm", c->err)))
+        return sprefix(c, st, NULL);
     const cJSON *jmerge = cJSON_GetObjectItemCaseSensitive(root, "merge");
-    if (jmerge && (st = mlpf_train_config_set_merges(&p->train, jmerge, "merge", c->err))) {
-        st = sprefix(c, st, NULL);
-        goto done;
-    }
-    const cJSON *jt = cJSON_GetObjectItemCaseSensitive(root, "train");
-    if (jt && !cJSON_IsObject(jt)) {
-        st = sfail(c, MLPF_EINVAL, "train: need an object of train options");
-        goto done;
-    }
+    if (jmerge && (st = mlpf_train_config_set_merges(&p->train, jmerge, "merge", c->err)))
+        return sprefix(c, st, NULL);
+    const cJSON *jt = cJSON_GetObjectItemCaseSensitive(root, "train"), *e;
+    if (jt && !cJSON_IsObject(jt)) return sfail(c, MLPF_EINVAL, "train: need an object of train options");
     cJSON_ArrayForEach(e, jt) {
         char where[96];
         snprintf(where, sizeof where, "train.%s", e->string);
-        if ((st = mlpf_train_config_set(&p->train, e->string, e, c->dir, where, c->err))) {
-            st = sprefix(c, st, NULL);
-            goto done;
-        }
+        if ((st = mlpf_train_config_set(&p->train, e->string, e, c->dir, where, c->err)))
+            return sprefix(c, st, NULL);
     }
     st = mlpf_problem_regularize(p, c->err);
-    if (st) st = sprefix(c, st, NULL);
+    return st ? sprefix(c, st, NULL) : MLPF_OK;
+}
+
+static int parse_root(const problem_ctx *c, const cJSON *root, int threads, mlpf_problem *p) {
+    array_in in = {0};
+    int din = 0, exact = 0, st;
+    const cJSON *jdata = cJSON_GetObjectItemCaseSensitive(root, "data");
+    if ((st = check_top_keys(c, root)) || (st = parse_loss(c, root, p)) ||
+        (st = check_data_source(c, root)) || (st = parse_input_dim(c, root, &in, p, &din)) || (st = parse_student(c, root, din, p)))
+        goto done;
+    if (jdata) st = parse_data(c, jdata, p, &exact);
+    else if (cJSON_GetObjectItemCaseSensitive(root, "input")) st = parse_file_data(c, root, &in, p);
+    else st = sfail(c, MLPF_EINVAL, "need \"input\" or \"data\" (e.g. {\"gaussian\": \"exact\"})");
+    if (!st && !(st = build_objective(c, exact, threads, p))) st = parse_train(c, root, p);
 done:
     array_free(&in);
-    array_free(&tg);
-    array_free(&w);
     return st;
 }
 
@@ -558,7 +575,7 @@ static void line_col(const char *text, size_t off, long *line, long *col) {
 int mlpf_problem_parse(const char *text, const char *name, const char *dir, int threads,
                        mlpf_problem **out, mlpf_error *err) {
     mlpf_error local;
-    spec_ctx c = {name, dir ? dir : "", err ? err : &local};
+    problem_ctx c = {name, dir ? dir : "", err ? err : &local};
     *out = NULL;
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
@@ -573,6 +590,7 @@ int mlpf_problem_parse(const char *text, const char *name, const char *dir, int 
         return sfail(&c, MLPF_EFORMAT, "malformed JSON at line %ld, column %ld%s%s%s", line, col,
                      k ? " (near \"" : " (at the end)", near, k ? "\")" : "");
     }
+    if (mlpf_json_check_keys(root, name, c.err)) return cJSON_Delete(root), c.err->status;
     mlpf_problem *p = mlpf_calloc(1, sizeof *p, c.err);
     if (!p) {
         cJSON_Delete(root);
