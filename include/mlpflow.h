@@ -395,7 +395,9 @@ typedef struct {
     double loss, ode_loss;      /* loss is the regularised loss at x */
     double gnorm;               /* inf-norm of the gradient of the unregularised loss */
     double gnorm_regularized;
-    int converged;              /* gnorm <= min_gnorm or loss <= minloss */
+    int converged;              /* gnorm <= min_gnorm or loss <= minloss (a negative loss,
+                                   or a small one with gnorm > 1e3 sqrt(minloss), is
+                                   rounding and does not meet minloss >= 0) */
     char ode_stopped_by[64];    /* "maxT", "maxtime", "maxiterations", "minloss", "basin"
                                    (open-ended flow reached the basin of a minimum: Hessian
                                    positive semi-definite, a Newton step shrinks the gradient

@@ -149,3 +149,23 @@ def test_bit_identical_at_defaults_under_load():
         assert first[k]["converged"], first[k]["optim_stopped_by"]
         assert same(first[k], again[k]), k
         assert same(first[k], many[k]), k
+
+
+def test_rounding_loss_is_no_minimum():
+    """Exact Gaussian data, ReLU: the student's second unit cancels itself, the
+    loss becomes a difference of O(1) terms and is computed as 0 or -2e-16
+    while the gradient is still ~1e-10. That is rounding, not a loss below
+    minloss: the flow goes on (it used to stop with "minloss" and
+    converged = True at gnorm 6e-10) and convergence is judged by the gradient."""
+    teacher = mlpflow.TeacherNet([(1, "relu", False), (1, "identity", False)], din=2,
+                                 params=np.array([1.0, 0.0, 1.0]))
+    net = mlpflow.NetI(teacher, [(2, "relu", False), (1, "identity", False)])
+    res = mlpflow.train(net, np.array([0.5, 0.0, 0.1, 0.05, 1.0, -1.0]), alg="bdf", maxT=1e3,
+                        optim_solver="none")
+    assert res["loss_curve"].min() <= 0, "no rounding-level loss on this flow"
+    assert res["ode_stopped_by"] == "maxT", (res["ode_stopped_by"], res["loss"], res["gnorm"])
+    assert not res["converged"] and res["gnorm"] > 1e-13, (res["loss"], res["gnorm"])
+    # a start whose flow does end on a rounding-level loss: converged only by the gradient
+    res = mlpflow.train(net, np.array([0.5, 0.0, 0.1, 0.0, 1.0, -1.0]), alg="bdf", maxT=1e3,
+                        optim_solver="none")
+    assert not res["converged"] or res["gnorm"] <= 1.5e-13, (res["loss"], res["gnorm"])

@@ -72,6 +72,15 @@ typedef enum {
 
 const char *dyn_stop_name(dyn_stop s);
 
+/* f <= minloss, judged against rounding when minloss >= 0: squared errors
+   and cross-entropies are never negative, and a loss that is a difference
+   of larger terms (the exact Gaussian objective near its minimum) is
+   computed as -5e-15 ... 0 while the gradient is still 1e-11 ... 2e-8. So a
+   negative f never counts, nor does a small f whose gradient inf-norm
+   exceeds what a loss of minloss allows (|grad L| <= 2 sqrt(L) |grad r|:
+   max(min_gnorm, 1e3 sqrt(minloss))); gnorm NAN = not known, not tested. */
+int dyn_minloss_reached(const mlpf_train_options *o, double f, double gnorm);
+
 /* A phase's limits: the flow / descent phase takes maxtime_ode and
    maxiterations_ode and patience, the minimisers the _optim ones and no
    patience (LONG_MAX). */

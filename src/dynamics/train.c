@@ -243,7 +243,8 @@ static int result_best(mlpf_result *r, const train_chain *c, const mlpf_objectiv
         r->gnorm = free_gnorm(pb, g);
     }
     /* converged refers to the objective that was minimised (the regularised one) */
-    r->converged = r->gnorm_regularized <= pb->opt->min_gnorm || r->loss <= pb->opt->minloss;
+    r->converged = r->gnorm_regularized <= pb->opt->min_gnorm ||
+                   dyn_minloss_reached(pb->opt, r->loss, r->gnorm_regularized);
     return MLPF_OK;
 }
 
