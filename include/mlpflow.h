@@ -311,12 +311,14 @@ typedef struct {
 
 typedef struct {
     /* ODE / descent phase */
-    char alg[32];               /* "" = default by P (see mlpf_train_options_default);
+    char alg[32];               /* "" = default by P: bdf for P <= 256, else dopri5
+                                   (switching to bdf when stiffness stalls it);
                                    "kencarp58", "bdf", "dopri5", "verner8", "rk4",
                                    "gd", "adam", "none" (skip the phase) */
     double maxT;                /* INFINITY */
     double abstol, reltol;      /* 1e-6, 1e-6 */
-    double maxtime_ode;         /* 180 s */
+    double maxtime_ode;         /* INFINITY: wall seconds, a safety net (the default
+                                   run stops on maxT and iteration counts only) */
     long maxiterations_ode;     /* 1e6 */
     double rk4_step;            /* fixed step of rk4; 1e-2 */
     double lr, beta1, beta2, eps; /* gd and adam: lr 1e-3; adam: 0.9, 0.999, 1e-8 */
@@ -325,7 +327,7 @@ typedef struct {
     /* minimiser phase */
     char optim_solver[32];      /* "" = default by P; "newtontr", "bfgs", "lbfgs",
                                    "slsqp", "nlopt_lbfgs", "nlopt_tnewton", "none" */
-    double maxtime_optim;       /* 120 s */
+    double maxtime_optim;       /* INFINITY (as maxtime_ode) */
     long maxiterations_optim;   /* 1e5 */
     /* stopping */
     double min_gnorm;           /* 1e-15 (infinity norm) */
@@ -393,17 +395,23 @@ typedef struct {
     double loss, ode_loss;      /* loss is the regularised loss at x */
     double gnorm;               /* inf-norm of the gradient of the unregularised loss */
     double gnorm_regularized;
-    int converged;              /* gnorm <= min_gnorm or loss <= minloss */
+    int converged;              /* gnorm <= min_gnorm or loss <= minloss (a negative loss,
+                                   or a small one with gnorm > 1e3 sqrt(minloss), is
+                                   rounding and does not meet minloss >= 0) */
     char ode_stopped_by[64];    /* "maxT", "maxtime", "maxiterations", "minloss", "basin"
                                    (open-ended flow reached the basin of a minimum: Hessian
                                    positive semi-definite, a Newton step shrinks the gradient
                                    10x),
+                                   "channel" (open-ended flow drifts along a channel to
+                                   infinity: weights grow at every doubling of flow time,
+                                   the loss hardly falls; the minimiser is skipped),
                                    "min_gnorm", "patience", "interrupt", "solver_failure",
                                    "skipped" */
     char optim_stopped_by[64];  /* as above, plus "stalled": the minimiser cannot
                                    lower loss or gradient any further at this
                                    precision (rounding floor, degenerate valley) */
-    char alg[32], optim_solver[32]; /* what actually ran */
+    char alg[32], optim_solver[32]; /* what actually ran; alg "m>bdf(failure)" or
+                                   "m>bdf(stall)": BDF took over from m and why */
     long ode_iterations, optim_iterations;
     double ode_time_run;        /* flow time reached */
     double optim_time_run;      /* wall seconds in the minimiser */

@@ -36,11 +36,11 @@ typedef struct {
 #define F(name, type, min, max, min_open, max_open, inf_ok, def, doc) \
     {#name, type, offsetof(mlpf_train_options, name), min, max, min_open, max_open, inf_ok, def, doc}
 static const opt_field FIELDS[] = {
-    F(alg, OPT_STR, 0, 0, 0, 0, 0, "by P", "flow / descent method (by P: kencarp58 up to P = 256, else dopri5)"),
+    F(alg, OPT_STR, 0, 0, 0, 0, 0, "by P", "flow / descent method (by P: bdf up to P = 256, else dopri5)"),
     F(maxT, OPT_DOUBLE, 0, INFINITY, 1, 0, 0, "inf", "flow time to stop at (> 0; inf: until a minimum)"),
     F(abstol, OPT_DOUBLE, 0, DBL_MAX, 1, 0, 0, "1e-6", "absolute tolerance of the ODE solver (> 0)"),
     F(reltol, OPT_DOUBLE, 0, DBL_MAX, 0, 0, 0, "1e-6", "relative tolerance of the ODE solver (>= 0)"),
-    F(maxtime_ode, OPT_DOUBLE, 0, INFINITY, 0, 0, 0, "180", "wall seconds of the flow phase"),
+    F(maxtime_ode, OPT_DOUBLE, 0, INFINITY, 0, 0, 0, "inf", "wall seconds of the flow phase (a safety net; inf: none)"),
     F(maxiterations_ode, OPT_LONG, 0, INFINITY, 0, 0, 1, "1000000", "steps of the flow phase"),
     F(rk4_step, OPT_DOUBLE, 0, DBL_MAX, 1, 0, 0, "0.01", "fixed step of rk4 (> 0)"),
     F(lr, OPT_DOUBLE, 0, DBL_MAX, 1, 0, 0, "0.001", "learning rate of gd and adam (> 0)"),
@@ -50,7 +50,7 @@ static const opt_field FIELDS[] = {
     F(batchsize, OPT_SIZE, 0, INFINITY, 0, 0, 0, "0", "minibatch size of gd / adam; 0 = full batch"),
     F(shuffle, OPT_BOOL, 0, 1, 0, 0, 0, "false", "minibatches in a new random order every epoch"),
     F(optim_solver, OPT_STR, 0, 0, 0, 0, 0, "by P", "minimiser (by P: newtontr up to 32, bfgs up to 5000, else lbfgs)"),
-    F(maxtime_optim, OPT_DOUBLE, 0, INFINITY, 0, 0, 0, "120", "wall seconds of the minimiser"),
+    F(maxtime_optim, OPT_DOUBLE, 0, INFINITY, 0, 0, 0, "inf", "wall seconds of the minimiser (a safety net; inf: none)"),
     F(maxiterations_optim, OPT_LONG, 0, INFINITY, 0, 0, 1, "100000", "iterations of the minimiser"),
     F(min_gnorm, OPT_DOUBLE, 0, DBL_MAX, 0, 0, 0, "1e-15", "stop when the gradient's inf-norm is <= this"),
     F(minloss, OPT_DOUBLE, -INFINITY, DBL_MAX, 0, 0, 0, "2e-32", "stop when the loss is <= this (-inf: never)"),
