@@ -36,7 +36,8 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) -fno-math-errno $(WARN) -fPIC -fopenmp \
             -fvisibility=hidden -Iinclude -Isrc -MMD -MP $(SAN)
 DEP_LIBS := -lsundials_arkode -lsundials_cvode -lsundials_nvecserial \
-            -lsundials_sunmatrixdense -lsundials_sunlinsoldense -lsundials_sunlinsolspgmr -lnlopt -lcjson -lmvec -lm -fopenmp
+            -lsundials_sunmatrixdense -lsundials_sunlinsoldense -lsundials_sunlinsolspgmr -lnlopt \
+            -lcjson -lsqlite3 -lmvec -lm -fopenmp
 LDLIBS   := $(BLAS_LIBS) $(DEP_LIBS) $(SAN)
 
 LIB_SRC  := $(sort $(shell find src -name '*.c'))
@@ -142,3 +143,124 @@ install: all
 
 clean:
 	rm -rf build build-asan build-vg
+
+# ---- sweeps (src/sweep, cli/cmd_sweep.c, cli/sweep_mpi.c) ----
+# The library stores sweep results with SQLite (-lsqlite3 in DEP_LIBS). MPI is the CLI's business only:
+# with OpenMPI's pkg-config file (ompi-c) the CLI's sweep objects get its flags
+# and -DMLPF_HAVE_MPI, and the CLI links libmpi; without it the CLI runs sweeps
+# on threads and refuses to run under mpirun.
+MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS   := $(shell pkg-config --libs ompi-c 2>/dev/null)
+ifneq ($(MPI_LIBS),)
+$(BUILD)/cli/sweep_mpi.o $(BUILD)/cli/cmd_sweep.o: CFLAGS += $(MPI_CFLAGS) -DMLPF_HAVE_MPI
+$(BUILD)/mlpflow: LDLIBS += $(MPI_LIBS)
+endif
+
+# ---- fuzzing (tests/fuzz/) ----------------------------------------------------
+# `make fuzz` builds one libFuzzer harness per parser / writer with clang
+# (-fsanitize=fuzzer,address,undefined) against the library sources compiled
+# with -fsanitize=fuzzer-no-link,address,undefined into $(FUZZ_BUILD).
+# `make fuzz-run FUZZ_SECONDS=60` runs each harness for that long on its seed
+# corpus (tests/fuzz/corpus/<harness>, plus new inputs kept in
+# $(FUZZ_BUILD)/corpus/<harness>) and fails on the first crash, leak, timeout or
+# broken invariant; the input is saved as $(FUZZ_BUILD)/artifacts/<harness>-crash-*.
+# Replay one with: $(FUZZ_BUILD)/<harness> $(FUZZ_BUILD)/artifacts/<file>.
+# The harnesses' private temp dirs go to $(FUZZ_BUILD)/tmp (a crash leaves its dir).
+# The fuzz objects are built without -fopenmp: the parsers and writers run on one
+# thread, and mixing clang's libomp with the libgomp that OpenBLAS's OpenMP build
+# loads would put two OpenMP runtimes in one process. The few omp_* calls resolve
+# to libgomp (-lgomp), the runtime OpenBLAS already uses.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
+# no -Werror for the library here: clang may warn where gcc (the build of record) does not
+FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O1 -g -fno-omit-frame-pointer \
+                -fno-math-errno -Wall -Wextra -Wno-unused-parameter -Wno-unknown-pragmas \
+                -Wno-source-uses-openmp -Iinclude -Isrc $(FUZZ_SAN)
+FUZZ_LDLIBS  := $(filter-out -fopenmp,$(LDLIBS)) -lgomp
+FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+
+.PHONY: fuzz fuzz-deps fuzz-run
+
+fuzz-deps:
+	@sh scripts/fuzz_deps.sh
+
+fuzz: fuzz-deps $(FUZZ_BIN)
+
+$(FUZZ_BUILD)/obj/%.o: %.c include/mlpflow.h src/internal.h $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BUILD)/libmlpflow-fuzz.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h tests/fuzz/zip_read.h $(FUZZ_BUILD)/libmlpflow-fuzz.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libmlpflow-fuzz.a \
+	    $(FUZZ_LDLIBS)
+
+fuzz-run: fuzz
+	@mkdir -p $(FUZZ_BUILD)/artifacts $(FUZZ_BUILD)/tmp
+	@for h in $(FUZZ_BIN:$(FUZZ_BUILD)/%=%); do \
+	    mkdir -p $(FUZZ_BUILD)/corpus/$$h; \
+	    dict=; [ -f tests/fuzz/$$h.dict ] && dict=-dict=tests/fuzz/$$h.dict; \
+	    echo "fuzz: $$h for $(FUZZ_SECONDS) s"; \
+	    OMP_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    TMPDIR=$(FUZZ_BUILD)/tmp \
+	    $(FUZZ_BUILD)/$$h -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=2048 \
+	        -max_len=4096 -print_final_stats=1 $$dict \
+	        -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$h- \
+	        $(FUZZ_BUILD)/corpus/$$h tests/fuzz/corpus/$$h > $(FUZZ_BUILD)/$$h.log 2>&1 \
+	        || { tail -n 60 $(FUZZ_BUILD)/$$h.log; echo "fuzz: $$h FAILED (log $(FUZZ_BUILD)/$$h.log)"; exit 1; }; \
+	    grep -E '^stat::number_of_executed_units|^Done' $(FUZZ_BUILD)/$$h.log | tail -n 1; \
+	done
+
+fuzz-clean:
+	rm -rf $(FUZZ_BUILD)
+clean: fuzz-clean
+.PHONY: fuzz-clean
+
+# The seed corpora (and any saved crash input) replayed through the harnesses
+# with gcc and the ordinary library: no clang needed (tests/fuzz/replay.c).
+FUZZ_REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz-replay/%)
+
+$(BUILD)/fuzz-replay/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h \
+        tests/fuzz/zip_read.h $(BUILD)/libmlpflow.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< tests/fuzz/replay.c $(BUILD)/libmlpflow.a $(LDLIBS)
+
+fuzz-replay: lib $(FUZZ_REPLAY_BIN)
+	@for h in $(FUZZ_REPLAY_BIN:$(BUILD)/fuzz-replay/%=%); do \
+	    OMP_NUM_THREADS=1 $(BUILD)/fuzz-replay/$$h tests/fuzz/corpus/$$h || exit 1; \
+	done
+.PHONY: fuzz-replay
+
+# ---- Python package: a wheel that carries libmlpflow.so, and the API reference ----
+# make python                        -> build/dist/mlpflow-<version>-*.whl (offline)
+# make python-install PYTHON=venv/bin/python   installs it into that environment
+# make docs                          -> build/docs/html (Sphinx, warnings are errors)
+PYTHON ?= /usr/bin/python3
+PYPKG = $(BUILD)/python-pkg
+
+python: lib
+	rm -rf $(PYPKG) $(BUILD)/dist/mlpflow-*.whl
+	mkdir -p $(PYPKG) $(BUILD)/dist
+	cp -R python/pyproject.toml python/setup.py python/README.md python/mlpflow $(PYPKG)/
+	rm -rf $(PYPKG)/mlpflow/__pycache__
+	cp $(BUILD)/libmlpflow.so $(PYPKG)/mlpflow/libmlpflow.so
+	cd $(PYPKG) && $(PYTHON) -m pip wheel -q --no-build-isolation --no-deps --no-index \
+	    -w $(CURDIR)/$(BUILD)/dist .
+	@ls $(BUILD)/dist/mlpflow-*.whl
+
+python-install: python
+	$(PYTHON) -m pip install -q --no-index --no-deps --force-reinstall $(BUILD)/dist/mlpflow-*.whl
+
+docs: lib
+	MLPFLOW_LIB=$(CURDIR)/$(BUILD)/libmlpflow.so PYTHONPATH=$(CURDIR)/python \
+	    $(PYTHON) -m sphinx -W --keep-going -q -b html python/docs $(BUILD)/docs/html
+	@echo "docs: $(BUILD)/docs/html/index.html"
+
+.PHONY: python python-install docs

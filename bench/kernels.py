@@ -7,7 +7,9 @@ backward(), or a flat vector with autograd.grad: torch_kernels.py times both).
 Floors: for the gradient, grad_floor.c (the fused minimum: one softplus value and
 derivative per sample and unit with glibc's vector math, plus the products);
 for the Hessian, OpenBLAS dsyrk on the (N, P) Gauss-Newton matrix (N >= 1e4).
-Also mlpflow with 2 threads at N >= 1e4.
+Also mlpflow with 2 threads at N >= 1e4 (gradient and Hessian speed-ups), with
+OMP_WAIT_POLICY=passive unless set (bench/loaded.sh: on a busy machine, OpenMP's
+default spinning makes 2 threads slower than one; passive waiting does not).
 
 usage: /usr/bin/python3 bench/kernels.py [--mlpflow build/mlpflow] [--quick]
 Prints a markdown table of medians and ratios (torch / mlpflow)."""
@@ -45,8 +47,9 @@ def main():
     print()
     print("| k | N | P | mlpflow grad | torch leaf | torch flat | ratio | grad floor | grad/floor "
           "| mlpflow Hessian | torch Hessian | ratio "
-          "| dsyrk floor | Hess/floor | Hess 2 threads | speed-up |")
-    print("|" + "---|" * 16)
+          "| dsyrk floor | Hess/floor | Hess 2 threads | speed-up | grad 2 threads | speed-up |")
+    print("|" + "---|" * 18)
+    worst = None
     for k in units:
         for n in sizes:
             P = 4 * k + 1
@@ -71,13 +74,20 @@ def main():
                 f = run_json([a.floor, str(P), str(n), "5"], env=one)
                 m2 = run_json([a.mlpflow, "bench", "--units", str(k), "--samples", str(n),
                                "--threads", "2", "--repeats", "3"],
-                              env=dict(os.environ, OMP_NUM_THREADS="2", OPENBLAS_NUM_THREADS="1"))
+                              env=dict(os.environ, OMP_NUM_THREADS="2", OPENBLAS_NUM_THREADS="1",
+                                       OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "passive")))
                 row += [f["dsyrk_seconds"], m["hessian_seconds"] / f["dsyrk_seconds"],
-                        m2["hessian_seconds"], m["hessian_seconds"] / m2["hessian_seconds"]]
+                        m2["hessian_seconds"], m["hessian_seconds"] / m2["hessian_seconds"],
+                        m2["gradient_seconds"], m["gradient_seconds"] / m2["gradient_seconds"]]
             else:
-                row += ["-", "-", "-", "-"]
+                row += ["-"] * 6
+            if n >= 100 and (worst is None or row[8] > worst[8]):
+                worst = row
             cells = [f"{v:.3g}" if isinstance(v, float) else str(v) for v in row]
             print("| " + " | ".join(cells) + " |", flush=True)
+    if worst:
+        print(f"\nslowest gradient against its floor (N >= 100): k = {worst[0]}, N = {worst[1]}, "
+              f"{worst[8]:.2f}x the floor")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 /* cmd_analysis.c - the analysis commands: `classify` (what a point is). Each
    loads the spec and the point, makes one library call and prints JSON. */
 #include "cli.h"
-#include "io/npz_read.h"
+#include "result/result_io.h"
 
 #include <math.h>
 #include <string.h>
@@ -46,37 +46,31 @@ static void point_free(point_file *pf) {
     free(pf->x), free(pf->t), free(pf->xs), free(pf->losses);
 }
 
-/* The trajectory of a RUN.npz when it has one that fits P (else m = 0). */
+/* The trajectory of a run (RUN.npz / RUN.json, the pair checked) when it has one
+   that fits P (else m = 0). */
 static void read_trajectory(const char *path, size_t np, point_file *pf) {
     mlpf_error e = {0};
     size_t s1[2], s2[2], s3[2];
     int d1, d2, d3;
-    if (mlpf_npz_read(path, "trajectory_t", &pf->t, s1, &d1, &e) ||
-        mlpf_npz_read(path, "trajectory_x", &pf->xs, s2, &d2, &e) ||
-        mlpf_npz_read(path, "loss_curve", &pf->losses, s3, &d3, &e) || d1 != 1 || d2 != 2 ||
-        d3 != 1 || s2[0] != s1[0] || s3[0] != s1[0] || s2[1] != np)
+    if (mlpf_result_read_array(path, "trajectory_t", &pf->t, s1, &d1, &e) ||
+        mlpf_result_read_array(path, "trajectory_x", &pf->xs, s2, &d2, &e) ||
+        mlpf_result_read_array(path, "loss_curve", &pf->losses, s3, &d3, &e) || d1 != 1 ||
+        d2 != 2 || d3 != 1 || s2[0] != s1[0] || s3[0] != s1[0] || s2[1] != np)
         return;
     pf->m = s1[0];
 }
 
+static int is_run_path(const char *path) {
+    size_t n = strlen(path);
+    return (n >= 4 && !strcmp(path + n - 4, ".npz")) || (n >= 5 && !strcmp(path + n - 5, ".json"));
+}
+
+/* --params: a vector file, or a run's x (and its trajectory). */
 static int read_point(const char *path, const mlpf_net *net, point_file *pf) {
     memset(pf, 0, sizeof *pf);
-    mlpf_error err = {0};
-    size_t np = mlpf_net_nparams(net);
-    if (!mlpf_is_npz_path(path)) {
-        if (mlpf_read_params(path, net, &pf->x, &err)) return cli_error(CLI_FAIL, "--params: %s", err.msg);
-        return 0;
-    }
-    size_t shape[2];
-    int ndim;
-    if (mlpf_npz_read(path, "x", &pf->x, shape, &ndim, &err))
-        return cli_error(CLI_FAIL, "--params: %s", err.msg);
-    size_t n = ndim == 0 ? 1 : ndim == 1 ? shape[0] : shape[0] * shape[1];
-    if (n != np) return cli_error(CLI_FAIL, "--params: %s: x has %zu values but the spec's network "
-                                  "has %zu parameters", path, n, np);
-    size_t bad = mlpf_first_nonfinite(pf->x, np);
-    if (bad) return cli_error(CLI_FAIL, "--params: %s: x[%zu] is not finite", path, bad - 1);
-    read_trajectory(path, np, pf);
+    int rc = cli_read_params(path, net, &pf->x);
+    if (rc) return rc;
+    if (is_run_path(path)) read_trajectory(path, mlpf_net_nparams(net), pf);
     return 0;
 }
 

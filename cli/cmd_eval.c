@@ -23,7 +23,8 @@ static const char HELP_LOSS[] =
     "stdout. When the spec has a norm barrier (maxnorm) or merge penalties,\n"
     "\"loss_regularized\" is printed too.\n"
     "P.npy holds P values (any shape), P = the network's parameter count; a run's\n"
-    "RUN.npz (or RUN.json) gives its x, after checking the pair belongs together.\n";
+    "RUN.npz (or RUN.json) gives its x, after checking the pair belongs together;\n"
+    "RUN.npz:KEY gives another of its arrays (init, ode_x).\n";
 
 static const char HELP_GRADIENT[] =
     "usage: mlpflow gradient --spec S.json --params P.npy -o G.npy [--regularized] [--threads T]\n"

@@ -1,6 +1,7 @@
 /* mlpflow.c - entry point of the command-line tool: subcommand dispatch and
    the argument parser every subcommand shares. */
 #include "cli.h"
+#include "sweep_cli.h"
 
 #include <errno.h>
 #include <math.h>
@@ -21,6 +22,8 @@ static const char USAGE[] =
     "  bench     time gradient and Hessian calls of a one-hidden-layer net\n"
     "  example   train the built-in teacher-student example\n"
     "  classify  what a point is: minimum, saddle (index), channel, not critical\n"
+    "  sweep     many runs (the product of axes over a spec) into an SQLite database\n"
+    "  sweep-report  outcome fractions and loss quantiles of a sweep database\n"
     "  version   print the version\n"
     "\n"
     "A spec is a JSON file, e.g.\n"
@@ -156,25 +159,42 @@ static int ends_with(const char *s, const char *suffix) {
     return n >= m && !strcmp(s + n - m, suffix);
 }
 
+/* "RUN.npz:KEY" / "RUN.json:KEY" names the run's array KEY (init, ode_x, ...)
+   instead of x: run gets the file part; returns KEY, or NULL for other paths */
+static const char *run_array_key(const char *path, char *run, size_t cap) {
+    if (ends_with(path, ".npz") || ends_with(path, ".json")) {
+        snprintf(run, cap, "%s", path);
+        return strlen(path) < cap ? "x" : NULL;
+    }
+    const char *colon = strrchr(path, ':');
+    if (!colon || !colon[1] || (size_t)(colon - path) >= cap) return NULL;
+    memcpy(run, path, (size_t)(colon - path));
+    run[colon - path] = '\0';
+    return ends_with(run, ".npz") || ends_with(run, ".json") ? colon + 1 : NULL;
+}
+
 int cli_read_params(const char *path, const mlpf_net *net, double **x) {
     mlpf_error err = {0};
     *x = NULL;
-    if (!ends_with(path, ".npz") && !ends_with(path, ".json")) {
+    char run[4096];
+    const char *key = run_array_key(path, run, sizeof run);
+    if (!key) {
         if (mlpf_read_params(path, net, x, &err)) return cli_error(CLI_FAIL, "--params: %s", err.msg);
         return 0;
     }
     double *v;
     size_t shape[2], np = mlpf_net_nparams(net);
     int ndim;
-    if (mlpf_result_read_array(path, "x", &v, shape, &ndim, &err))
+    if (mlpf_result_read_array(run, key, &v, shape, &ndim, &err))
         return cli_error(CLI_FAIL, "--params: %s", err.msg);
     size_t n = ndim == 0 ? 1 : ndim == 1 ? shape[0] : shape[0] * shape[1];
     size_t bad = n == np ? mlpf_first_nonfinite(v, n) : 0;
     if (n != np || bad) {
         free(v);
-        return n != np ? cli_error(CLI_FAIL, "--params: %s: x has %zu values but the net has %zu "
-                                   "parameters", path, n, np)
-                       : cli_error(CLI_FAIL, "--params: %s: x[%zu] is not finite", path, bad - 1);
+        return n != np ? cli_error(CLI_FAIL, "--params: %s: %s has %zu values but the net has %zu "
+                                   "parameters", run, key, n, np)
+                       : cli_error(CLI_FAIL, "--params: %s: %s[%zu] is not finite", run, key,
+                                   bad - 1);
     }
     *x = v;
     return 0;
@@ -196,6 +216,8 @@ static const command COMMANDS[] = {
     {"bench", cmd_bench},       {"train", cmd_train},     {"example", cmd_example},
     {"info", cmd_info},
     {"classify", cmd_classify},
+    {"sweep", cmd_sweep},
+    {"sweep-report", cmd_sweep_report},
 };
 
 int main(int argc, char **argv) {

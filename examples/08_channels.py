@@ -31,7 +31,6 @@ from _common import args
 
 a = args(__doc__)
 import mlpflow as mf            # noqa: E402
-import mlpflow.plot as mp       # noqa: E402
 
 SEEDS = range(1, 5) if a.quick else range(1, 41)
 CASES = [("tanh", 3, 2)] if a.quick else [("tanh", 3, 2), ("softplus", 4, 3)]
@@ -102,7 +101,7 @@ for act, k, n in CASES:
     findings[-1] += ", others %s" % others
     print()
 
-plt = mp._plt()
+import matplotlib.pyplot as plt  # noqa: E402
 fig, ax = plt.subplots(1, 2, figsize=(10, 4))
 for r, anorm, lab in curves:
     t = np.asarray(r["trajectory"]["t"])
@@ -113,6 +112,6 @@ ax[0].set_xlabel("time t"), ax[0].set_ylabel("|a| of the channel pair")
 ax[1].set_xlabel("time t"), ax[1].set_ylabel("loss")
 ax[0].set_title("output weights diverge"), ax[1].set_title("loss creeps down")
 ax[0].legend(fontsize=7)
-mp._save(fig, os.path.join(a.out, "ex8_channels.png"))
+fig.savefig(os.path.join(a.out, "ex8_channels.png"), dpi=110, bbox_inches="tight")
 print("%.1f s" % (time.time() - t0))
 print("finding: " + "; ".join(findings))

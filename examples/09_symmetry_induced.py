@@ -18,7 +18,6 @@ from _common import args
 
 a = args(__doc__)
 import mlpflow as mf            # noqa: E402
-import mlpflow.plot as mp       # noqa: E402
 
 t_start = time.time()
 rng = np.random.default_rng(3)
@@ -77,7 +76,7 @@ for u in range(2):
           % (u, " ".join("%5.2f" % v for v in lams), " ".join("%5d" % v for v in idx),
              " ".join("%5d" % v for v in th)))
 
-plt = mp._plt()
+import matplotlib.pyplot as plt  # noqa: E402
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for u, (idx, th) in rows.items():
     ax.plot(lams, idx, "o", label="unit %d: classify" % u)
@@ -88,7 +87,7 @@ ax.set_xlabel("lambda (output split lambda, 1 - lambda)")
 ax.set_ylabel("Hessian index")
 ax.legend(fontsize=7)
 ax.set_title("symmetry-induced line of a 2-unit minimum in width 3")
-mp._save(fig, os.path.join(a.out, "ex9_index_along_lambda.png"))
+fig.savefig(os.path.join(a.out, "ex9_index_along_lambda.png"), dpi=110, bbox_inches="tight")
 
 total = 2 * len(lams)
 print("finding: counts match G and T: %s; %d/%d points along the lines have the theory's "

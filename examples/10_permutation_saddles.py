@@ -17,7 +17,6 @@ from _common import args
 
 a = args(__doc__)
 import mlpflow as mf            # noqa: E402
-import mlpflow.plot as mp       # noqa: E402
 
 t_start = time.time()
 rng = np.random.default_rng(3)
@@ -51,7 +50,7 @@ for name, net, x0 in cases:
 crit = [r for r in rows if r[5] in ("minimum", "saddle")]
 first = [r for r in crit if r[5] == "saddle" and r[6] == 1]
 nz_ok = all(r[7] >= 1 for r in crit)
-plt = mp._plt()
+import matplotlib.pyplot as plt  # noqa: E402
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for kind, mk in (("minimum", "o"), ("saddle", "s"), ("not_critical", "x"), ("channel", "^")):
     sel = [r for r in rows if r[5] == kind]
@@ -62,7 +61,7 @@ ax.set_xlabel("loss at the permutation point")
 ax.set_ylabel("index")
 ax.legend(fontsize=7)
 ax.set_title("collided pairs of tanh units (teacher width %d)" % K)
-mp._save(fig, os.path.join(a.out, "ex10_permutation_points.png"))
+fig.savefig(os.path.join(a.out, "ex10_permutation_points.png"), dpi=110, bbox_inches="tight")
 print("finding: %d pairs, %d critical (%d minima, %d saddles, %d first-order), every critical "
       "one with >= 1 zero eigenvalue: %s; not critical: %d; far out (max |a| > 100, channel-like) "
       "%d; total %.1f s"

@@ -17,7 +17,6 @@ from _common import args
 
 a = args(__doc__)
 import mlpflow as mf            # noqa: E402
-import mlpflow.plot as mp       # noqa: E402
 
 t_start = time.time()
 rng = np.random.default_rng(12)
@@ -48,7 +47,7 @@ fine = mf.train(res["net"], res["x"], alg="none", optim_solver="newtontr")
 print("reconstructed network: loss %.2e on the data, %.2e after Newton from there"
       % (rec_loss, fine["loss"]))
 
-plt = mp._plt()
+import matplotlib.pyplot as plt  # noqa: E402
 fig, ax = plt.subplots(figsize=(5, 5))
 labels = res["labels"]
 for s, x in enumerate(xs):
@@ -63,7 +62,7 @@ for w in mf.params_dict(teacher, teacher.params)["w1"]:
 ax.set_xlabel("w_1 (sign-normalised)")
 ax.set_ylabel("w_2")
 ax.set_title("student units by cluster (grey: merged / dropped); lines: teacher")
-mp._save(fig, os.path.join(a.out, "ex12_clusters.png"))
+fig.savefig(os.path.join(a.out, "ex12_clusters.png"), dpi=110, bbox_inches="tight")
 
 n_ok = int(np.sum(m["teacher_cosine"] > 1 - 1e-9)) if not m["teachers_missed"] else 0
 print("finding: %d/3 teacher units recovered (cosine > 1 - 1e-9), min cosine %.12f, max "

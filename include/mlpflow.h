@@ -311,12 +311,14 @@ typedef struct {
 
 typedef struct {
     /* ODE / descent phase */
-    char alg[32];               /* "" = default by P (see mlpf_train_options_default);
+    char alg[32];               /* "" = default by P: bdf for P <= 256, else dopri5
+                                   (switching to bdf when stiffness stalls it);
                                    "kencarp58", "bdf", "dopri5", "verner8", "rk4",
                                    "gd", "adam", "none" (skip the phase) */
     double maxT;                /* INFINITY */
     double abstol, reltol;      /* 1e-6, 1e-6 */
-    double maxtime_ode;         /* 180 s */
+    double maxtime_ode;         /* INFINITY: wall seconds, a safety net (the default
+                                   run stops on maxT and iteration counts only) */
     long maxiterations_ode;     /* 1e6 */
     double rk4_step;            /* fixed step of rk4; 1e-2 */
     double lr, beta1, beta2, eps; /* gd and adam: lr 1e-3; adam: 0.9, 0.999, 1e-8 */
@@ -325,7 +327,7 @@ typedef struct {
     /* minimiser phase */
     char optim_solver[32];      /* "" = default by P; "newtontr", "bfgs", "lbfgs",
                                    "slsqp", "nlopt_lbfgs", "nlopt_tnewton", "none" */
-    double maxtime_optim;       /* 120 s */
+    double maxtime_optim;       /* INFINITY (as maxtime_ode) */
     long maxiterations_optim;   /* 1e5 */
     /* stopping */
     double min_gnorm;           /* 1e-15 (infinity norm) */
@@ -393,17 +395,23 @@ typedef struct {
     double loss, ode_loss;      /* loss is the regularised loss at x */
     double gnorm;               /* inf-norm of the gradient of the unregularised loss */
     double gnorm_regularized;
-    int converged;              /* gnorm <= min_gnorm or loss <= minloss */
+    int converged;              /* gnorm <= min_gnorm or loss <= minloss (a negative loss,
+                                   or a small one with gnorm > 1e3 sqrt(minloss), is
+                                   rounding and does not meet minloss >= 0) */
     char ode_stopped_by[64];    /* "maxT", "maxtime", "maxiterations", "minloss", "basin"
                                    (open-ended flow reached the basin of a minimum: Hessian
                                    positive semi-definite, a Newton step shrinks the gradient
                                    10x),
+                                   "channel" (open-ended flow drifts along a channel to
+                                   infinity: weights grow at every doubling of flow time,
+                                   the loss hardly falls; the minimiser is skipped),
                                    "min_gnorm", "patience", "interrupt", "solver_failure",
                                    "skipped" */
     char optim_stopped_by[64];  /* as above, plus "stalled": the minimiser cannot
                                    lower loss or gradient any further at this
                                    precision (rounding floor, degenerate valley) */
-    char alg[32], optim_solver[32]; /* what actually ran */
+    char alg[32], optim_solver[32]; /* what actually ran; alg "m>bdf(failure)" or
+                                   "m>bdf(stall)": BDF took over from m and why */
     long ode_iterations, optim_iterations;
     double ode_time_run;        /* flow time reached */
     double optim_time_run;      /* wall seconds in the minimiser */
@@ -890,6 +898,47 @@ int mlpf_hessian_trace(const mlpf_objective *obj, const double *x, int nprobes, 
    of a probe's row gets weight 0). */
 int mlpf_hessian_slq(const mlpf_objective *obj, const double *x, int nprobes, int steps,
                      uint64_t seed, double *nodes, double *weights, mlpf_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Sweeps: the product of axes over a problem spec, each run one row of an   */
+/* SQLite database (table runs; arrays in table arrays as .npy blobs).       */
+/* ------------------------------------------------------------------------ */
+
+typedef struct mlpf_sweep mlpf_sweep;
+
+/* A sweep file {"base": {problem spec}, "axes": {path: [values] | {"range":
+   [a, b]}}} (a path is dotted into the spec, list indices as numbers, or
+   "seed", the start seed = "train.seed"). Relative paths in the base resolve
+   against the file's folder (parse: against dir; name labels messages). */
+mlpf_sweep *mlpf_sweep_load(const char *path, mlpf_error *err);
+mlpf_sweep *mlpf_sweep_parse(const char *text, const char *name, const char *dir,
+                             mlpf_error *err);
+void mlpf_sweep_free(mlpf_sweep *s);
+/* Number of runs (the product of the axes' lengths). */
+size_t mlpf_sweep_nruns(const mlpf_sweep *s);
+/* The stable id of run i (16 hex digits + NUL): a hash of its axis values. */
+int mlpf_sweep_run_id(const mlpf_sweep *s, size_t i, char id[17], mlpf_error *err);
+/* The problem spec JSON of run i (free with mlpf_free): `mlpflow train` on it
+   gives the run's result bit for bit. */
+char *mlpf_sweep_run_spec(const mlpf_sweep *s, size_t i, mlpf_error *err);
+
+typedef struct {
+    int threads;                /* runs in parallel; 0 = all cores */
+    int extend;                 /* 0: the database must hold this very sweep;
+                                   1: axes may have gained values (new runs) */
+    int verbosity;              /* 0 quiet, 1 progress line on stderr */
+    double progress_interval;   /* 5 s between lines when stderr is no terminal */
+    volatile int *interrupt;    /* non-zero: stop; unfinished runs stay pending */
+} mlpf_sweep_options;
+
+void mlpf_sweep_options_default(mlpf_sweep_options *opt);
+
+/* Run every run of s not yet done or failed in db (created if missing) and
+   record each in one transaction: running it again resumes. A failing run is
+   recorded with its message and the sweep goes on. Returns MLPF_OK when no run
+   is left, MLPF_EINTERRUPTED after *interrupt. */
+int mlpf_sweep_run(const mlpf_sweep *s, const char *db, const mlpf_sweep_options *opt,
+                   mlpf_error *err);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

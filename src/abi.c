@@ -60,6 +60,9 @@ static const abi_entry ABI[] = {
     F(mlpf_eigs_options, tol), F(mlpf_eigs_options, seed),
     S(mlpf_eigs_info), F(mlpf_eigs_info, nconv), F(mlpf_eigs_info, nhvp),
     F(mlpf_eigs_info, restarts), F(mlpf_eigs_info, hnorm),
+    S(mlpf_sweep_options), F(mlpf_sweep_options, threads), F(mlpf_sweep_options, extend),
+    F(mlpf_sweep_options, verbosity), F(mlpf_sweep_options, progress_interval),
+    F(mlpf_sweep_options, interrupt),
 };
 #undef S
 #undef F

@@ -165,7 +165,8 @@ static void test_quadratic_oracle(void) {
     free(q.A), free(q.xs);
 }
 
-/* The implicit method's BDF fallback gives the same flow. */
+/* A method that cannot step hands the flow to BDF from the last accepted
+   point, says so, and the flow is the same. */
 static void test_fallback(void) {
     size_t p = 6;
     quad q = make_quad(p, 0.2, 8.0, 12);
@@ -182,7 +183,8 @@ static void test_fallback(void) {
     CHECK_OK(dyn_flow_ex(&pb, "kencarp58", x0, &tr, &out, 1, &err), &err);
     quad_exact(&q, ones, x0, 3.0, xe);
     CHECK(out.stopped_by == DYN_MAXT, "%s", dyn_stop_name(out.stopped_by));
-    CHECK(out.iterations > 20, "fallback then kencarp58: %ld steps", out.iterations);
+    CHECK(out.iterations > 20, "fallback to BDF: %ld steps", out.iterations);
+    CHECK(!strcmp(out.alg, "kencarp58>bdf(failure)"), "alg %s", out.alg);
     CHECK(maxdiff(yb, xe, p) < 2e-7, "fallback flow off by %g (t %g)", maxdiff(yb, xe, p), out.t);
     CHECK(tr.n == 10, "%d samples", tr.n);
     dyn_traj_free(&tr);
@@ -469,7 +471,7 @@ static void test_linear_net_oracle(void) {
             quad_exact(&q, ones, x0, res->trajectory_t[k], xe);
             worst = fmax(worst, maxdiff(res->trajectory_x + k * P, xe, P));
         }
-        CHECK(worst < 2e-7, "%s on the linear net: %g", ode_methods[m], worst);
+        CHECK(worst < 2e-7, "%s on the linear net: %g (ran %s, %ld steps)", ode_methods[m], worst, res->alg, res->ode_iterations);
         mlpf_result_free(res);
     }
     free(Af), free(q.A), free(q.xs);
@@ -481,7 +483,7 @@ static void test_linear_net_oracle(void) {
 static void test_stop_rule(void) {
     static const char *const names[DYN_NSTOPS] = {
         "", "minloss", "min_gnorm", "maxT", "patience", "interrupt", "maxtime",
-        "maxiterations", "basin", "stalled", "solver_failure", "skipped"};
+        "maxiterations", "basin", "stalled", "solver_failure", "skipped", "channel"};
     for (int s = 0; s < DYN_NSTOPS; s++)
         CHECK(!strcmp(dyn_stop_name((dyn_stop)s), names[s]), "stop %d is \"%s\"", s,
               dyn_stop_name((dyn_stop)s));

@@ -4,6 +4,7 @@
 #include "check.h"
 #include "internal.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 
@@ -192,6 +193,19 @@ static void test_depths_and_biases(void) {
     }
 }
 
+/* Wide layers take the whole-layer BLAS path, narrow ones the row-wise kernels:
+   2 -> 10 -> 12 -> 3 mixes them (a wide layer above a wide one, a narrow output
+   above a wide layer whose own inputs are wide), over two gradient chunks. */
+static void test_wide_and_narrow_layers(void) {
+    int units[3] = {10, 12, 3}, bias[3] = {1, 1, 1};
+    mlpf_act_kind acts[3] = {MLPF_ACT_TANH, MLPF_ACT_SOFTPLUS, MLPF_ACT_IDENTITY};
+    mlpf_net *net = net_from(2, 3, units, acts, bias);
+    dataset d = make_data(net, 300, 0, 1, 0, MLPF_LOSS_MSE, 11);
+    check_derivatives("2-10-12-3 (BLAS and row-wise paths)", net, &d, INFINITY, NULL, 0, 12, 0.8);
+    free_data(&d);
+    mlpf_net_free(net);
+}
+
 static void test_per_neuron_activations(void) {
     mlpf_net *net = mlpf_net_create(2, NULL);
     mlpf_activation acts[5];
@@ -356,6 +370,39 @@ static void test_threads_and_subsets(void) {
     free(x); free(g1); free(g2); free(H1); free(H2); free_data(&d); mlpf_net_free(net);
 }
 
+/* Any number of threads, even more than the chunks or the cores, gives the same bits:
+   chunks are summed in chunk order. One thread keeps BLAS on the calling thread
+   whatever the caller's OpenMP setting, and leaves that setting as it was. */
+static void test_thread_counts_bit_identical(void) {
+    int units[3] = {12, 6, 1}, bias[3] = {1, 1, 1};
+    mlpf_act_kind acts[3] = {MLPF_ACT_TANH, MLPF_ACT_SOFTPLUS, MLPF_ACT_IDENTITY};
+    mlpf_net *net = net_from(2, 3, units, acts, bias);
+    size_t n = 4500, P = mlpf_net_nparams(net); /* 5 Hessian chunks, 18 gradient chunks */
+    dataset d = make_data(net, n, 0, 1, 0, MLPF_LOSS_MSE, 7);
+    mlpf_error err = {0};
+    double *x = malloc(P * sizeof *x), *g0 = malloc(P * sizeof *g0), *g = malloc(P * sizeof *g);
+    double *H0 = malloc(P * P * sizeof *H0), *H = malloc(P * P * sizeof *H), l0 = 0, l = 0, lg0 = 0, lg = 0;
+    mlpf_random_params(net, 5, x, &err);
+    int counts[4] = {1, 2, 3, 7}, differ = 0, before = omp_get_max_threads();
+    omp_set_num_threads(4); /* a threaded BLAS would split dsyrk differently */
+    for (int t = 0; t < 4; t++) {
+        mlpf_finite_options o = {.threads = counts[t]};
+        mlpf_objective *obj = mlpf_objective_finite(net, n, d.X, d.T, 1, d.W, &o, &err);
+        double *gg = t ? g : g0, *HH = t ? H : H0, *ll = t ? &l : &l0, *lgg = t ? &lg : &lg0;
+        CHECK(obj && mlpf_objective_eval(obj, x, ll, gg, HH, &err) == MLPF_OK, "%d threads: %s", counts[t], err.msg);
+        double *g2 = malloc(P * sizeof *g2); /* gradient-only call: its own chunking */
+        CHECK(mlpf_objective_eval(obj, x, lgg, t ? g2 : g0, NULL, &err) == MLPF_OK, "gradient: %s", err.msg);
+        if (t && (l != l0 || lg != lg0 || memcmp(g2, g0, P * sizeof *g) || memcmp(H, H0, P * P * sizeof *H)))
+            differ++;
+        free(g2);
+        mlpf_objective_free(obj);
+    }
+    CHECK(differ == 0, "%d of 3 thread counts (2, 3, 7) differ in some bit from one thread", differ);
+    CHECK(omp_get_max_threads() == 4, "the caller's OpenMP thread count changed to %d", omp_get_max_threads());
+    omp_set_num_threads(before);
+    free(x); free(g0); free(g); free(H0); free(H); free_data(&d); mlpf_net_free(net);
+}
+
 static void test_spectrum(void) {
     int units[2] = {6, 1}, bias[2] = {1, 1};
     mlpf_act_kind acts[2] = {MLPF_ACT_SOFTPLUS, MLPF_ACT_IDENTITY};
@@ -460,12 +507,14 @@ static void test_bad_input(void) {
 int main(void) {
     test_every_activation();
     test_depths_and_biases();
+    test_wide_and_narrow_layers();
     test_per_neuron_activations();
     test_softmax_crossentropy();
     test_wide_output_bottleneck();
     test_regularisers();
     test_loss_every_n();
     test_threads_and_subsets();
+    test_thread_counts_bit_identical();
     test_spectrum();
     test_hessian_memory();
     test_bad_input();

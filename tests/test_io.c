@@ -232,6 +232,19 @@ static void test_npz(void) {
         cd += 46 + nl;
     }
     free(buf);
+    /* found by fuzzing (fuzz_npz): a shape whose element count overflows wrapped
+       to a small count; the writers then read that many values (past the
+       caller's array when the count wrapped to 8) under a header promising
+       2^61 x 8 values. Dimensions the reader refuses (>= 2^48) are refused too. */
+    size_t huge[2] = {(size_t)1 << 62, 4}, wide[2] = {(size_t)1 << 48, 0};
+    mlpf_npz_entry h[2] = {{"h", a, {huge[0], huge[1]}, 2}, {"w", a, {((size_t)1 << 61) + 1, 8}, 2}};
+    CHECK(mlpf_write_npz(tmp("h.npz"), h, 1, &err) == MLPF_EINVAL, "npz: overflowing shape");
+    CHECK(mlpf_write_npz(tmp("h.npz"), h + 1, 1, &err) == MLPF_EINVAL, "npz: count wraps to 8");
+    CHECK(access(tmp("h.npz"), F_OK) != 0, "npz: refused write left a file");
+    CHECK(mlpf_write_npy(tmp("h.npy"), a, huge, 2, &err) == MLPF_EINVAL, "npy: overflowing shape");
+    CHECK(mlpf_write_npy(tmp("w.npy"), a, wide, 2, &err) == MLPF_EINVAL, "npy: 2^48 rows");
+    CHECK(access(tmp("h.npy"), F_OK) != 0 && access(tmp("w.npy"), F_OK) != 0,
+          "npy: refused write left a file");
 }
 
 static void test_train_options(void) {
@@ -259,8 +272,51 @@ static void test_train_options(void) {
     cJSON *o = mlpf_train_options_json(&c.opt);
     CHECK(o && !strcmp(cJSON_GetObjectItem(o, "maxT")->valuestring, "inf"), "inf in JSON");
     CHECK(o && cJSON_GetArraySize(cJSON_GetObjectItem(o, "tauinv")) == 3, "tauinv in JSON");
+    /* found by fuzzing (fuzz_options): RUN.json rounded seeds beyond 2^53 to a
+       double, and 2^64 - 1 became 2^64, which no longer loaded back */
+    mlpf_train_config back;
+    mlpf_train_config_init(&back);
+    const cJSON *js = cJSON_GetObjectItem(o, "seed");
+    CHECK_OK(mlpf_train_config_set(&back, "seed", js, NULL, "RUN.json: seed", &err), &err);
+    CHECK(back.opt.seed == UINT64_MAX, "seed 2^64 - 1 through the options JSON: %llu",
+          (unsigned long long)back.opt.seed);
+    CHECK_OK(mlpf_train_config_set_string(&c, "seed", "9007199254740993", &err), &err);
+    cJSON_Delete(o);
+    o = mlpf_train_options_json(&c.opt);
+    CHECK_OK(mlpf_train_config_set(&back, "seed", cJSON_GetObjectItem(o, "seed"), NULL, "seed",
+                                   &err), &err);
+    CHECK(back.opt.seed == 9007199254740993ULL, "seed 2^53 + 1 through the options JSON");
+    CHECK(mlpf_train_config_set_string(&back, "seed", "-1", &err) == MLPF_EINVAL, "seed -1");
+    cJSON *bad = cJSON_CreateString("12x");
+    CHECK(mlpf_train_config_set(&back, "seed", bad, NULL, "seed", &err) == MLPF_EINVAL,
+          "seed \"12x\" accepted");
+    cJSON_Delete(bad);
+    mlpf_train_config_free(&back);
     cJSON_Delete(o);
     mlpf_train_config_free(&c);
+}
+
+/* found by fuzzing (fuzz_result): cJSON prints 15 digits whenever they read
+   back within a relative DBL_EPSILON, so RUN.json recorded some numbers one
+   unit in the last place off; mlpf_write_json now writes them exactly. */
+static void test_json_exact_numbers(void) {
+    mlpf_error err = {0};
+    const double v[4] = {0.029319129045484303, 7.7468171457786723e-304, -0.0, 1e-06};
+    cJSON *o = cJSON_CreateDoubleArray(v, 4);
+    CHECK_OK(mlpf_write_json(tmp("exact.json"), o, &err), &err);
+    cJSON_Delete(o);
+    char *text;
+    size_t len;
+    CHECK_OK(mlpf_read_file(tmp("exact.json"), &text, &len, &err), &err);
+    cJSON *back = cJSON_Parse(text);
+    CHECK(cJSON_GetArraySize(back) == 4, "4 numbers back: %s", text);
+    for (int i = 0; i < 4 && cJSON_GetArraySize(back) == 4; i++) {
+        double b = cJSON_GetArrayItem(back, i)->valuedouble;
+        CHECK(memcmp(&b, &v[i], 8) == 0, "number %d: wrote %.17g, read %.17g", i, v[i], b);
+    }
+    CHECK(strstr(text, "1e-06") != NULL, "short numbers stay short: %s", text);
+    cJSON_Delete(back);
+    free(text);
 }
 
 /* A spec on files, then the same spec broken in one place at a time. */
@@ -588,6 +644,7 @@ int main(void) {
     test_csv();
     test_npz();
     test_train_options();
+    test_json_exact_numbers();
     test_spec();
     test_result_save();
     test_result_pair();

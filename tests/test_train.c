@@ -408,9 +408,13 @@ static void test_option_table(void) {
         o.maxiterations_ode = o.maxiterations_optim = 3;
         o.maxT = 1;
         CHECK(mlpf_train(obj, x0, &o, &r, &err) == MLPF_OK && r, "%s (%s): %s", name, kind, err.msg);
+        /* a flow method that fails hands over to BDF and says so (rk4's fixed
+           step blows up on this start): "rk4>bdf(failure)" */
+        const char *ran = !r ? "" : minimiser ? r->optim_solver : r->alg;
+        size_t len = strlen(name);
         if (r && strcmp(kind, "none"))
-            CHECK(!strcmp(minimiser ? r->optim_solver : r->alg, name), "%s ran as %s", name,
-                  minimiser ? r->optim_solver : r->alg);
+            CHECK(!strncmp(ran, name, len) && (ran[len] == '\0' || !strncmp(ran + len, ">bdf(", 5)),
+                  "%s ran as %s", name, ran);
         mlpf_result_free(r);
         r = NULL;
     }
@@ -472,7 +476,7 @@ static void test_teacher_student(void) {
     mlpf_result *res = NULL;
     CHECK_OK(mlpf_train(t.obj, x0, &o, &res, &err), &err);
     if (res) {
-        CHECK(!strcmp(res->alg, "kencarp58") && !strcmp(res->optim_solver, "newtontr"), "defaults %s %s",
+        CHECK(!strcmp(res->alg, "bdf") && !strcmp(res->optim_solver, "newtontr"), "defaults %s %s",
               res->alg, res->optim_solver);
         CHECK(res->gnorm <= 1e-14 && res->converged, "gnorm %g loss %g (%s)", res->gnorm, res->loss,
               res->optim_stopped_by);

@@ -18,10 +18,21 @@ Example::
     >>> res["gnorm"] < 1e-8
     True
 """
+import os as _os
+
+# OpenMP threads that wait by spinning make a 2-thread run slower than one thread
+# when another process keeps a core busy (bench/README.md, "Threads"); waiting
+# passively costs nothing measurable on an idle machine. libgomp reads the policy
+# once, when it is first loaded (here, unless numpy's BLAS loaded it before), so
+# the package sets it unless the user did.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from ._lib import Error, InvalidArgumentError, lib_path, version as _lib_version
 from .core import (Net, NetI, TeacherNet, activation_names, gauss_hermite_net, gradient, hessian,
                    hessian_spectrum, loss, params, params_dict, predict, random_params)
-from .core import load_run
+from .core import load_run, rebuild
+from .result import Result, load
+from .torch_interop import from_torch, to_torch
 from .training import RESULT_KEYS, default_options, train, train_many
 from .landscape import (LinearSubspace, SubspaceNet, cosine_similarity, grow_net, shrink_net,
                         split_neuron, subspace_minloss, subspace_minloss_grid,
@@ -34,7 +45,8 @@ __all__ = ["Error", "InvalidArgumentError", "lib_path", "Net", "NetI", "TeacherN
            "loss", "params", "params_dict", "predict", "random_params", "RESULT_KEYS",
            "default_options", "train", "train_many", "LinearSubspace", "SubspaceNet",
            "cosine_similarity", "grow_net", "shrink_net", "split_neuron", "subspace_minloss",
-           "subspace_minloss_grid", "trajectory_distance", "load_run", "__version__"]
+           "subspace_minloss_grid", "trajectory_distance", "load_run", "__version__",
+           "Result", "load", "rebuild", "from_torch", "to_torch"]
 from . import plot  # noqa: E402  (matplotlib is imported only when a plot is made)
 # Landscape analysis: what a point is, channels to infinity (src/analysis/).
 from .classify import (GLUNet, activation, channel_limit, channels, classify,  # noqa: E402
@@ -54,3 +66,7 @@ __all__ += ["AffineSubspace", "canonicalize", "copy_average", "count_G", "count_
 from .matfree import (hessian_density, hessian_slq, hessian_spectrum, hessian_trace,  # noqa: E402
                       hvp, plot_density)
 __all__ += ["hessian_density", "hessian_slq", "hessian_trace", "hvp", "plot_density"]
+
+# sweeps: many runs in one SQLite database (pandas is imported only when reading)
+from .sweep import load_run, load_sweep, outcomes, plot_outcomes, sweep  # noqa: E402
+__all__ += ["sweep", "load_sweep", "outcomes", "plot_outcomes"]   # load_run: runs and sweeps

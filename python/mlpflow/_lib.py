@@ -4,8 +4,9 @@ Every structure here mirrors its C counterpart field by field, in order. The
 library is found through, in order:
 
 1. the environment variable ``MLPFLOW_LIB`` (a path to libmlpflow.so);
-2. the build tree next to this package's source (``<repo>/build/libmlpflow.so``);
-3. an installed prefix: ``ctypes.util.find_library("mlpflow")``,
+2. the copy inside the package (wheels built by ``make python`` carry one);
+3. the build tree next to this package's source (``<repo>/build/libmlpflow.so``);
+4. an installed prefix: ``ctypes.util.find_library("mlpflow")``,
    ``/usr/local/lib/libmlpflow.so``, ``/usr/lib/libmlpflow.so``.
 
 If none loads, importing :mod:`mlpflow` raises ``ImportError`` listing every path
@@ -182,6 +183,9 @@ def _candidates():
     if env:
         out.append(("MLPFLOW_LIB", env))
     here = Path(__file__).resolve().parent
+    bundled = here / "libmlpflow.so"   # carried by the wheel of `make python`
+    if bundled.exists():
+        out.append(("package", str(bundled)))
     repo = here.parent.parent          # <repo>/python/mlpflow/_lib.py -> <repo>
     out.append(("build tree", str(repo / "build" / "libmlpflow.so")))
     found = ctypes.util.find_library("mlpflow")
@@ -342,11 +346,11 @@ MIRRORS = (mlpf_error, mlpf_activation, mlpf_finite_options, mlpf_merge, mlpf_pr
            mlpf_train_options, mlpf_result)
 
 
-def abi_mismatches():
-    """Differences between the ctypes mirrors and the library's structs, as text lines
-    (empty when they match)."""
+def abi_mismatches(mirrors=None):
+    """Differences between the ctypes mirrors (default: MIRRORS) and the library's
+    structs, as text lines (empty when they match)."""
     bad = []
-    for cls in MIRRORS:
+    for cls in MIRRORS if mirrors is None else mirrors:
         name = cls.__name__.encode()
         size = lib.mlpf_abi_sizeof(name)
         if size != ctypes.sizeof(cls):
@@ -376,6 +380,15 @@ def _check_abi():
         raise ImportError("mlpflow: the Python package does not match %s (version %s):\n  %s"
                           % (lib_path, version, "\n  ".join(bad)))
     return version
+
+
+def check_mirrors(mirrors):
+    """ImportError unless the given ctypes mirrors (of a module's own structs) match
+    the loaded library."""
+    bad = abi_mismatches(mirrors)
+    if bad:
+        raise ImportError("mlpflow: the Python package does not match %s:\n  %s"
+                          % (lib_path, "\n  ".join(bad)))
 
 
 VERSION_MAJOR = 0

@@ -10,6 +10,7 @@ import math
 import os
 import zlib
 from ctypes import byref, c_double, c_size_t
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -19,6 +20,12 @@ from ._lib import DP, lib
 __all__ = ["Net", "TeacherNet", "NetI", "gauss_hermite_net", "random_params", "params_dict",
            "params", "loss", "gradient", "hessian", "hessian_spectrum", "predict",
            "activation_names", "load_run"]
+
+# type aliases of the public signatures
+ArrayLike = Any            # anything numpy converts to a float64 array
+Layers = Sequence[Tuple[int, Any, bool]]   # [(units, activation, bias), ...]
+Merges = Sequence[Tuple[int, int, int, float]]
+PathLike = Union[str, "os.PathLike[str]"]
 
 
 def _table_names():
@@ -34,7 +41,7 @@ def _table_names():
 ACTIVATIONS = _table_names()
 
 
-def activation_names():
+def activation_names() -> Tuple[str, ...]:
     """The activation names the library knows (``poly`` needs coefficients).
 
     Example::
@@ -163,6 +170,50 @@ def _build_net(layers, din):
     return net
 
 
+def _layers_json(layers):
+    """Normalized layers as JSON-able lists (poly coefficients as floats)."""
+    def act_json(a):
+        if isinstance(a, str):
+            return a
+        if len(a) == 2 and a[0] == "poly" and not isinstance(a[1], str):
+            return ["poly", [float(c) for c in np.asarray(a[1], dtype=float).reshape(-1)]]
+        return [act_json(b) for b in a]
+    return [[int(u), act_json(a), bool(b)] for u, a, b in layers]
+
+
+def rebuild(description: dict, data: Dict[str, np.ndarray]) -> "_Model":
+    """The object that :meth:`describe` and :meth:`data` describe (used by copy,
+    deepcopy, pickle and :func:`mlpflow.load`).
+
+    Example::
+
+        >>> net2 = mlpflow.core.rebuild(net.describe(), net.data())
+        >>> mlpflow.loss(net2, x) == mlpflow.loss(net, x)
+        True
+    """
+    d = dict(description)
+    kind = d.get("type")
+    merge = [tuple(m) for m in d.get("merge", [])]
+    maxnorm = float(d.get("maxnorm", math.inf))
+    if kind == "Net":
+        net = Net(d["layers"], data["input"], data["target"], data.get("weights"),
+                  d.get("loss", "mse"), maxnorm, merge, d.get("threads", 0))
+        if "teacher" in d:
+            net.teacher = rebuild(d["teacher"], {"params": data["teacher_params"]})
+        return net
+    if kind == "TeacherNet":
+        return TeacherNet(d["layers"], d["din"], params=data["params"])
+    if kind == "NetI":
+        teacher = rebuild(d["teacher"], {"params": data["teacher_params"]})
+        return NetI(teacher, d["layers"], maxnorm, merge)
+    if kind == "SubspaceNet":
+        from .landscape import SubspaceNet
+        base = rebuild(d["base"], {k[5:]: v for k, v in data.items() if k.startswith("base_")})
+        return SubspaceNet(base, data["ref"], data["v1"], data.get("v2"), d["a1"], d["a2"])
+    raise ValueError("description: unknown network type %r (expected Net, TeacherNet, NetI or "
+                     "SubspaceNet)" % (kind,))
+
+
 class _Model:
     """Common part of everything that has a network and an objective."""
 
@@ -204,8 +255,44 @@ class _Model:
         return (lib.mlpf_net_layer_units(c, l),
                 lib.mlpf_net_layer_inputs(c, l) + lib.mlpf_net_layer_bias(c, l))
 
-    def __call__(self, x, X):
+    def __call__(self, x, X=None):
+        """The network's output at parameters x for inputs X (default: the training input)."""
+        if X is None:
+            X = getattr(self, "input", None)
+            if X is None:
+                raise ValueError("X: %s has no training input; pass X" % type(self).__name__)
         return predict(self, x, X)
+
+    def describe(self):
+        """The network as a JSON-able dict (type, layers, din, loss, maxnorm, merge);
+        with the data arrays of :meth:`data` it rebuilds the object (see :func:`rebuild`).
+
+        Example::
+
+            >>> net.describe()["layers"]
+            [[5, 'softplus', True], [1, 'identity', False]]
+        """
+        d = {"type": type(self).__name__, "layers": _layers_json(self.layers), "din": self.din}
+        if self._obj is not None:
+            d["maxnorm"] = self.maxnorm
+            d["merge"] = [list(m) for m in self.merge]
+        return d
+
+    def data(self):
+        """The arrays that, with :meth:`describe`, rebuild the object: {name: array}."""
+        return {}
+
+    # copy / deepcopy / pickle rebuild the C objects from the description and the
+    # data: two Python objects never share a C handle (that was a double free).
+    def __reduce__(self):
+        return (rebuild, (self.describe(), self.data()), self._extra_state())
+
+    def _extra_state(self):
+        return None
+
+    def __setstate__(self, state):
+        if state:
+            self.__dict__.update(state)
 
     def __del__(self):
         try:
@@ -274,7 +361,7 @@ class Net(_Model):
     maxnorm : float
         Norm barrier used by :func:`train` (and ``regularized=True`` evaluations).
     merge : list of (layer, i, j, lambda), counting from 0
-        Merge penalties lambda/2 |w_i - w_j|^2 on layer ``layer``'s incoming weights.
+        Merge penalties ``lambda/2 |w_i - w_j|^2`` on layer ``layer``'s incoming weights.
     threads : int
         Threads of the evaluation (0 = OpenMP default).
 
@@ -290,8 +377,9 @@ class Net(_Model):
         21
     """
 
-    def __init__(self, layers, input, target, weights=None, loss="mse", maxnorm=math.inf,
-                 merge=None, threads=0):
+    def __init__(self, layers: Layers, input: ArrayLike, target: ArrayLike,
+                 weights: Optional[ArrayLike] = None, loss: str = "mse",
+                 maxnorm: float = math.inf, merge: Optional[Merges] = None, threads: int = 0):
         X = _f64(input, "input", 2)
         N, din = X.shape
         if N < 1 or din < 1:
@@ -302,7 +390,12 @@ class Net(_Model):
         self._init_net(layers, din)
         T = _f64(target, "target", (1, 2))
         if T.shape[0] != N:
-            raise ValueError("target: has %d rows but input has %d samples" % (T.shape[0], N))
+            hint = ""
+            if T.shape[0] == din:
+                hint = ("; input looks transposed (Din x N = %d x %d): samples are rows, pass "
+                        "input.T" % (N, din))
+            raise ValueError("target: has %d rows but input has %d samples%s"
+                             % (T.shape[0], N, hint))
         if T.ndim == 1:
             if self.dout == 1 or loss == "crossentropy":
                 T = T.reshape(N, 1)
@@ -328,6 +421,23 @@ class Net(_Model):
             byref(fo), byref(err)), err)
         self.nsamples = N
         self._init_regularizers(maxnorm, merge)
+
+    def describe(self):
+        d = super().describe()
+        d["loss"], d["threads"] = self.loss, self.threads
+        teacher = getattr(self, "teacher", None)
+        if teacher is not None:
+            d["teacher"] = teacher.describe()
+        return d
+
+    def data(self):
+        out = {"input": self.input, "target": self.target}
+        if self.weights is not None:
+            out["weights"] = self.weights
+        teacher = getattr(self, "teacher", None)
+        if teacher is not None:
+            out["teacher_params"] = teacher.params
+        return out
 
     def with_weights(self, weights):
         """The same network and data with other per-sample weights.
@@ -362,7 +472,8 @@ class TeacherNet(_Model):
         (1000, 1)
     """
 
-    def __init__(self, layers, din, params=None, seed=1):
+    def __init__(self, layers: Layers, din: int, params: Union[ArrayLike, dict, None] = None,
+                 seed: int = 1):
         self._init_net(layers, din)
         if params is None:
             self.params = random_params(self, seed=seed)
@@ -374,12 +485,15 @@ class TeacherNet(_Model):
     def __call__(self, X):
         return predict(self, self.params, X)
 
+    def data(self):
+        return {"params": self.params}
+
 
 # ---------------------------------------------------------------- infinite data
 
 class NetI(_Model):
     """Teacher-student with infinite standard Gaussian input: the objective is
-    E_x[|student(x) - teacher(x)|^2], x ~ N(0, I_din), computed exactly.
+    ``E_x[|student(x) - teacher(x)|^2]``, x ~ N(0, I_din), computed exactly.
 
     Both networks have one hidden layer and one linear output unit (see
     mlpf_objective_gaussian); other shapes raise :class:`mlpflow.Error` naming the
@@ -400,7 +514,8 @@ class NetI(_Model):
         True
     """
 
-    def __init__(self, teacher, student, maxnorm=math.inf, merge=None):
+    def __init__(self, teacher: "TeacherNet", student: Union[Layers, "_Model"],
+                 maxnorm: float = math.inf, merge: Optional[Merges] = None):
         if not isinstance(teacher, TeacherNet):
             raise ValueError("teacher: expected a TeacherNet, got %s" % type(teacher).__name__)
         if isinstance(student, _Model):
@@ -413,8 +528,17 @@ class NetI(_Model):
         self.nsamples = 0
         self._init_regularizers(maxnorm, merge)
 
+    def describe(self):
+        d = super().describe()
+        d["teacher"] = self.teacher.describe()
+        return d
 
-def gauss_hermite_net(teacher, student, order=40, weight_threshold=1e-18, maxnorm=math.inf,
+    def data(self):
+        return {"teacher_params": self.teacher.params}
+
+
+def gauss_hermite_net(teacher: "TeacherNet", student: Union[Layers, "_Model"], order: int = 40,
+                      weight_threshold: float = 1e-18, maxnorm: float = math.inf,
                       merge=None, threads=0):
     """A finite-data Net whose samples are tensor-product Gauss-Hermite nodes of
     N(0, I_din) (din <= 2) with their weights as sample weights, and the teacher's
@@ -454,7 +578,7 @@ def gauss_hermite_net(teacher, student, order=40, weight_threshold=1e-18, maxnor
 
 # ---------------------------------------------------------------- parameters
 
-def random_params(net, seed=1):
+def random_params(net: "_Model", seed: int = 1) -> np.ndarray:
     """Glorot-normal random parameters, W ~ N(0, 2 / (fan_in + fan_out)), biases 0,
     from the library's seeded generator (the same numbers on every machine).
 
@@ -471,7 +595,7 @@ def random_params(net, seed=1):
     return x
 
 
-def params_dict(net, x):
+def params_dict(net: "_Model", x: ArrayLike) -> Dict[str, np.ndarray]:
     """The flat vector x as {"w1": (units, inputs + bias), "w2": ...} (copies).
 
     Example::
@@ -490,7 +614,7 @@ def params_dict(net, x):
     return out
 
 
-def params(d):
+def params(d: Dict[str, ArrayLike]) -> np.ndarray:
     """A flat parameter vector from {"w1": ..., "w2": ...} (layers in numeric order).
 
     Example::
@@ -528,7 +652,7 @@ def _unique_keys(path):
 _NONFINITE = ("inf", "-inf", "nan")   # how our JSON spells non-finite numbers
 
 
-def load_run(run):
+def load_run(run: PathLike) -> dict:
     """A run written by ``mlpflow train -o RUN`` as one dict: the fields of RUN.json
     and the arrays of RUN.npz (x, init, ode_x, trajectory_t, trajectory_x,
     loss_curve). The strings "inf", "-inf" and "nan" become floats at every level
@@ -574,9 +698,28 @@ def load_run(run):
 
 # ---------------------------------------------------------------- evaluation
 
-def _eval(net, x, want_loss, want_grad, want_hess, regularized):
+def _on_data(net, input, target, weights):
+    """A Net with net's layers, loss and regularisers on other data (a test set); the
+    target defaults to the teacher's outputs for teacher-student nets."""
+    if target is None:
+        teacher = getattr(net, "teacher", None)
+        if teacher is None:
+            raise ValueError("target: required with input= (the net has no teacher)")
+        target = teacher(input)
+    if not isinstance(net, (Net, NetI)):
+        raise ValueError("input: only Net and NetI objectives can be evaluated on other data")
+    return Net(net.layers, input, target, weights, getattr(net, "loss", "mse"), net.maxnorm,
+               net.merge, getattr(net, "threads", 0))
+
+
+def _eval(net, x, want_loss, want_grad, want_hess, regularized, input=None, target=None,
+          weights=None):
     if not isinstance(net, _Model):
         raise ValueError("net: expected a mlpflow network, got %s" % type(net).__name__)
+    if input is not None:
+        net = _on_data(net, input, target, weights)
+    elif target is not None or weights is not None:
+        raise ValueError("target, weights: only together with input=")
     obj = net._objective(regularized)
     x = _as_params(net, x)
     P = net.nparams
@@ -592,40 +735,51 @@ def _eval(net, x, want_loss, want_grad, want_hess, regularized):
     return L.value, g, H
 
 
-def loss(net, x, regularized=False):
+def loss(net: "_Model", x: ArrayLike, regularized: bool = False, *,
+         input: Optional[ArrayLike] = None, target: Optional[ArrayLike] = None,
+         weights: Optional[ArrayLike] = None) -> float:
     """The loss at x (with ``regularized=True`` plus the net's maxnorm / merge penalties).
+
+    ``input=`` (N, Din) with ``target=`` (N, Dout) (and optional ``weights=``)
+    evaluates the same network on other data, e.g. a test set; for teacher-student
+    nets the target defaults to the teacher's outputs.
 
     Example::
 
         >>> mlpflow.loss(net, mlpflow.random_params(net)) > 0
         True
     """
-    return _eval(net, x, True, False, False, regularized)[0]
+    return _eval(net, x, True, False, False, regularized, input, target, weights)[0]
 
 
-def gradient(net, x, regularized=False):
-    """The exact gradient (P,) of the loss at x.
+def gradient(net: "_Model", x: ArrayLike, regularized: bool = False, *,
+             input: Optional[ArrayLike] = None, target: Optional[ArrayLike] = None,
+             weights: Optional[ArrayLike] = None) -> np.ndarray:
+    """The exact gradient (P,) of the loss at x (``input=``, ``target=``: as :func:`loss`).
 
     Example::
 
         >>> g = mlpflow.gradient(net, x); g.shape == (net.nparams,)
         True
     """
-    return _eval(net, x, False, True, False, regularized)[1]
+    return _eval(net, x, False, True, False, regularized, input, target, weights)[1]
 
 
-def hessian(net, x, regularized=False):
-    """The exact Hessian (P, P) of the loss at x.
+def hessian(net: "_Model", x: ArrayLike, regularized: bool = False, *,
+            input: Optional[ArrayLike] = None, target: Optional[ArrayLike] = None,
+            weights: Optional[ArrayLike] = None) -> np.ndarray:
+    """The exact Hessian (P, P) of the loss at x (``input=``, ``target=``: as :func:`loss`).
 
     Example::
 
         >>> H = mlpflow.hessian(net, x); np.allclose(H, H.T)
         True
     """
-    return _eval(net, x, False, False, True, regularized)[2]
+    return _eval(net, x, False, False, True, regularized, input, target, weights)[2]
 
 
-def hessian_spectrum(net, x, regularized=False, vectors=True):
+def hessian_spectrum(net: "_Model", x: ArrayLike, regularized: bool = False,
+                     vectors: bool = True) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     """Eigenvalues of the exact Hessian in ascending order and the eigenvectors as
     columns (``evecs[:, j]`` belongs to ``evals[j]``; None when ``vectors=False``).
 
@@ -645,7 +799,7 @@ def hessian_spectrum(net, x, regularized=False, vectors=True):
     return ev, V
 
 
-def predict(net, x, X):
+def predict(net: "_Model", x: ArrayLike, X: ArrayLike) -> np.ndarray:
     """The network's output (N, Dout) at parameters x for inputs X (N, Din).
 
     Example::
@@ -664,8 +818,10 @@ def predict(net, x, X):
         else:
             raise ValueError("X: expected shape (N, %d), got %s" % (net.din, X.shape))
     if X.shape[1] != net.din:
-        raise ValueError("X: expected %d columns (the input dimension), got %d"
-                         % (net.din, X.shape[1]))
+        hint = ("; X looks transposed (Din x N): samples are rows, pass X.T"
+                if X.shape[0] == net.din else "")
+        raise ValueError("X: expected %d columns (the input dimension), got %d%s"
+                         % (net.din, X.shape[1], hint))
     out = np.empty((X.shape[0], net.dout))
     err = _err()
     _lib.check(lib.mlpf_predict(cnet, _ptr(x), _ptr(X), X.shape[0], _ptr(out), byref(err)),

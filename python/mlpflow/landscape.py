@@ -86,7 +86,7 @@ def trajectory_distance(result, reference):
 
 
 def cosine_similarity(a, b):
-    """a.b / (|a| |b|) (0 when either is zero), computed by the library.
+    """``a.b / (|a| |b|)`` (0 when either is zero), computed by the library.
 
     Example::
 
@@ -150,6 +150,21 @@ class SubspaceNet(_Model):
                                      byref(err)), err)
         self.nparams = int(lib.mlpf_objective_nparams(self._obj))
         self.a1, self.a2 = float(a1), float(a2)
+        self._plane = (_f64(ref, "ref").copy(), _f64(v1, "v1").copy(),
+                       None if v2 is None else _f64(v2, "v2").copy())
+
+    def describe(self):
+        d = super().describe()
+        d.update(base=self.base.describe(), a1=self.a1, a2=self.a2)
+        return d
+
+    def data(self):
+        ref, v1, v2 = self._plane
+        out = {"ref": ref, "v1": v1}
+        if v2 is not None:
+            out["v2"] = v2
+        out.update({"base_" + k: v for k, v in self.base.data().items()})
+        return out
 
     def point(self, z=None):
         """The full parameter vector x (P,) for subspace parameters z (default 0)."""

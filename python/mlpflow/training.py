@@ -1,15 +1,18 @@
 """train(net, x0, **options): gradient flow (or GD / Adam) then a minimiser, in C."""
 import ctypes
 import math
+import os
 import threading
 import warnings
 from ctypes import POINTER, byref
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from . import _lib
 from ._lib import lib
 from .core import _as_params, _err, _f64, _merge_array, _merges, _ptr, Net
+from .result import Result
 
 __all__ = ["train", "train_many", "default_options", "methods", "RESULT_KEYS"]
 
@@ -76,7 +79,9 @@ _STR_OPTS = tuple(n for n, t in _TYPES.items() if t == "string")
 _PY_OPTS = (("tauinv", "1", "time-scale factors: a scalar or one per parameter; 0 freezes"),
             ("merge", "net.merge", "merge regulariser [(layer, i, j, lambda), ...]"),
             ("weights", "none", "per-sample weights for this run (finite-data nets)"),
-            ("progress", "none", "a callable receiving a dict every progress_interval s"))
+            ("progress", "auto", "True: a one-line progress display on stderr; a callable: "
+             "called with a dict every progress_interval s (any verbosity); False: off; "
+             "None: on in interactive sessions (the Python prompt, IPython, notebooks)"))
 OPTIONS = tuple(_TYPES) + tuple(p[0] for p in _PY_OPTS)
 
 
@@ -194,10 +199,12 @@ def _options(net, options, keep):
     if n:
         o.merges = keep.merges
         o.nmerges = n
-    cb = options.get("progress")
+    keep.asked = {"verbosity": o.verbosity, "progress_interval": o.progress_interval}
+    cb = _progress_callback(options.get("progress"), keep)
     if cb is not None:
-        if not callable(cb):
-            raise ValueError("progress: expected a callable")
+        o.verbosity = max(o.verbosity, 1)   # the C library reports only when verbosity >= 1
+        if options.get("progress_interval") is None and keep.line is not None:
+            o.progress_interval = 0.5
 
         def _progress(ctx, p, _cb=cb):
             try:
@@ -214,8 +221,90 @@ def _options(net, options, keep):
     return o
 
 
+def _interactive():
+    """True in an interactive session: the Python prompt, IPython or a notebook
+    (a script run from a terminal is not one: its progress is off unless asked)."""
+    import sys
+    if hasattr(sys, "ps1") or sys.flags.interactive:
+        return True
+    ipython = sys.modules.get("IPython")
+    get = getattr(ipython, "get_ipython", None)
+    return bool(get and get() is not None)
+
+
+class _ProgressLine:
+    """A single stderr line rewritten in place ("\r"); thread-safe."""
+
+    def __init__(self, label):
+        import sys
+        self.label, self.stream, self.width = label, sys.stderr, 0
+        self.lock = threading.Lock()
+
+    def show(self, text):
+        text = "%s: %s" % (self.label, text)
+        with self.lock:
+            self.stream.write("\r" + text.ljust(self.width))
+            self.stream.flush()
+            self.width = len(text)
+
+    def step(self, p):
+        if p["phase"] == "ode":
+            self.show("flow  t %-10.4g loss %-11.5g gnorm %-10.3g %6.1f s"
+                      % (p["t"], p["loss"], p["gnorm"], p["elapsed"]))
+        else:
+            self.show("%-5s it %-9d loss %-11.5g gnorm %-10.3g %6.1f s"
+                      % (p["phase"], p["iteration"], p["loss"], p["gnorm"], p["elapsed"]))
+
+    def close(self):
+        with self.lock:
+            if self.width:
+                self.stream.write("\n")
+                self.stream.flush()
+                self.width = 0
+
+
+def _progress_callback(progress, keep, label="mlpflow.train"):
+    """The Python callable the C progress reports go to (None: no reports); a
+    _ProgressLine in keep.line when progress is displayed."""
+    keep.line = None
+    if progress is None:
+        progress = _interactive()
+    if progress is False:
+        return None
+    if progress is True:
+        keep.line = _ProgressLine(label)
+        progress = keep.line.step
+    if not callable(progress):
+        raise ValueError("progress: expected True, False, None or a callable, got %r"
+                         % (progress,))
+    return progress
+
+
 def _vec(p, n):
     return np.ctypeslib.as_array(p, shape=(n,)).copy() if p and n else np.empty(0)
+
+
+def _options_used(o, keep):
+    """The options a run used, as the CLI records them in RUN.json ("options")."""
+    d = {}
+    for name, typ, _, _, _ in _TABLE:
+        v = getattr(o, name)
+        d[name] = v.decode() if typ == "string" else bool(v) if typ == "bool" else v
+    d.update(keep.asked)   # as given: a progress display raises them for the C call only
+    t = getattr(keep, "tauinv", None)
+    d["tauinv"] = 1.0 if t is None else float(t[0]) if t.size == 1 else t.tolist()
+    d["merge"] = [[m.layer, m.i, m.j, m.lambda_] for m in (keep.merges or [])]
+    return d
+
+
+def _result(fields, net, o, keep):
+    """A Result from the C result's fields, the options used and the network."""
+    d = Result(fields)
+    d["version"] = _lib.version
+    d["options"] = _options_used(o, keep)
+    d["net"] = net.describe()
+    d.network, d._net_data = net, net.data()
+    return d
 
 
 def _result_dict(r):
@@ -269,16 +358,36 @@ def _call_interruptible(run, keep, out):
     return interrupted
 
 
-def train(net, x0, **options):
+def train(net, x0, *, alg: Optional[str] = None, maxT: Optional[float] = None,
+          abstol: Optional[float] = None, reltol: Optional[float] = None,
+          maxtime_ode: Optional[float] = None, maxiterations_ode: Optional[int] = None,
+          rk4_step: Optional[float] = None, lr: Optional[float] = None,
+          beta1: Optional[float] = None, beta2: Optional[float] = None,
+          eps: Optional[float] = None, batchsize: Optional[int] = None,
+          shuffle: Optional[bool] = None, optim_solver: Optional[str] = None,
+          maxtime_optim: Optional[float] = None, maxiterations_optim: Optional[int] = None,
+          min_gnorm: Optional[float] = None, minloss: Optional[float] = None,
+          patience: Optional[int] = None, maxnorm: Optional[float] = None,
+          n_samples_trajectory: Optional[int] = None, verbosity: Optional[int] = None,
+          progress_interval: Optional[float] = None, seed: Optional[int] = None,
+          tauinv: Union[float, "np.ndarray", None] = None,
+          merge: Optional[Sequence[Tuple[int, int, int, float]]] = None,
+          weights: Optional["np.ndarray"] = None,
+          progress: Union[bool, Callable[[dict], None], None] = None) -> Result:
     """Gradient flow from x0 (an adaptive ODE solver, or GD / Adam), then a minimiser;
-    returns a dict with the result keys of the reference system.
+    returns a :class:`mlpflow.Result` (a dict with the result keys of the reference
+    system). Every option is keyword-only; None (the default) means the library's
+    default listed here.
 
     {options}
 
     Result keys: x (best point), init, ode_x, loss, ode_loss, gnorm, gnorm_regularized,
     converged, ode_stopped_by, optim_stopped_by, ode_iterations, optim_iterations,
     ode_time_run, optim_time_run, total_time, trajectory ({"t": (n,), "x": (n, P)}),
-    loss_curve (n,), and also alg, optim_solver, ode_wall_time, nparams.
+    loss_curve (n,), and also alg, optim_solver, ode_wall_time, nparams, version,
+    options (the options used) and net (the network description). ``trajectory``
+    and ``loss_curve`` cover the flow phase (alg) only; the minimiser's phase ends
+    at ``x``. ``res.save(path)`` writes the CLI's RUN.json + RUN.npz.
 
     Every option is checked by the library's option table before training: NaN,
     values out of range (integers too large for their C field included) raise
@@ -294,7 +403,7 @@ def train(net, x0, **options):
         >>> res["gnorm"] < 1e-10, res["optim_stopped_by"]
         (True, 'min_gnorm')
     """
-    weights = options.get("weights")
+    options = {k: v for k, v in locals().items() if k in OPTIONS and v is not None}
     if weights is not None:
         if not isinstance(net, Net):
             raise ValueError("weights: only finite-data nets (Net) have per-sample weights")
@@ -311,7 +420,11 @@ def train(net, x0, **options):
         st = lib.mlpf_train(obj, _ptr(x0), byref(opt), byref(res), byref(err))
         out["st"], out["err"], out["res"] = st, err, res
 
-    interrupted = _call_interruptible(run, keep, out)
+    try:
+        interrupted = _call_interruptible(run, keep, out)
+    finally:
+        if keep.line is not None:
+            keep.line.close()
     if "exc" in out:
         raise out["exc"]
     res = out["res"]
@@ -319,7 +432,7 @@ def train(net, x0, **options):
         _lib.check(out["st"], out["err"])
         if not res:
             raise _lib.Error("mlpf_train returned no result", 7)
-        d = _result_dict(res.contents)
+        d = _result(_result_dict(res.contents), net, opt, keep)
     finally:
         if res:
             lib.mlpf_result_free(res)
@@ -329,9 +442,18 @@ def train(net, x0, **options):
     return d
 
 
-def train_many(net, x0s, threads=0, **options):
+def train_many(net, x0s, threads: int = 0,
+               progress: Union[bool, Callable[[dict], None], None] = None,
+               **options) -> List[Result]:
     """Train from each row of x0s (K, P) on ``threads`` threads (mlpf_train_many);
-    returns a list of result dicts, one per start, as :func:`train`.
+    returns a list of :class:`mlpflow.Result`, one per start, as :func:`train`
+    (same options, keyword-only).
+
+    ``progress`` counts finished runs: True shows one stderr line ("runs 3/10, best
+    loss ..."), a callable receives {"done", "total", "best_loss", "elapsed"} after
+    each batch of ``threads`` runs, False is off, None (default) is on when the
+    session is interactive. With progress the starts run in batches of ``threads``
+    (0: one per CPU); each run's numbers do not depend on the batching.
 
     Ctrl-C stops every running start cooperatively: the finished runs and the best
     points of the running ones (stopped_by "interrupt"; starts not yet begun stop at
@@ -344,24 +466,58 @@ def train_many(net, x0s, threads=0, **options):
         >>> len(results)
         4
     """
-    if "progress" in options and options["progress"] is not None:
-        raise ValueError("progress: not supported by train_many")
     X0 = _f64(x0s, "x0s", 2)
     if X0.shape[1] != net.nparams:
         raise ValueError("x0s: expected shape (K, %d), got %s" % (net.nparams, X0.shape))
+    threads = _lib.int_arg("threads", threads, 0, 4096)
     weights = options.get("weights")
     if weights is not None:
         net = net.with_weights(weights)
     obj = net._objective(False)
     keep = _Keep()
-    opt = _options(net, options, keep)
+    # no per-run progress inside the C call: its reports would come from several threads
+    opt = _options(net, dict(options, progress=False), keep)
     K = X0.shape[0]
+    report = _progress_callback(progress, keep, "mlpflow.train_many")
+    batch = K if report is None else max(1, threads or os.cpu_count() or 1)
+    dicts, interrupted = [], False
+    start = __import__("time").monotonic()
+    try:
+        for lo in range(0, K, batch):
+            part, stop = _train_batch(obj, X0[lo:lo + batch], opt, threads, keep)
+            interrupted |= stop
+            dicts += [_result(r, net, opt, keep) for r in part]
+            for k in range(lo, len(dicts)):
+                dicts[k]["start"] = k   # the row of x0s (as the CLI's "start")
+            if report is not None:
+                best = min(d["loss"] for d in dicts)
+                info = {"done": len(dicts), "total": K, "best_loss": best,
+                        "elapsed": __import__("time").monotonic() - start}
+                if keep.line is not None:
+                    keep.line.show("runs %d/%d, best loss %.6g, %.1f s"
+                                   % (info["done"], K, best, info["elapsed"]))
+                else:
+                    report(info)
+    finally:
+        if keep.line is not None:
+            keep.line.close()
+    if interrupted:
+        warnings.warn("mlpflow.train_many: interrupted (Ctrl-C); returning the finished runs "
+                      "and the best points of the running ones (stopped_by \"interrupt\")",
+                      RuntimeWarning, stacklevel=2)
+    return dicts
+
+
+def _train_batch(obj, X0, opt, threads, keep):
+    """mlpf_train_many on the rows of X0: ([result fields], interrupted)."""
+    K = X0.shape[0]
+    X0 = np.ascontiguousarray(X0)
     results = (POINTER(_lib.mlpf_result) * K)()
     errs = (_lib.mlpf_error * K)()
     out = {}
 
     def run():
-        out["st"] = lib.mlpf_train_many(obj, _ptr(X0), K, byref(opt), int(threads), results, errs)
+        out["st"] = lib.mlpf_train_many(obj, _ptr(X0), K, byref(opt), threads, results, errs)
 
     interrupted = _call_interruptible(run, keep, out)
     try:
@@ -372,16 +528,11 @@ def train_many(net, x0s, threads=0, **options):
             for k in range(K):
                 _lib.check(errs[k].status, errs[k])
             _lib.check(st, _lib.mlpf_error(st, b"train_many failed"))
-        dicts = [_result_dict(results[k].contents) for k in range(K)]
+        return [_result_dict(results[k].contents) for k in range(K)], interrupted
     finally:
         for k in range(K):
             if results[k]:
                 lib.mlpf_result_free(results[k])
-    if interrupted:
-        warnings.warn("mlpflow.train_many: interrupted (Ctrl-C); returning the finished runs "
-                      "and the best points of the running ones (stopped_by \"interrupt\")",
-                      RuntimeWarning, stacklevel=2)
-    return dicts
 
 
 if train.__doc__:

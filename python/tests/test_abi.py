@@ -34,3 +34,18 @@ def test_one_version_source():
     assert mlpflow.__version__ == ".".join(parts)
     toml = (ROOT / "python" / "pyproject.toml").read_text()
     assert re.search(r'^version = "([^"]+)"', toml, re.M).group(1) == mlpflow.__version__
+
+
+def test_passive_openmp_waiting_by_default():
+    """Importing the package sets OMP_WAIT_POLICY=PASSIVE unless the user chose one:
+    spinning threads make 2-thread runs slower than one on a busy machine."""
+    import os
+    import subprocess
+    import sys
+    code = "import os, mlpflow; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "PASSIVE", out.stderr
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "ACTIVE", out.stderr

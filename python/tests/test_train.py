@@ -25,9 +25,9 @@ FAST = dict(maxT=1e3, maxtime_ode=5, maxtime_optim=5)
 
 def test_defaults_mirror_the_c_struct():
     d = mlpflow.default_options()
-    expect = dict(maxT=math.inf, abstol=1e-6, reltol=1e-6, maxtime_ode=180,
+    expect = dict(maxT=math.inf, abstol=1e-6, reltol=1e-6, maxtime_ode=math.inf,
                   maxiterations_ode=10**6, rk4_step=1e-2, lr=1e-3, beta1=0.9, beta2=0.999,
-                  eps=1e-8, maxtime_optim=120, maxiterations_optim=10**5, min_gnorm=1e-15,
+                  eps=1e-8, maxtime_optim=math.inf, maxiterations_optim=10**5, min_gnorm=1e-15,
                   minloss=2e-32, patience=10**6, maxnorm=math.inf, n_samples_trajectory=100,
                   verbosity=0, progress_interval=5, seed=1, batchsize=0, shuffle=0, alg="",
                   optim_solver="")
@@ -52,7 +52,7 @@ def test_result_keys_and_minimum(ts_net):
     assert np.all(np.diff(T) > 0) and T[-1] <= 1e3 * (1 + 1e-12)
     np.testing.assert_allclose(r["loss_curve"][0], mlpflow.loss(ts_net, Xt[0]), rtol=1e-10)
     assert r["total_time"] >= r["optim_time_run"] >= 0
-    assert r["alg"] == "kencarp58" and r["optim_solver"] == "newtontr"  # defaults for P <= 32
+    assert r["alg"] == "bdf" and r["optim_solver"] == "newtontr"  # defaults for P <= 32
 
 
 def test_iteration_and_time_limits(ts_net):

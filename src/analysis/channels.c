@@ -33,8 +33,17 @@ void mlpf_channels_free(mlpf_channel *channels, size_t n) {
     free(channels);
 }
 
+/* Odd with f'(0) != 0 and not linear itself (tanh, sigmoid2, odd polys with a
+   linear term): then a unit with |w| -> 0, |a| -> inf at fixed a w tends to the
+   linear unit (a w.x) f'(0). Parity and homogeneity come from the activation
+   table. */
 int mlpf_act_is_odd_linear(const mlpf_activation *a) {
-    return a->kind == MLPF_ACT_TANH || a->kind == MLPF_ACT_SIGMOID2;
+    mlpf_activation_info info;
+    if (mlpf_activation_describe(a, &info, NULL) || info.parity != MLPF_PARITY_ODD) return 0;
+    if (info.homogeneous && info.degree == 1) return 0;
+    double df0 = 0;
+    mlpf_activation_eval(a, 0.0, NULL, &df0, NULL);
+    return df0 != 0;
 }
 
 /* ---- data the detection runs on ---- */

@@ -12,25 +12,16 @@
 #include <math.h>
 #include <string.h>
 
-/* The one place that knows which activations are odd or homogeneous; to be
-   switched to the activation-metadata API when it lands. */
+/* Which symmetries a unit of activation a has, from the activation table: sign
+   flips when it is odd, positive rescaling (w -> c w, a -> a / c) when it is
+   positively homogeneous of degree 1 (relu, identity). */
 int mlpf_unit_symmetry(const mlpf_activation *a) {
-    switch (a->kind) {
-    case MLPF_ACT_IDENTITY: return MLPF_SYM_ODD | MLPF_SYM_HOMOGENEOUS;
-    case MLPF_ACT_RELU: return MLPF_SYM_HOMOGENEOUS;
-    case MLPF_ACT_TANH:
-    case MLPF_ACT_SIGMOID2:
-    case MLPF_ACT_CUBE: return MLPF_SYM_ODD;
-    case MLPF_ACT_POLY: {
-        int odd = 0;   /* only odd powers, at least one of them */
-        for (int k = 0; k < a->ncoef; k++) {
-            if (a->coef[k] != 0.0 && k % 2 == 0) return 0;
-            if (a->coef[k] != 0.0) odd = 1;
-        }
-        return odd ? MLPF_SYM_ODD : 0;
-    }
-    default: return 0;
-    }
+    mlpf_activation_info info;
+    if (mlpf_activation_describe(a, &info, NULL)) return 0;
+    int sym = 0;
+    if (info.parity == MLPF_PARITY_ODD) sym |= MLPF_SYM_ODD;
+    if (info.homogeneous && info.degree == 1) sym |= MLPF_SYM_HOMOGENEOUS;
+    return sym;
 }
 
 /* ---- Hungarian algorithm (shortest augmenting paths with potentials) ---- */

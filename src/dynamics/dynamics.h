@@ -33,6 +33,7 @@ typedef struct {
     const mlpf_train_options *opt;
     double wall0;                /* wall clock at the start of mlpf_train         */
     double last_progress;        /* wall clock of the last progress report        */
+    int auto_alg;                /* the flow method is the default: it may switch  */
 } dyn_problem;
 
 void dyn_y_to_x(const dyn_problem *pb, const double *y, double *x);
@@ -65,10 +66,20 @@ typedef enum {
     DYN_STALLED,
     DYN_SOLVER_FAILURE,
     DYN_SKIPPED,
+    DYN_CHANNEL,
     DYN_NSTOPS
 } dyn_stop;
 
 const char *dyn_stop_name(dyn_stop s);
+
+/* f <= minloss, judged against rounding when minloss >= 0: squared errors
+   and cross-entropies are never negative, and a loss that is a difference
+   of larger terms (the exact Gaussian objective near its minimum) is
+   computed as -5e-15 ... 0 while the gradient is still 1e-11 ... 2e-8. So a
+   negative f never counts, nor does a small f whose gradient inf-norm
+   exceeds what a loss of minloss allows (|grad L| <= 2 sqrt(L) |grad r|:
+   max(min_gnorm, 1e3 sqrt(minloss))); gnorm NAN = not known, not tested. */
+int dyn_minloss_reached(const mlpf_train_options *o, double f, double gnorm);
 
 /* A phase's limits: the flow / descent phase takes maxtime_ode and
    maxiterations_ode and patience, the minimisers the _optim ones and no
@@ -132,12 +143,13 @@ typedef struct {
     double t;                 /* flow time reached (flow / descent)          */
     double wall;              /* wall seconds                                */
     dyn_stop stopped_by;
+    char alg[32];             /* the method if it switched ("kencarp58>bdf(failure)"), else "" */
 } dyn_outcome;
 
 /* Gradient flow with SUNDIALS: "kencarp58", "bdf", "dopri5", "verner8", "rk4". */
 int dyn_flow(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr,
              dyn_outcome *out, mlpf_error *err);
-/* Tests only: force the implicit method's BDF fallback at t = 0. */
+/* Tests only: pretend the method fails at t = 0, so that BDF takes over. */
 int dyn_flow_ex(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr,
                 dyn_outcome *out, int force_fallback, mlpf_error *err);
 

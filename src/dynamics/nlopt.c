@@ -93,14 +93,14 @@ int dyn_nlopt(dyn_problem *pb, const char *solver, const double *y0, dyn_outcome
         /* NLopt stopped on its own (roundoff, its internal accuracy): report
            what the best point satisfies */
         const mlpf_train_options *o = pb->opt;
-        if (c.fbest <= o->minloss) c.why = DYN_MINLOSS;
+        if (dyn_minloss_reached(o, c.fbest, NAN)) c.why = DYN_MINLOSS;
         else if (r < 0 && r != NLOPT_ROUNDOFF_LIMITED && r != NLOPT_FORCED_STOP) c.why = DYN_SOLVER_FAILURE;
         else c.why = DYN_STALLED;
         if (isfinite(c.fbest)) {
             double gn;
             mlpf_objective_eval(pb->obj, c.best, NULL, c.g, NULL, NULL);
             gn = dyn_gnorm(pb, c.g);
-            if (gn <= o->min_gnorm && c.fbest > o->minloss) c.why = DYN_MIN_GNORM;
+            if (gn <= o->min_gnorm && !dyn_minloss_reached(o, c.fbest, gn)) c.why = DYN_MIN_GNORM;
         }
     }
     out->stopped_by = c.why;

@@ -8,8 +8,23 @@
 
    Every method is driven one step at a time (ONE_STEP mode) so that stops
    (wall time, patience, interrupt, loss, gradient) are checked after each
-   solver step; trajectory samples between steps come from the solver's dense
-   output. */
+   solver step. With BDF and the explicit methods each step ends at the next
+   trajectory sample time at the latest (the solver's stop time), so
+   recorded samples are step ends, points of the flow within the solver
+   tolerance, not values of an interpolant between long steps. kencarp58
+   keeps its steps and interpolates: ARKStep steps cut to a stop time lost
+   the error control (a linear flow at tolerance 1e-10 went off by 7e-5)
+   and its Lagrange interpolant was 30x less accurate than the Hermite one;
+   its dense output between long implicit steps can raise the recorded loss
+   (bench/long_flows.py), one reason it is no longer the default. Fixed-step
+   rk4 keeps its grid and interpolates too.
+
+   When the method cannot step (a solver failure) the flow goes on with BDF
+   from the last accepted point, for good, and says so in the outcome's alg
+   ("kencarp58>bdf(failure)"); with the default method, a flow whose time
+   no longer advances (STALL_STEPS steps without doubling: an explicit
+   method held back by stiffness, an implicit one by its error test in a
+   channel or at a kink) switches the same way ("dopri5>bdf(stall)"). */
 #include "dynamics/dynamics.h"
 
 #include <math.h>
@@ -224,10 +239,26 @@ static double solver_lasth(solver *s) {
     return h;
 }
 
-/* BDF steps taken before an implicit method that could not step is resumed,
-   and how often that may happen. */
-#define FALLBACK_STEPS 20
-#define MAX_FALLBACKS 10
+/* Steps in which flow time must at least double, else the default method
+   is stalled and BDF takes over. Measured (bench/long_flows.py): BDF needs
+   ~200 steps per decade of flow time in channels and ~100 into minima;
+   kencarp58 in an erf channel took 13 000 steps from t = 1e6 to 2e7 and
+   dopri5 on a stiff softplus flow 11 000 steps to reach t = 4e3. */
+#define STALL_STEPS 2000
+
+/* A channel to infinity (Martinelli et al. 2025) at the basin checks (one
+   per doubling of flow time): the Hessian has no negative curvature beyond
+   1e-4 of its largest eigenvalue, the largest |y_i| grew by at least
+   CHANNEL_GROWTH at each of CHANNEL_CHECKS checks in a row, and the loss
+   fell by less than CHANNEL_LOSS_DROP over them. Measured: erf teacher /
+   student of 5 units, the weights grow 5-13 % per doubling while the loss
+   falls 2 % over 6 doublings; flows into minima (the README problem) grow
+   by < 2 % per doubling, and only while the loss still halves. Four checks
+   took a slow saddle passage (softplus 2 / 2 units, loss 6e-3, gnorm 3e-4
+   over t = 25 ... 400) for a channel; eight do not. */
+#define CHANNEL_CHECKS 8
+#define CHANNEL_GROWTH 5e-3
+#define CHANNEL_LOSS_DROP 0.1
 
 /* An open-ended flow (maxT = inf) followed by a minimiser hands over to it once it is in the
    basin of a minimum: the Hessian has no negative curvature beyond 1e-4 of its
@@ -239,9 +270,10 @@ static double solver_lasth(solver *s) {
    needs minutes to reach loss 1e-9; flow to the basin then Newton reaches 1e-30
    in about a second). Saddles fail the test, so the flow goes on there. */
 static int in_newton_basin(dyn_problem *pb, const double *y, double ly, const double *g, double gnorm,
-                           int *basin, mlpf_error *err) {
+                           int *basin, int *psd, mlpf_error *err) {
     size_t p = pb->p;
     *basin = 0;
+    *psd = 0;
     double *H = mlpf_malloc(p * p * sizeof *H, err), *v = mlpf_malloc(3 * p * sizeof *v, err);
     if (!H || !v) { free(H); free(v); return MLPF_ENOMEM; }
     double *ev = v + p, *yn = v + 2 * p, loss;
@@ -249,6 +281,7 @@ static int in_newton_basin(dyn_problem *pb, const double *y, double ly, const do
     if (!st && LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'L', (lapack_int)p, H, (lapack_int)p, ev) == 0) {
         double lmax = fmax(fabs(ev[0]), fabs(ev[p - 1])), tol = 1e-9 * lmax;
         if (lmax > 0 && ev[0] >= -1e-4 * lmax) {
+            *psd = 1;
             /* yn = y - sum over eigenvalues above tol of (v_k . g / lambda_k) v_k */
             memcpy(yn, y, p * sizeof *yn);
             for (size_t k = 0; k < p; k++) {
@@ -275,17 +308,26 @@ int dyn_flow(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr,
 
 /* Everything one flow holds: the SUNDIALS context, the state y (p) and the
    dense-output buffer dky (p), the per-component abstol (p, with tauinv),
-   the requested method and the BDF that stands in when it cannot step. */
+   the requested method and the BDF that takes over when it cannot go on. */
 typedef struct {
     SUNContext sc;
     N_Vector y, dky, atol;
     solver main, bdf;
     solver *cur;
     ode_ud u;
-    int implicit;           /* kencarp58: BDF fallback when it cannot step */
-    int fallbacks, bdf_left;
-    double t;
+    const char *alg;        /* the requested method */
+    int interpolates;       /* rk4, kencarp58: samples from the dense output */
+    const char *switched;   /* why BDF took over ("failure", "stall"), or NULL */
+    double t, tprev;        /* flow time now and before the last step */
+    double stall_t;         /* flow time at the start of the stall window */
+    long stall_it;          /* step count there */
 } flow_state;
+
+/* The channel watch over the basin checks (see CHANNEL_CHECKS). */
+typedef struct {
+    double ymax, loss0;     /* largest |y_i| at the last check; loss when growth began */
+    int growing;            /* checks in a row with PSD Hessian and growing weights */
+} channel_watch;
 
 static void flow_free(flow_state *fs) {
     solver_free(&fs->main);
@@ -304,12 +346,15 @@ static int flow_alloc(flow_state *fs, dyn_problem *pb, const char *alg, mlpf_err
     memset(fs, 0, sizeof *fs);
     fs->u.pb = pb;
     fs->u.p = p;
-    fs->implicit = !strcmp(alg, "kencarp58");
+    fs->alg = alg;
+    fs->interpolates = !strcmp(alg, "rk4") || !strcmp(alg, "kencarp58");
     if (SUNContext_Create(NULL, &fs->sc) || !fs->sc) {
         fs->sc = NULL;
         return mlpf_fail(err, MLPF_ENOMEM, "gradient flow: SUNContext_Create failed");
     }
-    int needs_hess = (fs->implicit || !strcmp(alg, "bdf")) && !dyn_ode_use_krylov(p);
+    /* every method may hand over to BDF, which needs the dense Hessian unless it
+       runs with the Krylov solver (Hessian-vector products) at this size */
+    int needs_hess = !dyn_ode_use_krylov(p);
     fs->u.cy = mlpf_malloc(p * sizeof(double), err);
     fs->u.cg = mlpf_malloc(p * sizeof(double), err);
     if (needs_hess) fs->u.hess = mlpf_malloc(p * p * sizeof(double), err);
@@ -346,34 +391,44 @@ static int flow_eval(flow_state *fs, int *bad, mlpf_error *err) {
     return MLPF_OK;
 }
 
-/* The implicit method could not step: BDF carries the flow for a few steps
-   from the last accepted point (t = tprev), then the method resumes (as the
-   reference system does when the stiff solver cannot leave 0). Returns 0
-   when no fallback is left. */
-static int flow_fallback(flow_state *fs, double tprev, int *ok, mlpf_error *err) {
+/* BDF takes over the flow from the last accepted point (time t, state in
+   the cache u), for good; why ("failure", "stall") is reported in the
+   outcome. Returns 0 in *ok when the flow already runs BDF. */
+static int flow_switch(flow_state *fs, double t, const char *why, int *ok, mlpf_error *err) {
     *ok = 0;
-    if (fs->cur != &fs->main || !fs->implicit || fs->fallbacks >= MAX_FALLBACKS) return MLPF_OK;
-    fs->fallbacks++;
-    fs->t = tprev;
+    if (fs->switched || !strcmp(fs->alg, "bdf")) return MLPF_OK;
+    fs->t = t;
     memcpy(N_VGetArrayPointer(fs->y), fs->u.cy, fs->u.p * sizeof(double));
-    solver_free(&fs->bdf);
     int st = solver_make(&fs->bdf, "bdf", &fs->u, fs->t, fs->y, fs->atol, fs->sc, err);
     if (st) return st;
     fs->cur = &fs->bdf;
-    fs->bdf_left = FALLBACK_STEPS;
+    fs->switched = why;
     *ok = 1;
     return MLPF_OK;
 }
 
-/* After FALLBACK_STEPS of BDF, the requested method resumes where BDF got
-   to. 0 when the reset failed. */
-static int flow_resume(flow_state *fs) {
-    if (fs->cur != &fs->bdf || --fs->bdf_left > 0) return 1;
-    if (ARKStepReset(fs->main.mem, fs->t, fs->y) < 0) return 0;
-    /* a reset forgets the stop time */
-    if (isfinite(fs->u.pb->opt->maxT)) ARKStepSetStopTime(fs->main.mem, fs->u.pb->opt->maxT);
-    fs->cur = &fs->main;
-    return 1;
+/* The stall test after an accepted step (default method only): flow time
+   must double every STALL_STEPS steps. */
+static int flow_stalled(flow_state *fs, long it) {
+    if (it - fs->stall_it < STALL_STEPS) return 0;
+    int stalled = fs->t < 2 * fs->stall_t;
+    fs->stall_t = fs->t;
+    fs->stall_it = it;
+    return stalled;
+}
+
+/* The next step ends at the next trajectory sample time at the latest, so
+   samples are step ends (see the top of the file). */
+static void flow_stop_at_sample(flow_state *fs, const dyn_traj *tr) {
+    double ts = tr->next, maxT = fs->u.pb->opt->maxT;
+    if (fs->interpolates && fs->cur == &fs->main) return;
+    if (!isfinite(ts) || ts <= fs->t) ts = maxT;
+    else if (ts > maxT) ts = maxT;
+    if (!isfinite(ts)) return;
+    solver *s = fs->cur;
+    if (s->kind == S_ERK) ERKStepSetStopTime(s->mem, ts);
+    else if (s->kind == S_ARK) ARKStepSetStopTime(s->mem, ts);
+    else CVodeSetStopTime(s->mem, ts);
 }
 
 /* Trajectory samples inside (tprev, t] from the dense output. The limits
@@ -400,22 +455,47 @@ static int flow_record(flow_state *fs, dyn_traj *tr, const dyn_limits *lim,
 }
 
 /* One solver step (or the forced failure of the tests); *why is set when
-   the flow cannot go on. */
-static int flow_step(flow_state *fs, double tout, int force_fail, dyn_stop *why,
-                     mlpf_error *err) {
-    double tprev = fs->t;
+   the flow cannot go on. Returns -1 when BDF took over (no new point). */
+static int flow_step(flow_state *fs, const dyn_traj *tr, double tout, int force_fail,
+                     dyn_stop *why, mlpf_error *err) {
+    double tprev = fs->tprev = fs->t;
     const mlpf_train_options *o = fs->u.pb->opt;
-    int flag = force_fail ? -1 /* pretend the implicit method could not leave t = 0 */
+    flow_stop_at_sample(fs, tr);
+    int flag = force_fail ? -1 /* pretend the method could not leave t = 0 */
                           : solver_step(fs->cur, isfinite(o->maxT) ? tout : fmax(tout, 2 * fs->t),
                                         fs->y, &fs->t);
     if (fs->u.cb_status)
         return mlpf_fail(err, fs->u.cb_status, "gradient flow: %s", fs->u.cb_err.msg);
     if (flag >= 0) return MLPF_OK;
     int ok;
-    int st = flow_fallback(fs, tprev, &ok, err);
+    int st = flow_switch(fs, tprev, "failure", &ok, err);
     if (st) return st;
     *why = ok ? DYN_GO : DYN_SOLVER_FAILURE;
-    return ok ? -1 : MLPF_OK; /* -1: stepped back, no new point */
+    return ok ? -1 : MLPF_OK;
+}
+
+/* The basin hand-over and the channel watch, at one check: *why becomes
+   DYN_BASIN when the flow is in a minimum's basin and its weights did not
+   grow since the last check, DYN_CHANNEL when it drifts along a channel. */
+static int flow_basin_check(dyn_problem *pb, const double *y, const dyn_state *s,
+                            const double *g, channel_watch *cw, dyn_stop *why, mlpf_error *err) {
+    int basin, psd;
+    int st = in_newton_basin(pb, y, s->f, g, s->gnorm, &basin, &psd, err);
+    if (st) return st;
+    double ymax = 0;
+    for (size_t i = 0; i < pb->p; i++) ymax = fmax(ymax, fabs(y[i]));
+    int grew = cw->ymax > 0 && ymax >= cw->ymax * (1 + CHANNEL_GROWTH);
+    cw->ymax = ymax;
+    if (psd && grew) {
+        if (cw->growing++ == 0) cw->loss0 = s->f;
+    } else {
+        cw->growing = 0;
+    }
+    if (cw->growing >= CHANNEL_CHECKS && s->f >= (1 - CHANNEL_LOSS_DROP) * cw->loss0)
+        *why = DYN_CHANNEL;
+    else if (basin && !grew)
+        *why = DYN_BASIN;
+    return MLPF_OK;
 }
 
 int dyn_flow_ex(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr,
@@ -443,17 +523,24 @@ int dyn_flow_ex(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr
     double next_basin_check = 0; /* flow time of the next basin test (doubling) */
     /* only an open-ended flow that a minimiser will finish hands over early */
     int handover = !isfinite(o->maxT) && strcmp(o->optim_solver, "none") != 0;
+    channel_watch cw = {0, 0, 0};
     dyn_state s = {fs.u.closs, dyn_gnorm(pb, fs.u.cg), 0, 0, 0};
     dyn_stop why = dyn_stop_test(pb, &lim, &s);
     while (!why) {
-        int force = force_fallback && fs.implicit && s.it == 0 && fs.cur == &fs.main;
-        st = flow_step(&fs, tout, force, &why, err);
+        int force = force_fallback && s.it == 0 && fs.cur == &fs.main;
+        st = flow_step(&fs, tr, tout, force, &why, err);
         if (st < 0) { st = MLPF_OK; continue; } /* BDF takes over */
         if (st) goto done;
         if (why) break;
         s.it++;
         if ((st = flow_eval(&fs, &bad, err))) goto done;
-        if (bad) { why = DYN_SOLVER_FAILURE; break; }
+        if (bad) { /* a non-finite step: BDF goes on from the last good point */
+            int ok;
+            if ((st = flow_switch(&fs, fs.tprev, "failure", &ok, err))) goto done;
+            if (ok) { s.it--; continue; }
+            why = DYN_SOLVER_FAILURE;
+            break;
+        }
         s.f = fs.u.closs;
         s.gnorm = dyn_gnorm(pb, fs.u.cg);
         if ((st = flow_record(&fs, tr, &lim, err))) goto done;
@@ -468,16 +555,18 @@ int dyn_flow_ex(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr
         s.at_end = isfinite(o->maxT) && fs.t >= o->maxT * (1 - 1e-14);
         why = dyn_stop_test(pb, &lim, &s);
         if (!why && handover && fs.t >= next_basin_check) {
-            int basin;
             next_basin_check = 2 * fs.t;
-            if ((st = in_newton_basin(pb, yv, s.f, fs.u.cg, s.gnorm, &basin, err))) goto done;
-            if (basin) why = DYN_BASIN;
+            if ((st = flow_basin_check(pb, yv, &s, fs.u.cg, &cw, &why, err))) goto done;
         }
-        if (!why && !flow_resume(&fs)) why = DYN_SOLVER_FAILURE;
+        if (!why && pb->auto_alg && flow_stalled(&fs, s.it)) {
+            int ok;
+            if ((st = flow_switch(&fs, fs.t, "stall", &ok, err))) goto done;
+        }
     }
     out->stopped_by = why;
     out->iterations = s.it;
     out->t = fs.t;
+    if (fs.switched) snprintf(out->alg, sizeof out->alg, "%s>bdf(%s)", alg, fs.switched);
     /* the end of the flow closes the trajectory */
     st = dyn_traj_add(tr, pb, fs.t, yv, fs.u.closs, err);
 

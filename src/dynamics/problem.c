@@ -72,6 +72,7 @@ static const char *const STOP_NAMES[DYN_NSTOPS] = {
     [DYN_STALLED] = "stalled",
     [DYN_SOLVER_FAILURE] = "solver_failure",
     [DYN_SKIPPED] = "skipped",
+    [DYN_CHANNEL] = "channel",
 };
 
 const char *dyn_stop_name(dyn_stop s) {
@@ -97,9 +98,18 @@ dyn_stop dyn_stop_limits(const dyn_problem *pb, const dyn_limits *lim, long it) 
     return DYN_GO;
 }
 
+int dyn_minloss_reached(const mlpf_train_options *o, double f, double gnorm) {
+    if (!(f <= o->minloss)) return 0;
+    if (o->minloss < 0) return 1; /* the user asked for negative losses */
+    if (f < 0) return 0;          /* rounding: see dynamics.h */
+    /* |grad L| <= 2 sqrt(L) |grad r|: a loss this small with a larger
+       gradient is rounding too (1e3 allows |grad r| up to 500) */
+    return !(gnorm > fmax(o->min_gnorm, 1e3 * sqrt(o->minloss)));
+}
+
 dyn_stop dyn_stop_test(const dyn_problem *pb, const dyn_limits *lim, const dyn_state *s) {
     const mlpf_train_options *o = pb->opt;
-    if (s->f <= o->minloss) return DYN_MINLOSS;
+    if (dyn_minloss_reached(o, s->f, s->gnorm)) return DYN_MINLOSS;
     if (s->gnorm <= o->min_gnorm) return DYN_MIN_GNORM;
     if (s->at_end) return DYN_MAXT;
     /* patience counts iterations after a step, so the start never trips it */

@@ -42,9 +42,9 @@ static int run_nlopt(dyn_problem *pb, const char *name, const double *y0, dyn_tr
 
 static const dyn_method METHODS[] = {
     {"kencarp58", DYN_KIND_FLOW, run_flow,
-     "ARKODE ESDIRK 5(4) with the exact Hessian as Jacobian (default for P <= 256)"},
-    {"bdf", DYN_KIND_FLOW, run_flow, "CVODE variable-order BDF with the exact Hessian"},
-    {"dopri5", DYN_KIND_FLOW, run_flow, "explicit Dormand-Prince 5(4) (default for P > 256)"},
+     "ARKODE ESDIRK 5(4) with the exact Hessian as Jacobian"},
+    {"bdf", DYN_KIND_FLOW, run_flow, "CVODE variable-order BDF with the exact Hessian (default for P <= 256)"},
+    {"dopri5", DYN_KIND_FLOW, run_flow, "explicit Dormand-Prince 5(4) (default for P > 256; BDF takes over when stiffness stalls it)"},
     {"verner8", DYN_KIND_FLOW, run_flow, "explicit Verner 8(5)(6); fails on stiff flows"},
     {"rk4", DYN_KIND_FLOW, run_flow, "classical Runge-Kutta 4 with fixed step rk4_step"},
     {"gd", DYN_KIND_DESCENT, run_descent, "gradient descent with step lr (minibatches: batchsize)"},

@@ -21,7 +21,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -323,8 +325,32 @@ int mlpf_check_output_dir(const char *path, mlpf_error *err) {
     return st;
 }
 
+/* cJSON prints a double with 15 digits whenever those read back within a
+   relative DBL_EPSILON of it, so a loss could come back one unit in the last
+   place off. Every finite number of the tree j becomes raw JSON text with the
+   fewest digits (15 to 17) that read back exactly. 0 when out of memory. */
+static int exact_numbers(cJSON *j) {
+    for (; j; j = j->next) {
+        if (cJSON_IsNumber(j) && isfinite(j->valuedouble)) {
+            char buf[32];
+            for (int prec = 15; prec <= 17; prec++) {
+                snprintf(buf, sizeof buf, "%.*g", prec, j->valuedouble);
+                if (strtod(buf, NULL) == j->valuedouble) break;
+            }
+            char *raw = strdup(buf);
+            if (!raw) return 0;
+            j->type = cJSON_Raw | (j->type & cJSON_StringIsConst);   /* Delete frees valuestring */
+            j->valuestring = raw;
+        }
+        if (j->child && !exact_numbers(j->child)) return 0;
+    }
+    return 1;
+}
+
 int mlpf_write_json(const char *path, const cJSON *json, mlpf_error *err) {
-    char *text = cJSON_Print(json);
+    cJSON *exact = cJSON_Duplicate(json, 1);
+    char *text = exact && exact_numbers(exact) ? cJSON_Print(exact) : NULL;
+    cJSON_Delete(exact);
     if (!text) return mlpf_fail(err, MLPF_ENOMEM, "%s: out of memory printing JSON", path);
     size_t n = strlen(text);
     char *buf = realloc(text, n + 2);

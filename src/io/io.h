@@ -40,6 +40,10 @@ cJSON *mlpf_json_read(const char *path, mlpf_error *err);
    padded so that the data start on a 64-byte boundary. Returns its length, or 0
    when it does not fit in cap. */
 size_t mlpf_npy_header(char *buf, size_t cap, const size_t *shape, int ndim);
+/* The number of values of a shape the .npy reader accepts (every dimension
+   below 2^48, the product representable); SIZE_MAX for any other shape, which
+   the writers refuse. */
+size_t mlpf_npy_count(const size_t *shape, int ndim);
 /* Parse .npy bytes (already in memory); name is used in messages. */
 int mlpf_npy_parse(const char *name, const unsigned char *buf, size_t len, double **data,
                    size_t shape[2], int *ndim, mlpf_error *err);
@@ -92,7 +96,8 @@ int mlpf_train_option_known(const char *key);
 /* Parse [[layer, i, j, lambda], ...] into c->merges. */
 int mlpf_train_config_set_merges(mlpf_train_config *c, const cJSON *value, const char *where,
                                  mlpf_error *err);
-/* All options as a JSON object (non-finite numbers as strings "inf", "-inf"). */
+/* All options as a JSON object (non-finite numbers as strings "inf", "-inf";
+   seeds beyond 2^53 as decimal strings, which mlpf_train_config_set reads). */
 cJSON *mlpf_train_options_json(const mlpf_train_options *opt);
 /* A number that may be spelled "inf" / "-inf" / "nan" (JSON has no infinity). */
 cJSON *mlpf_json_number(double v);

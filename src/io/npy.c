@@ -251,9 +251,13 @@ size_t mlpf_npy_header(char *buf, size_t cap, const size_t *shape, int ndim) {
     return total;
 }
 
-static size_t shape_count(const size_t *shape, int ndim) {
+size_t mlpf_npy_count(const size_t *shape, int ndim) {
     size_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= shape[i];
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] > 0xFFFFFFFFFFFFULL) return SIZE_MAX;
+        if (shape[i] && n > SIZE_MAX / shape[i]) return SIZE_MAX;
+        n *= shape[i];
+    }
     return n;
 }
 
@@ -264,7 +268,7 @@ int mlpf_write_npy(const char *path, const double *data, const size_t *shape, in
     char head[256];
     size_t hl = mlpf_npy_header(head, sizeof head, shape, ndim);
     if (!hl) return mlpf_fail(err, MLPF_EINVAL, "%s: shape too large for a .npy header", path);
-    size_t n = shape_count(shape, ndim);
+    size_t n = mlpf_npy_count(shape, ndim);
     if (n > (SIZE_MAX - hl) / 8) return mlpf_fail(err, MLPF_EINVAL, "%s: array too large", path);
     unsigned char *buf = mlpf_malloc(hl + 8 * n, err);
     if (!buf) return err ? err->status : MLPF_ENOMEM;

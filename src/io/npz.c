@@ -100,9 +100,8 @@ int mlpf_npz_build(const char *path, const mlpf_npz_entry *entries, size_t n,
         }
         char head[256];
         size_t hl = mlpf_npy_header(head, sizeof head, en->shape, en->ndim);
-        size_t count = 1;
-        for (int i = 0; i < en->ndim; i++) count *= en->shape[i];
-        size_t size = hl + 8 * count;
+        size_t count = mlpf_npy_count(en->shape, en->ndim);
+        size_t size = count <= 0xFFFFFFF0u / 8 ? hl + 8 * count : SIZE_MAX;
         if (!hl || size > 0xFFFFFFF0u || out.len > 0xFFFFFFF0u - size) {
             free(out.buf);
             free(central.buf);
@@ -169,12 +168,56 @@ static uint32_t get32(const unsigned char *p) {
     return get16(p) | get16(p + 2) << 16;
 }
 
+/* The size a zip64 "extra" field (id 1) records for a local header whose 32-bit
+   size is 0xffffffff (Python's zipfile, hence numpy.savez, writes those); SIZE_MAX
+   when there is none, which the caller reports as truncated. */
+static size_t zip64_size(const unsigned char *extra, size_t n) {
+    for (size_t at = 0; at + 4 <= n;) {
+        size_t id = get16(extra + at), len = get16(extra + at + 2);
+        if (at + 4 + len > n) break;
+        if (id == 1 && len >= 8) {
+            uint64_t v = 0;
+            for (int b = 7; b >= 0; b--) v = (v << 8) | extra[at + 4 + b];
+            return v > SIZE_MAX ? SIZE_MAX : (size_t)v;
+        }
+        at += 4 + len;
+    }
+    return SIZE_MAX;
+}
+
+/* The entry names of an archive, without ".npy", comma separated into out
+   (cut short with "..." when they do not fit): for error messages. */
+static const char *npz_names(const unsigned char *buf, size_t len, char *out, size_t cap) {
+    size_t used = 0, at = 0;
+    out[0] = '\0';
+    while (at + 30 <= len && get32(buf + at) == 0x04034b50u) {
+        const unsigned char *h = buf + at;
+        size_t size = get32(h + 18), namelen = get16(h + 26), extra = get16(h + 28);
+        size_t start = at + 30 + namelen + extra;
+        if (start > len) break;
+        if (size == 0xffffffffu) size = zip64_size(h + 30 + namelen, extra);
+        size_t shown = namelen >= 4 && !memcmp(h + 30 + namelen - 4, ".npy", 4) ? namelen - 4
+                                                                                : namelen;
+        int w = snprintf(out + used, cap - used, "%s%.*s", used ? ", " : "", (int)shown,
+                         (const char *)h + 30);
+        if (w < 0 || (size_t)w >= cap - used) {
+            snprintf(out + (cap > 4 ? cap - 4 : 0), cap > 4 ? 4 : cap, "...");
+            break;
+        }
+        used += (size_t)w;
+        if (size > len - start) break;
+        at = start + size;
+    }
+    return used ? out : "no arrays";
+}
+
 /* Reading walks the local headers from the start, as the writer lays them
    out; an archive compressed or with data descriptors (numpy's savez_compressed)
    is refused by name: save with numpy.savez, or pass a .npy. */
 int mlpf_npz_array(const char *path, const unsigned char *buf, size_t len, const char *name,
                    double **data, size_t shape[2], int *ndim, mlpf_error *err) {
     *data = NULL;
+    char names[256];
     char want[128];
     int wl = snprintf(want, sizeof want, "%s.npy", name);
     if (wl < 0 || (size_t)wl >= sizeof want)
@@ -185,7 +228,11 @@ int mlpf_npz_array(const char *path, const unsigned char *buf, size_t len, const
         uint32_t flags = get16(h + 6), method = get16(h + 8), crc = get32(h + 14);
         size_t size = get32(h + 18), namelen = get16(h + 26), extra = get16(h + 28);
         size_t start = at + 30 + namelen + extra;
-        if (start > len || size > len - start)
+        if (start > len)
+            return mlpf_fail(err, MLPF_EFORMAT, "%s: truncated .npz (entry at byte %zu runs past "
+                             "the end of the file)", path, at);
+        if (size == 0xffffffffu) size = zip64_size(h + 30 + namelen, extra);
+        if (size > len - start)
             return mlpf_fail(err, MLPF_EFORMAT, "%s: truncated .npz (entry at byte %zu runs past "
                              "the end of the file)", path, at);
         if (namelen == (size_t)wl && !memcmp(h + 30, want, namelen)) {
@@ -201,5 +248,6 @@ int mlpf_npz_array(const char *path, const unsigned char *buf, size_t len, const
         }
         at = start + size;
     }
-    return mlpf_fail(err, MLPF_EFORMAT, "%s: no array \"%s\" in this .npz", path, name);
+    return mlpf_fail(err, MLPF_EFORMAT, "%s: no array \"%s\" (it has: %s)", path, name,
+                     npz_names(buf, len, names, sizeof names));
 }

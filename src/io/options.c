@@ -36,11 +36,11 @@ typedef struct {
 #define F(name, type, min, max, min_open, max_open, inf_ok, def, doc) \
     {#name, type, offsetof(mlpf_train_options, name), min, max, min_open, max_open, inf_ok, def, doc}
 static const opt_field FIELDS[] = {
-    F(alg, OPT_STR, 0, 0, 0, 0, 0, "by P", "flow / descent method (by P: kencarp58 up to P = 256, else dopri5)"),
+    F(alg, OPT_STR, 0, 0, 0, 0, 0, "by P", "flow / descent method (by P: bdf up to P = 256, else dopri5)"),
     F(maxT, OPT_DOUBLE, 0, INFINITY, 1, 0, 0, "inf", "flow time to stop at (> 0; inf: until a minimum)"),
     F(abstol, OPT_DOUBLE, 0, DBL_MAX, 1, 0, 0, "1e-6", "absolute tolerance of the ODE solver (> 0)"),
     F(reltol, OPT_DOUBLE, 0, DBL_MAX, 0, 0, 0, "1e-6", "relative tolerance of the ODE solver (>= 0)"),
-    F(maxtime_ode, OPT_DOUBLE, 0, INFINITY, 0, 0, 0, "180", "wall seconds of the flow phase"),
+    F(maxtime_ode, OPT_DOUBLE, 0, INFINITY, 0, 0, 0, "inf", "wall seconds of the flow phase (a safety net; inf: none)"),
     F(maxiterations_ode, OPT_LONG, 0, INFINITY, 0, 0, 1, "1000000", "steps of the flow phase"),
     F(rk4_step, OPT_DOUBLE, 0, DBL_MAX, 1, 0, 0, "0.01", "fixed step of rk4 (> 0)"),
     F(lr, OPT_DOUBLE, 0, DBL_MAX, 1, 0, 0, "0.001", "learning rate of gd and adam (> 0)"),
@@ -50,7 +50,7 @@ static const opt_field FIELDS[] = {
     F(batchsize, OPT_SIZE, 0, INFINITY, 0, 0, 0, "0", "minibatch size of gd / adam; 0 = full batch"),
     F(shuffle, OPT_BOOL, 0, 1, 0, 0, 0, "false", "minibatches in a new random order every epoch"),
     F(optim_solver, OPT_STR, 0, 0, 0, 0, 0, "by P", "minimiser (by P: newtontr up to 32, bfgs up to 5000, else lbfgs)"),
-    F(maxtime_optim, OPT_DOUBLE, 0, INFINITY, 0, 0, 0, "120", "wall seconds of the minimiser"),
+    F(maxtime_optim, OPT_DOUBLE, 0, INFINITY, 0, 0, 0, "inf", "wall seconds of the minimiser (a safety net; inf: none)"),
     F(maxiterations_optim, OPT_LONG, 0, INFINITY, 0, 0, 1, "100000", "iterations of the minimiser"),
     F(min_gnorm, OPT_DOUBLE, 0, DBL_MAX, 0, 0, 0, "1e-15", "stop when the gradient's inf-norm is <= this"),
     F(minloss, OPT_DOUBLE, -INFINITY, DBL_MAX, 0, 0, 0, "2e-32", "stop when the loss is <= this (-inf: never)"),
@@ -327,6 +327,18 @@ int mlpf_train_config_set_merges(mlpf_train_config *c, const cJSON *value, const
     return MLPF_OK;
 }
 
+/* A seed written as a decimal string (how RUN.json records seeds beyond 2^53,
+   which a JSON number, a double, would round). */
+static int set_u64_string(uint64_t *out, const char *s, const char *where, mlpf_error *err) {
+    char *e;
+    errno = 0;
+    unsigned long long v = strtoull(s, &e, 10);
+    if (s[0] < '0' || s[0] > '9' || *e != '\0' || errno)
+        return mlpf_fail(err, MLPF_EINVAL, "%s: \"%s\" is not an integer in [0, 2^64)", where, s);
+    *out = (uint64_t)v;
+    return MLPF_OK;
+}
+
 int mlpf_train_config_set(mlpf_train_config *c, const char *key, const cJSON *value,
                           const char *dir, const char *where, mlpf_error *err) {
     if (!strcmp(key, "tauinv")) return set_tauinv(c, value, dir, where, err);
@@ -354,6 +366,8 @@ int mlpf_train_config_set(mlpf_train_config *c, const char *key, const cJSON *va
         *(int *)base = b;
         return MLPF_OK;
     }
+    if (f->type == OPT_U64 && cJSON_IsString(value))
+        return set_u64_string((uint64_t *)base, value->valuestring, where, err);
     double d;
     if (!json_double(value, &d))
         return mlpf_fail(err, MLPF_EINVAL, "%s: need a number", where);
@@ -422,6 +436,15 @@ cJSON *mlpf_json_number(double v) {
     return cJSON_CreateString(isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
 }
 
+/* Exact: a number up to 2^53, beyond that a decimal string (read back by
+   mlpf_train_config_set). */
+static cJSON *u64_json(uint64_t v) {
+    if (v <= (UINT64_C(1) << 53)) return cJSON_CreateNumber((double)v);
+    char s[24];
+    snprintf(s, sizeof s, "%llu", (unsigned long long)v);
+    return cJSON_CreateString(s);
+}
+
 cJSON *mlpf_train_options_json(const mlpf_train_options *opt) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
@@ -436,7 +459,7 @@ cJSON *mlpf_train_options_json(const mlpf_train_options *opt) {
         case OPT_SIZE: v = cJSON_CreateNumber((double)*(const size_t *)base); break;
         case OPT_BOOL: v = cJSON_CreateBool(*(const int *)base); break;
         case OPT_STR: v = cJSON_CreateString(base); break;
-        case OPT_U64: v = cJSON_CreateNumber((double)*(const uint64_t *)base); break;
+        case OPT_U64: v = u64_json(*(const uint64_t *)base); break;
         }
         if (!v || !cJSON_AddItemToObject(o, f->name, v)) {
             cJSON_Delete(v);

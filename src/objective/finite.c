@@ -19,10 +19,11 @@
    output), so every elementwise loop and most sums then run along the long,
    contiguous sample axis and vectorise, and the bias is a row of ones.
 
-   Work goes through samples in chunks, so memory does not grow with N. Chunks
-   are grouped into a fixed number of slabs (independent of the thread count),
-   each with its own accumulator, summed in slab order: results are
-   bit-identical whatever the number of threads. */
+   Work goes through samples in chunks, so memory does not grow with N. Runs of
+   chunks form slabs, each with its own accumulator; the slab size depends on N and P
+   only (chunks_per_slab), threads take slabs as they come, and the slabs are summed
+   in slab order: results are bit-identical whatever the number of threads, and
+   there is no cap on threads but the number of slabs (see chunks_per_slab). */
 #include "internal.h"
 #include "spec/data.h"
 #include "objective/finite.h"
@@ -125,27 +126,64 @@ static void load_chunk(const finite_data *f, const size_t *subset, size_t s0, si
     }
 }
 
-/* Forward through all layers. x (din+1, B) -> z_l, da_l, d2a_l (U_l, B), a_l (U_l+1, B);
-   lse (B) for a softmax output. */
-MLPF_HOT static void forward_chunk(const finite_data *f, const double *x, size_t B, chunk_ws *w) {
+/* Narrow: a product with this many rows (or inner terms) runs as plain loops in
+   matmul.c, one row at a time; wider ones go to BLAS whole. Must match SMALL there
+   so that the row-wise kernels below sum in the same order as mlpf_mm_*. */
+#define NARROW 8
+
+static int layer_narrow(const mlpf_layer *Ly) { return Ly->units <= NARROW || Ly->inputs + Ly->bias <= NARROW; }
+
+/* Unit i of layer l on the chunk: a, da (and d2a when wanted) (B) from z (B). */
+static void activate_row(const mlpf_layer *Ly, int i, size_t B, int want_d2, double *z, double *a,
+                         double *da, double *d2a) {
+    size_t r = (size_t)i * B;
+    mlpf_activation_eval_n(&Ly->acts[i], z + r, B, a + r, da + r, want_d2 ? d2a + r : NULL);
+}
+
+/* Forward through all layers, one unit row (B samples) at a time so that each row's
+   pre-activation, activation and derivative stay in L1: x (din+1, B) -> z_l, da_l,
+   d2a_l (U_l, B) (d2a only when want_d2), a_l (U_l+1, B); lse (B) for a softmax output.
+   A narrow next layer (<= NARROW units) accumulates its z from each row as it is made
+   (the same sum, in the same order, as mlpf_mm_nn), instead of a second pass over a_l. */
+MLPF_HOT static void forward_chunk(const finite_data *f, const double *x, size_t B, int want_d2,
+                                   chunk_ws *w) {
     const mlpf_net *net = f->net;
     const double *in = w->x;
+    int fed = 0; /* z_l already accumulated by the layer below */
     for (int l = 0; l < net->nlayers; l++) {
         const mlpf_layer *Ly = &net->layers[l];
-        int U = Ly->units, cols = Ly->inputs + Ly->bias;
+        int U = Ly->units, cols = Ly->inputs + Ly->bias, last = l == net->nlayers - 1;
+        const double *W = x + Ly->offset;
+        double *z = w->z[l], *a = w->a[l];
+        int rows = layer_narrow(Ly);
         /* z = W [a_{l-1}; 1]: the ones row multiplies the bias column when there is one. */
-        mlpf_mm_nn(U, (int)B, cols, x + Ly->offset, cols, in, (int)B, w->z[l], (int)B);
-        double *a = w->a[l];
-        if (Ly->acts[0].kind == MLPF_ACT_SOFTMAX) {
-            for (size_t b = 0; b < B; b++) w->lse[b] = mlpf_softmax(U, w->z[l] + b, B, a + b);
-        } else if (Ly->shared_act) {
-            mlpf_activation_eval_n(&Ly->acts[0], w->z[l], (size_t)U * B, a, w->da[l], w->d2a[l]);
-        } else {
-            for (int i = 0; i < U; i++)
-                mlpf_activation_eval_n(&Ly->acts[i], w->z[l] + (size_t)i * B, B, a + (size_t)i * B,
-                                       w->da[l] + (size_t)i * B, w->d2a[l] + (size_t)i * B);
+        if (!fed && !rows) mlpf_mm_nn(U, (int)B, cols, W, cols, in, (int)B, z, (int)B);
+        const mlpf_layer *Ln = last ? NULL : &net->layers[l + 1];
+        int feed = Ln && Ln->units <= NARROW;
+        if (feed) memset(w->z[l + 1], 0, (size_t)Ln->units * B * sizeof(double));
+        int softmax = Ly->acts[0].kind == MLPF_ACT_SOFTMAX;
+        for (int i = 0; i < U; i++) {
+            if (!fed && rows) mlpf_mm_nn(1, (int)B, cols, W + (size_t)i * (size_t)cols, cols, in, (int)B,
+                                         z + (size_t)i * B, (int)B);
+            if (softmax) continue;
+            activate_row(Ly, i, B, want_d2, z, a, w->da[l], w->d2a[l]);
+            const double *ai = a + (size_t)i * B;
+            for (int o = 0; feed && o < Ln->units; o++) {
+                double wo = x[Ln->offset + (size_t)o * (size_t)(Ln->inputs + Ln->bias) + (size_t)i];
+                double *zo = w->z[l + 1] + (size_t)o * B;
+                for (size_t b = 0; b < B; b++) zo[b] += wo * ai[b];
+            }
         }
+        if (softmax)
+            for (size_t b = 0; b < B; b++) w->lse[b] = mlpf_softmax(U, z + b, B, a + b);
         for (size_t b = 0; b < B; b++) a[(size_t)U * B + b] = 1.0;
+        if (feed && Ln->bias)
+            for (int o = 0; o < Ln->units; o++) {
+                double wo = x[Ln->offset + (size_t)o * (size_t)(Ln->inputs + 1) + (size_t)U];
+                double *zo = w->z[l + 1] + (size_t)o * B;
+                for (size_t b = 0; b < B; b++) zo[b] += wo * 1.0;
+            }
+        fed = feed;
         in = a;
     }
 }
@@ -203,17 +241,60 @@ MLPF_HOT static double output_chunk(const finite_data *f, size_t B, int want_hes
     return loss;
 }
 
+/* Unit j of layer l-1 below a narrow layer l (U_l <= NARROW), in one visit of its row:
+   dloss/dW_l[:, j] += delta_l a_{l-1,j}^T, lambda_{l-1,j} = W_l[:, j]^T delta_l and
+   delta_{l-1,j} = lambda_{l-1,j} * sigma'_{l-1,j}; when layer l-1 has narrow inputs, also its
+   gradient row dloss/dW_{l-1}[j, :] += delta_{l-1,j} [a_{l-2}; 1]^T while the row is hot.
+   grad_l / grad_below: where to add those two (NULL: not wanted or already added).
+   Returns 1 when it added the row below. Sums as in mlpf_mm_* (same order, same bits). */
+MLPF_HOT static int backward_row(const finite_data *f, const double *x, int l, int j, size_t B,
+                                 double *grad_l, double *grad_below, chunk_ws *w) {
+    const mlpf_net *net = f->net;
+    const mlpf_layer *Ly = &net->layers[l], *Lp = &net->layers[l - 1];
+    int U = Ly->units, cols = Ly->inputs + Ly->bias, colp = Lp->inputs + Lp->bias;
+    size_t r = (size_t)j * B;
+    if (grad_l)
+        mlpf_mm_nt_acc(U, 1, (int)B, w->delta[l], (int)B, w->a[l - 1] + r, (int)B,
+                       grad_l + Ly->offset + (size_t)j, cols);
+    const double *Wj = x + Ly->offset + (size_t)j, *dn = w->delta[l], *da = w->da[l - 1] + r;
+    double *dl = w->delta[l - 1] + r, *lam = w->lam[l - 1] + r;
+#pragma omp simd
+    for (size_t b = 0; b < B; b++) {
+        double acc = Wj[0] * dn[b]; /* lambda: the sum over i in mlpf_mm_tn's order */
+        for (int i = 1; i < U; i++) acc += Wj[(size_t)i * (size_t)cols] * dn[(size_t)i * B + b];
+        lam[b] = acc;
+        dl[b] = acc * da[b];
+    }
+    if (!grad_below || colp > NARROW) return 0;
+    const double *below = l - 1 ? w->a[l - 2] : w->x;
+    mlpf_mm_nt_acc(1, colp, (int)B, dl, (int)B, below, (int)B,
+                   grad_below + Lp->offset + (size_t)j * (size_t)colp, colp);
+    return 1;
+}
+
 /* Backpropagation: lambda_{l-1} = W_l^T delta_l, delta_{l-1} = lambda_{l-1} * sigma'(z_{l-1}).
-   Adds dloss/dW_l = delta_l [a_{l-1}; 1]^T to grad (P). */
+   Adds dloss/dW_l = delta_l [a_{l-1}; 1]^T to grad (P). Below a narrow layer the work
+   goes row by row (backward_row), so each row of a_{l-1} and sigma'_{l-1} is read once. */
 MLPF_HOT static void backward_chunk(const finite_data *f, const double *x, size_t B, double *grad, chunk_ws *w) {
     const mlpf_net *net = f->net;
+    int done = 0; /* layer l's gradient was already added by the rows above it */
     for (int l = net->nlayers - 1; l >= 0; l--) {
         const mlpf_layer *Ly = &net->layers[l];
-        int U = Ly->units, cols = Ly->inputs + Ly->bias;
+        int U = Ly->units, cols = Ly->inputs + Ly->bias, Up = Ly->inputs;
         const double *in = l ? w->a[l - 1] : w->x;
-        if (grad) mlpf_mm_nt_acc(U, cols, (int)B, w->delta[l], (int)B, in, (int)B, grad + Ly->offset, cols);
+        if (l > 0 && U <= NARROW) {
+            int below = 0;
+            double *gl = done ? NULL : grad;
+            for (int j = 0; j < Up; j++) below = backward_row(f, x, l, j, B, gl, grad, w);
+            if (gl && Ly->bias) /* the bias column: the ones row of abar_{l-1} */
+                mlpf_mm_nt_acc(U, 1, (int)B, w->delta[l], (int)B, in + (size_t)Up * B, (int)B,
+                               grad + Ly->offset + (size_t)Up, cols);
+            done = below;
+            continue;
+        }
+        if (grad && !done) mlpf_mm_nt_acc(U, cols, (int)B, w->delta[l], (int)B, in, (int)B, grad + Ly->offset, cols);
+        done = 0;
         if (l == 0) break;
-        int Up = Ly->inputs;
         mlpf_mm_tn(Up, (int)B, U, x + Ly->offset, cols, w->delta[l], (int)B, w->lam[l - 1], (int)B);
         const double *da = w->da[l - 1];
         double *dl = w->delta[l - 1], *lam = w->lam[l - 1];
@@ -408,105 +489,166 @@ MLPF_HOT static void hessian_chunk(const finite_data *f, const double *x, size_t
 }
 
 /* Rows per chunk: large enough for dsyrk to run at full speed, small enough that
-   the (B, P) buffers stay in cache-sized memory. */
-static size_t chunk_rows(size_t P, int dout, int want_hess) {
+   the (B, P) buffers stay in cache-sized memory; never more than the data (rounded
+   up to a multiple of 8), so small data sets get small buffers. */
+static size_t chunk_rows(size_t n, size_t P, int dout, int want_hess) {
     /* dsyrk needs a deep inner dimension to reach its peak: Hessian chunks are taller. */
     size_t cap = want_hess ? 1024 : 256;
     size_t B = (size_t)(want_hess ? 1u << 21 : 1u << 19) / (P * (size_t)dout + 1);
     if (B > cap) B = cap;
     if (B < 16) B = 16;
-    return B;
+    size_t n8 = (n + 7) / 8 * 8;
+    return B < n8 ? B : n8;
 }
 
-/* Slabs: a fixed partition of the chunks, each with its own accumulator. The
-   number depends on N and P only, never on threads, so sums are reproducible. */
-static size_t slab_count(size_t nchunks, size_t P, int want_hess) {
-    size_t S = nchunks < 4 ? nchunks : 4;
+/* Slabs: runs of consecutive chunks that share one accumulator. Their size depends on
+   N and P only, never on the thread count: a slab is one chunk until there would be
+   more than MAX_SLABS of them (or, for Hessians, more than SLAB_HESS_BYTES of P x P
+   accumulators), then slabs take several chunks. Threads take slabs as they come
+   (nobody waits for anybody until the end); the slabs are added up in slab order. */
+#define MAX_SLABS 1024
+#define SLAB_HESS_BYTES ((size_t)32 << 20)
+
+static size_t chunks_per_slab(size_t nchunks, size_t P, int want_hess) {
+    size_t smax = MAX_SLABS;
     if (want_hess) {
-        size_t cap = ((size_t)256 << 20) / (P * P * sizeof(double) + 1);
-        if (cap < 1) cap = 1;
-        if (S > cap) S = cap;
+        size_t cap = SLAB_HESS_BYTES / (P * P * sizeof(double) + 1);
+        smax = cap < 1 ? 1 : cap < smax ? cap : smax;
     }
-    return S ? S : 1;
+    return (nchunks + smax - 1) / smax;
+}
+
+/* One evaluation's shared state. Slab 0 accumulates straight into the totals; slab
+   s > 0 into loss[s], grad + (s - 1) P, hess + (s - 1) P P, added in order at the end. */
+typedef struct {
+    const finite_data *f;
+    const double *x;
+    const size_t *subset;
+    size_t n, B, nchunks, per, S, P;  /* per: chunks per slab; S: slabs */
+    int want_hess;
+    double inv_n;
+    double *loss;                     /* (S) per slab */
+    double *grad, *hess;              /* totals: grad (P), lower triangle of hess (P, P) */
+    double *slab_grad, *slab_hess;    /* slabs 1 .. S-1: (S - 1, P), (S - 1, P, P) */
+    int status;
+    mlpf_error *err;
+} eval_job;
+
+/* Lower triangle of (P, P): dst += src. */
+MLPF_HOT static void lower_add(size_t P, double *dst, const double *src) {
+    for (size_t i = 0; i < P; i++) {
+        double *d = dst + i * P;
+        const double *s = src + i * P;
+        for (size_t j = 0; j <= i; j++) d[j] += s[j];
+    }
+}
+
+/* Chunk c into the accumulators g (P) and h (P, P lower) (NULL: not wanted); returns its loss. */
+static double eval_chunk(const eval_job *job, size_t c, double *g, double *h, chunk_ws *w) {
+    size_t s0 = c * job->B, m = job->n - s0 < job->B ? job->n - s0 : job->B;
+    load_chunk(job->f, job->subset, s0, m, job->inv_n, w);
+    forward_chunk(job->f, job->x, m, job->want_hess, w);
+    double l = output_chunk(job->f, m, job->want_hess, w);
+    if (g) backward_chunk(job->f, job->x, m, g, w);
+    if (h) hessian_chunk(job->f, job->x, m, h, w);
+    return l;
+}
+
+/* Slab s: its chunks in order, into its accumulators. */
+static void eval_slab(eval_job *job, size_t s, chunk_ws *w) {
+    size_t P = job->P, c1 = (s + 1) * job->per < job->nchunks ? (s + 1) * job->per : job->nchunks;
+    double *g = !job->grad ? NULL : s ? job->slab_grad + (s - 1) * P : job->grad;
+    double *h = !job->hess ? NULL : s ? job->slab_hess + (s - 1) * P * P : job->hess;
+    double l = 0;
+    for (size_t c = s * job->per; c < c1; c++) l += eval_chunk(job, c, g, h, w);
+    job->loss[s] = l;
+}
+
+/* One thread's part: the slabs it takes (dynamic, so a thread slowed by a busy machine
+   takes fewer and no thread waits on another's slab). */
+static void eval_thread(eval_job *job, int parallel) {
+    chunk_ws w;
+    mlpf_error local_err;
+    int st = ws_alloc(job->f, job->B, job->want_hess, &w, &local_err);
+    if (st) {
+#pragma omp critical(mlpf_finite_status)
+        if (!job->status) { job->status = st; if (job->err) *job->err = local_err; }
+    }
+    if (!parallel) {
+        for (size_t s = 0; s < job->S && !st; s++) eval_slab(job, s, &w);
+    } else {
+#pragma omp for schedule(dynamic, 1)
+        for (size_t s = 0; s < job->S; s++)
+            if (!st) eval_slab(job, s, &w);
+    }
+    ws_free(&w);
+}
+
+/* The slabs' sums in slab order into loss, grad and the full symmetric hess. */
+static void add_slabs(const eval_job *job, double *loss) {
+    size_t P = job->P;
+    double total = 0;
+    for (size_t s = 0; s < job->S; s++) total += job->loss[s];
+    if (loss) *loss = total;
+    for (size_t s = 1; s < job->S && job->grad; s++)
+        for (size_t i = 0; i < P; i++) job->grad[i] += job->slab_grad[(s - 1) * P + i];
+    if (!job->hess) return;
+    for (size_t s = 1; s < job->S; s++) lower_add(P, job->hess, job->slab_hess + (s - 1) * P * P);
+    for (size_t i = 0; i < P; i++)
+        for (size_t j = 0; j < i; j++) job->hess[j * P + i] = job->hess[i * P + j];
+}
+
+/* Threads for this call: the option (0: OpenMP's default), at most one per slab; small
+   jobs on the calling thread, where a parallel region costs more than they do. */
+static int eval_threads(const finite_data *f, const eval_job *job) {
+    int threads = f->threads > 0 ? f->threads : omp_get_max_threads();
+    if ((size_t)threads > job->S) threads = (int)job->S;
+    if ((double)job->n * (double)job->P * (job->want_hess ? (double)job->P : 1.0) < 2e5) threads = 1;
+    return threads;
 }
 
 static int finite_eval(void *ctx, const double *x, const size_t *subset, size_t nsubset,
                        double *loss, double *grad, double *hess, mlpf_error *err) {
     const finite_data *f = ctx;
-    const mlpf_net *net = f->net;
-    size_t P = net->nparams, n = subset ? nsubset : f->n;
-    int dout = mlpf_net_dout(net), want_hess = hess != NULL;
-    size_t B = chunk_rows(P, dout, want_hess);
-    size_t nchunks = (n + B - 1) / B, S = slab_count(nchunks, P, want_hess);
-    int threads = f->threads > 0 ? f->threads : omp_get_max_threads();
-    if ((size_t)threads > S) threads = (int)S;
-    /* Small jobs run on the calling thread: a parallel region costs more than they do. */
-    if ((double)n * (double)P * (want_hess ? (double)P : 1.0) < 2e5) threads = 1;
-
-    double *slab_loss = mlpf_calloc(S, sizeof(double), err);
-    double *slab_grad = (grad || want_hess) ? mlpf_calloc(S * P, sizeof(double), err) : NULL;
-    double *slab_hess = NULL;
-    if (want_hess && S > 1) slab_hess = mlpf_malloc((S - 1) * P * P * sizeof(double), err);
-    if (!slab_loss || ((grad || want_hess) && !slab_grad) || (want_hess && S > 1 && !slab_hess)) {
-        free(slab_loss); free(slab_grad); free(slab_hess);
-        return MLPF_ENOMEM;
-    }
-    if (want_hess) {
-        memset(hess, 0, P * P * sizeof(double));
-        if (slab_hess) memset(slab_hess, 0, (S - 1) * P * P * sizeof(double));
-    }
-    int status = MLPF_OK;
-    double inv_n = 1.0 / (double)n;
-
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        /* BLAS calls inside run on this thread only: our parallelism is over slabs. */
-        if (threads > 1) omp_set_num_threads(1);
-        chunk_ws w;
-        mlpf_error local_err;
-        int st = ws_alloc(f, B, want_hess, &w, &local_err);
-        if (st) {
-#pragma omp critical(mlpf_finite_status)
-            if (!status) { status = st; if (err) *err = local_err; }
-        }
-#pragma omp for schedule(static)
-        for (size_t s = 0; s < S; s++) {
-            if (st) continue;
-            size_t c0 = nchunks * s / S, c1 = nchunks * (s + 1) / S;
-            double *g = slab_grad ? slab_grad + s * P : NULL;
-            double *h = want_hess ? (s == 0 ? hess : slab_hess + (s - 1) * P * P) : NULL;
-            for (size_t c = c0; c < c1; c++) {
-                size_t s0 = c * B, m = n - s0 < B ? n - s0 : B;
-                load_chunk(f, subset, s0, m, inv_n, &w);
-                forward_chunk(f, x, m, &w);
-                slab_loss[s] += output_chunk(f, m, want_hess, &w);
-                if (g || h) backward_chunk(f, x, m, g, &w);
-                if (h) hessian_chunk(f, x, m, h, &w);
+    size_t P = f->net->nparams, n = subset ? nsubset : f->n;
+    int want_hess = hess != NULL;
+    size_t B = chunk_rows(n, P, mlpf_net_dout(f->net), want_hess), nchunks = (n + B - 1) / B;
+    size_t per = chunks_per_slab(nchunks, P, want_hess), S = (nchunks + per - 1) / per;
+    eval_job job = {.f = f, .x = x, .subset = subset, .n = n, .B = B, .nchunks = nchunks, .per = per,
+                    .S = S, .P = P, .want_hess = want_hess, .inv_n = 1.0 / (double)n, .err = err};
+    /* the Hessian needs the backward pass, hence a gradient, even when the caller does not */
+    job.grad = grad || !want_hess ? grad : mlpf_malloc(P * sizeof(double), err);
+    job.hess = hess;
+    job.loss = mlpf_calloc(S, sizeof(double), err);
+    if (job.grad) job.slab_grad = mlpf_calloc((S - 1) * P + 1, sizeof(double), err);
+    if (hess) job.slab_hess = mlpf_calloc((S - 1) * P * P + 1, sizeof(double), err);
+    if ((want_hess && !job.grad) || !job.loss || (job.grad && !job.slab_grad) || (hess && !job.slab_hess)) {
+        job.status = MLPF_ENOMEM;
+    } else {
+        if (job.grad) memset(job.grad, 0, P * sizeof(double));
+        if (hess) memset(hess, 0, P * P * sizeof(double));
+        int threads = eval_threads(f, &job);
+        /* BLAS calls inside run on the calling thread only, with one thread too: our
+           parallelism is over slabs, and a threaded BLAS on chunk-sized products costs
+           more than it gains (and splits sums by its own thread count). On one thread
+           the caller's setting is restored after; in a region it is scoped by the region. */
+        if (threads == 1) {
+            int caller = omp_get_max_threads();
+            omp_set_num_threads(1);
+            eval_thread(&job, 0);
+            omp_set_num_threads(caller);
+        } else {
+#pragma omp parallel num_threads(threads)
+            {
+                omp_set_num_threads(1);
+                eval_thread(&job, 1);
             }
         }
-        ws_free(&w);
+        if (job.status == MLPF_OK) add_slabs(&job, loss);
     }
-    if (status == MLPF_OK) {
-        double total = 0;
-        for (size_t s = 0; s < S; s++) total += slab_loss[s];
-        if (loss) *loss = total;
-        if (grad) {
-            memcpy(grad, slab_grad, P * sizeof(double));
-            for (size_t s = 1; s < S; s++)
-                for (size_t i = 0; i < P; i++) grad[i] += slab_grad[s * P + i];
-        }
-        if (want_hess) {
-            for (size_t s = 1; s < S; s++) {
-                const double *hs = slab_hess + (s - 1) * P * P;
-                for (size_t i = 0; i < P; i++)
-                    for (size_t j = 0; j <= i; j++) hess[i * P + j] += hs[i * P + j];
-            }
-            for (size_t i = 0; i < P; i++)
-                for (size_t j = 0; j < i; j++) hess[j * P + i] = hess[i * P + j];
-        }
-    }
-    free(slab_loss); free(slab_grad); free(slab_hess);
-    return status;
+    if (job.grad != grad) free(job.grad);
+    free(job.loss); free(job.slab_grad); free(job.slab_hess);
+    return job.status;
 }
 
 /* The arguments of mlpf_objective_finite, checked: input (n, din), target (n, tcols),

@@ -18,8 +18,10 @@ MLPF_HOT void mlpf_mm_nn(int M, int N, int K, const double *A, int lda, const do
     for (int m = 0; m < M; m++) {
         double *c = C + (size_t)m * (size_t)ldc;
         const double *a = A + (size_t)m * (size_t)lda;
-        for (int n = 0; n < N; n++) c[n] = 0.0;
-        for (int k = 0; k < K; k++) {
+        /* the first term sets c (no zeroing pass): the sum's order is k = 0, 1, ... */
+        const double a0 = a[0];
+        for (int n = 0; n < N; n++) c[n] = a0 * B[n];
+        for (int k = 1; k < K; k++) {
             const double ak = a[k], *b = B + (size_t)k * (size_t)ldb;
             for (int n = 0; n < N; n++) c[n] += ak * b[n];
         }
@@ -34,8 +36,9 @@ MLPF_HOT void mlpf_mm_tn(int M, int N, int K, const double *A, int lda, const do
     }
     for (int m = 0; m < M; m++) {
         double *c = C + (size_t)m * (size_t)ldc;
-        for (int n = 0; n < N; n++) c[n] = 0.0;
-        for (int k = 0; k < K; k++) {
+        const double a0m = A[m];
+        for (int n = 0; n < N; n++) c[n] = a0m * B[n];
+        for (int k = 1; k < K; k++) {
             const double akm = A[(size_t)k * (size_t)lda + (size_t)m], *b = B + (size_t)k * (size_t)ldb;
             for (int n = 0; n < N; n++) c[n] += akm * b[n];
         }

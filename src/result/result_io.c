@@ -2,7 +2,9 @@
    The names are the reference system's, so scripts written for it carry over. */
 #include "result/result_io.h"
 
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 static int add(cJSON *o, const char *name, cJSON *v) {
     if (!v) return 0;
@@ -157,6 +159,22 @@ static int check_pair(const char *json_path, const cJSON *root, const char *npz_
     return MLPF_OK;
 }
 
+/* A run's .npz (it has the entries only mlpf_result_save writes together), as
+   opposed to a plain numpy archive that merely holds an x. */
+static int is_run_npz(const char *path, const unsigned char *buf, size_t len) {
+    static const char *const run_entries[] = {"init", "ode_x", "loss_curve"};
+    for (size_t i = 0; i < sizeof run_entries / sizeof run_entries[0]; i++) {
+        double *v = NULL;
+        size_t shape[2];
+        int ndim;
+        mlpf_error e;
+        int st = mlpf_npz_array(path, buf, len, run_entries[i], &v, shape, &ndim, &e);
+        free(v);
+        if (st) return 0;
+    }
+    return 1;
+}
+
 int mlpf_result_read_array(const char *run, const char *name, double **data, size_t shape[2],
                            int *ndim, mlpf_error *err) {
     mlpf_error local;
@@ -175,9 +193,19 @@ int mlpf_result_read_array(const char *run, const char *name, double **data, siz
     snprintf(npz_path, n, "%s.npz", stem);
     unsigned char *buf = NULL;
     size_t len = 0;
-    cJSON *root = mlpf_json_read(json_path, err);
-    int st = root ? mlpf_read_file(npz_path, (char **)&buf, &len, err) : err->status;
-    if (!st) st = check_pair(json_path, root, npz_path, buf, len, err);
+    /* a .npz without a .json beside it is a plain archive (numpy.savez, or a run
+       killed before its .json was written: the .npz itself is complete, it was
+       renamed into place whole): read it alone; with a .json, check the pair */
+    size_t rl = strlen(run);
+    int alone = rl > 4 && !strcmp(run + rl - 4, ".npz") && access(json_path, F_OK) != 0 &&
+                errno == ENOENT;
+    cJSON *root = alone ? NULL : mlpf_json_read(json_path, err);
+    int st = alone || root ? mlpf_read_file(npz_path, (char **)&buf, &len, err) : err->status;
+    if (!st && !alone) st = check_pair(json_path, root, npz_path, buf, len, err);
+    if (!st && alone && is_run_npz(npz_path, buf, len))
+        st = mlpf_fail(err, MLPF_EIO, "%s: cannot open it (missing), but %s is a run's .npz: the "
+                       "pair is incomplete (the run was stopped before its .json was written)",
+                       json_path, npz_path);
     if (!st) st = mlpf_npz_array(npz_path, buf, len, name, data, shape, ndim, err);
     cJSON_Delete(root);
     free(buf);

@@ -248,7 +248,7 @@ MLPF_HOT void mlpf_activation_eval_n(const mlpf_activation *a, const double *u, 
     case MLPF_ACT_SOFTPLUS:
         /* e = exp(-|u|) gives both softplus = max(u,0) + log1p(e) and sigmoid.
            Derivatives are always wanted together with values in the kernels. */
-        if (!df || !d2f) break;
+        if (!df) break;
 #pragma omp simd
         for (size_t i = 0; i < n; i++) {
             double ui = u[i], e = exp(-fabs(ui));
@@ -258,7 +258,7 @@ MLPF_HOT void mlpf_activation_eval_n(const mlpf_activation *a, const double *u, 
             double w = 1.0 + e;
             f[i] = 0.5 * (ui + fabs(ui)) + (log(w) + (e - (w - 1.0)) / w);
             df[i] = s;
-            d2f[i] = s * (1 - s);
+            if (d2f) d2f[i] = s * (1 - s); /* gradients skip it: one store less per element */
         }
         return;
     case MLPF_ACT_SIGMOID:

@@ -207,7 +207,7 @@ done
 check bench -- sh -c "\"$M\" bench --din 2 --units 10 --samples 100 --repeats 3 > b.json"
 $PY -c "
 import json; b = json.load(open('b.json'))
-assert b['nparams'] == 41 and 0 < b['gradient_seconds'] < b['hessian_seconds'] < 1, b
+assert b['nparams'] == 41 and 0 < b['gradient_seconds'] < 1 and 0 < b['hessian_seconds'] < 1, b
 " && ok || { bad bench_json; cat b.json; }
 
 echo "test_cli: $passed passed, $failed failed"

@@ -1,0 +1,187 @@
+/* test_flows.c - long gradient flows at default options (issue 9): a flow into
+   a channel to infinity reaches t = 1e12 with BDF, its recorded loss never
+   rises; an open-ended flow there ends with "channel" instead of handing a
+   channel to the minimiser; the default method above P = 256 hands over to
+   BDF when stiffness stalls it and says so in the result's alg (a method
+   that fails hands over too: test_dynamics' test_fallback). */
+#include "check.h"
+#include "test_objectives.h"
+#include "internal.h"
+#include "mlpflow.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The recorded loss may rise by its rounding only: 1e-12 relative, and the
+   cancellation of the exact-data loss's O(1) terms (a few 1e-16). Returns
+   the index of the first larger rise, or 0. */
+static size_t first_rise(const mlpf_result *r, double abs_rounding) {
+    for (size_t k = 1; k < r->ntrajectory; k++) {
+        double a = r->loss_curve[k - 1], b = r->loss_curve[k];
+        if (b > a + 1e-12 * fabs(a) + abs_rounding) return k;
+    }
+    return 0;
+}
+
+/* The erf (sigmoid2) teacher of 5 units without biases, Din 2, exact Gaussian
+   data; a student of 5 from seed 0 flows into a channel: its loss falls by
+   1e-4 relative per decade while two output weights diverge. */
+typedef struct {
+    mlpf_net *teacher, *student;
+    double *tp, *x0;
+    mlpf_objective *obj;
+} channel_problem;
+
+static int channel_make(channel_problem *c) {
+    mlpf_error err;
+    memset(c, 0, sizeof *c);
+    c->teacher = make_net(2, 5, "sigmoid2", 0, 0);
+    c->student = make_net(2, 5, "sigmoid2", 0, 0);
+    size_t P = mlpf_net_nparams(c->student);
+    c->tp = malloc(P * sizeof *c->tp);
+    c->x0 = malloc(P * sizeof *c->x0);
+    if (!c->teacher || !c->student || !c->tp || !c->x0) return 0;
+    mlpf_random_params(c->teacher, 100, c->tp, &err);
+    mlpf_random_params(c->student, 0, c->x0, &err);
+    c->obj = mlpf_objective_gaussian(c->teacher, c->tp, c->student, &err);
+    CHECK(c->obj != NULL, "gaussian objective: %s", err.msg);
+    return c->obj != NULL;
+}
+
+static void channel_free(channel_problem *c) {
+    mlpf_objective_free(c->obj);
+    mlpf_net_free(c->teacher);
+    mlpf_net_free(c->student);
+    free(c->tp);
+    free(c->x0);
+}
+
+/* The channel flow to t = 1e12 at defaults (BDF, samples at its step ends):
+   it gets there (kencarp58 failed near t = 1e6), and the loss curve is
+   monotone. */
+static void test_channel_to_1e12(void) {
+    channel_problem c;
+    if (!channel_make(&c)) return channel_free(&c);
+    mlpf_error err;
+    mlpf_train_options o;
+    mlpf_train_options_default(&o);
+    o.maxT = 1e12;
+    snprintf(o.optim_solver, sizeof o.optim_solver, "none");
+    mlpf_result *r = NULL;
+    CHECK_OK(mlpf_train(c.obj, c.x0, &o, &r, &err), &err);
+    if (r) {
+        CHECK(!strcmp(r->alg, "bdf"), "default flow method %s", r->alg);
+        CHECK(!strcmp(r->ode_stopped_by, "maxT") && r->ode_time_run == 1e12,
+              "channel flow stopped by %s at t = %g after %ld steps", r->ode_stopped_by,
+              r->ode_time_run, r->ode_iterations);
+        CHECK(r->ode_iterations < 10000, "%ld steps", r->ode_iterations);
+        size_t k = first_rise(r, 4e-16);
+        CHECK(k == 0, "recorded loss rises at sample %zu: %.17g -> %.17g", k,
+              k ? r->loss_curve[k - 1] : 0, k ? r->loss_curve[k] : 0);
+        CHECK(r->trajectory_t[r->ntrajectory - 1] == 1e12, "last sample at %g",
+              r->trajectory_t[r->ntrajectory - 1]);
+        /* the channel: some output weight has grown well beyond its start */
+        double amax = 0, a0 = 0;
+        for (size_t i = 10; i < 15; i++) amax = fmax(amax, fabs(r->x[i])), a0 = fmax(a0, fabs(c.x0[i]));
+        CHECK(amax > 2 * a0, "output weights %g (start %g)", amax, a0);
+    }
+    mlpf_result_free(r);
+    channel_free(&c);
+}
+
+/* maxT = inf with a minimiser: the flow tells the channel from a minimum and
+   ends with "channel"; the minimiser is skipped and nothing claims
+   convergence. */
+static void test_channel_not_basin(void) {
+    channel_problem c;
+    if (!channel_make(&c)) return channel_free(&c);
+    mlpf_error err;
+    mlpf_train_options o;
+    mlpf_train_options_default(&o);
+    mlpf_result *r = NULL;
+    CHECK_OK(mlpf_train(c.obj, c.x0, &o, &r, &err), &err);
+    if (r) {
+        CHECK(!strcmp(r->ode_stopped_by, "channel"), "open-ended channel flow stopped by %s at t = %g",
+              r->ode_stopped_by, r->ode_time_run);
+        CHECK(!strcmp(r->optim_stopped_by, "skipped"), "minimiser %s", r->optim_stopped_by);
+        CHECK(!r->converged, "a channel point is not converged (gnorm %g)", r->gnorm);
+    }
+    mlpf_result_free(r);
+    channel_free(&c);
+}
+
+/* Above P = 256 the default is dopri5, which on a stiff flow is held to
+   steps of ~3 / lambda_max; when flow time stops doubling it hands over to
+   BDF and says "stall". dx/dt = -diag(lambda) (x - 1), P = 257, lambda from
+   1 to 1000 (log-spaced): exact x_i(t) = 1 - exp(-lambda_i t) from x = 0. */
+typedef struct {
+    size_t p;
+    double *lambda;
+} diag_quad;
+
+static int quad_eval(void *c, const double *x, const size_t *sub, size_t ns, double *loss,
+                     double *grad, double *hess, mlpf_error *err) {
+    (void)sub, (void)ns, (void)err;
+    const diag_quad *q = c;
+    double l = 0;
+    if (hess) memset(hess, 0, q->p * q->p * sizeof *hess);
+    for (size_t i = 0; i < q->p; i++) {
+        double d = x[i] - 1;
+        l += 0.5 * q->lambda[i] * d * d;
+        if (grad) grad[i] = q->lambda[i] * d;
+        if (hess) hess[i * q->p + i] = q->lambda[i];
+    }
+    if (loss) *loss = l;
+    return MLPF_OK;
+}
+
+static void test_stall_hands_over(void) {
+    diag_quad q = {257, malloc(257 * sizeof(double))};
+    double *x0 = calloc(q.p, sizeof *x0);
+    for (size_t i = 0; i < q.p; i++) q.lambda[i] = pow(10.0, 3.0 * (double)i / (double)(q.p - 1));
+    mlpf_objective_ops ops = {"stiff diagonal quadratic", q.p, 0, quad_eval, NULL};
+    mlpf_error err;
+    mlpf_objective *obj = mlpf_objective_custom(&ops, &q, &err);
+    CHECK(obj != NULL, "%s", err.msg);
+    mlpf_train_options o;
+    mlpf_train_options_default(&o);
+    snprintf(o.optim_solver, sizeof o.optim_solver, "none");
+    o.maxT = 50;
+    mlpf_result *res = NULL;
+    if (obj) CHECK_OK(mlpf_train(obj, x0, &o, &res, &err), &err);
+    if (res) {
+        CHECK(!strcmp(res->alg, "dopri5>bdf(stall)"), "alg %s after %ld steps, t = %g", res->alg,
+              res->ode_iterations, res->ode_time_run);
+        CHECK(!strcmp(res->ode_stopped_by, "maxT"), "stopped by %s at t = %g",
+              res->ode_stopped_by, res->ode_time_run);
+        CHECK(res->ode_iterations < 10000, "%ld steps", res->ode_iterations);
+        double worst = 0;
+        for (size_t i = 0; i < q.p; i++)
+            worst = fmax(worst, fabs(res->x[i] - (1 - exp(-q.lambda[i] * 50))));
+        CHECK(worst < 1e-4, "off the exact flow by %g", worst);
+        size_t k = first_rise(res, 0);
+        CHECK(k == 0, "recorded loss rises at sample %zu", k);
+    }
+    mlpf_result_free(res);
+    mlpf_objective_free(obj);
+    free(q.lambda);
+    free(x0);
+}
+
+/* Defaults stop on iteration counts and flow time, never on the clock. */
+static void test_default_limits(void) {
+    mlpf_train_options o;
+    mlpf_train_options_default(&o);
+    CHECK(isinf(o.maxtime_ode) && isinf(o.maxtime_optim), "maxtime %g / %g", o.maxtime_ode,
+          o.maxtime_optim);
+    CHECK(o.maxiterations_ode > 0 && o.maxiterations_optim > 0, "iteration limits");
+}
+
+int main(void) {
+    test_default_limits();
+    test_channel_to_1e12();
+    test_channel_not_basin();
+    test_stall_hands_over();
+    return check_report("test_flows");
+}
