@@ -81,7 +81,7 @@ def hessian_spectrum(net, x, regularized=False, vectors=True, k=None, which="sma
     ``k=None``: the whole spectrum from the dense Hessian (an error naming this function's
     ``k=`` when P x P does not fit the memory budget). ``k=10``: the 10 ``which="smallest"``
     (or ``"largest"``) eigenpairs by thick-restart Lanczos on Hessian-vector products; each
-    returned value is within its residual |H y - theta y| <= tol * |H| of an eigenvalue of H.
+    returned value is within its residual ``||H y - theta y|| <= tol * ||H||`` of an eigenvalue of H.
     Pass a dict as ``info`` to receive nconv, nhvp, restarts, hnorm and the residuals.
 
     Example::
@@ -182,18 +182,19 @@ def hessian_density(net, x, nprobes=10, steps=80, seed=0, sigma=None, grid=None,
     return grid, dens, err
 
 
-def plot_density(grid, density, path, error=None, title="Hessian eigenvalue density (SLQ)"):
-    """Write the density (log scale, as PyHessian users read it) to a PNG; returns path.
+def plot_density(grid, density, path=None, error=None, title="Hessian eigenvalue density (SLQ)",
+                 ax=None):
+    """Draw the density (log scale, as PyHessian users read it) on ``ax`` (a new figure
+    when omitted), with its error band when ``error`` is given; save a PNG only when
+    ``path`` is given. Returns the Axes, like the helpers of :mod:`mlpflow.plot`.
 
     Example::
 
         >>> grid, dens, err = mf.hessian_density(net, x, return_error=True)
-        >>> mf.plot_density(grid, dens, "out/density.png", error=err)
-        'out/density.png'
+        >>> ax = mf.plot_density(grid, dens, "out/density.png", error=err)
     """
-    from . import plot
-    plt = plot._plt()
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    from .plot import _axes, _finish
+    ax, created = _axes(ax, (6, 3.5))
     floor = max(density.max() * 1e-8, 1e-300)
     ax.semilogy(grid, np.maximum(density, floor), lw=1)
     if error is not None:
@@ -201,7 +202,7 @@ def plot_density(grid, density, path, error=None, title="Hessian eigenvalue dens
     ax.set_xlabel("eigenvalue")
     ax.set_ylabel("density")
     ax.set_title(title)
-    return plot._save(fig, path)
+    return _finish(ax, created, path)
 
 
 __all__.append("plot_density")
