@@ -6,6 +6,7 @@
 #include "result/result_io.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -290,6 +291,22 @@ static void test_train_options(void) {
     cJSON *bad = cJSON_CreateString("12x");
     CHECK(mlpf_train_config_set(&back, "seed", bad, NULL, "seed", &err) == MLPF_EINVAL,
           "seed \"12x\" accepted");
+    cJSON_Delete(bad);
+    /* found by fuzzing in CI (fuzz_options): the largest maxiterations_ode,
+       LONG_MAX, was written as the double 2^63, which is out of range when read
+       back; integer limits beyond 2^53 are now decimal strings like seeds */
+    CHECK_OK(mlpf_train_config_set_string(&c, "maxiterations_ode", "9223372036854775807", &err),
+             &err);
+    cJSON_Delete(o);
+    o = mlpf_train_options_json(&c.opt);
+    CHECK_OK(mlpf_train_config_set(&back, "maxiterations_ode",
+                                   cJSON_GetObjectItem(o, "maxiterations_ode"), NULL,
+                                   "RUN.json: maxiterations_ode", &err), &err);
+    CHECK(back.opt.maxiterations_ode == LONG_MAX, "LONG_MAX through the options JSON: %ld",
+          back.opt.maxiterations_ode);
+    bad = cJSON_CreateString("9223372036854775808");
+    CHECK(mlpf_train_config_set(&back, "maxiterations_ode", bad, NULL, "m", &err) == MLPF_EINVAL,
+          "2^63 as a string accepted");
     cJSON_Delete(bad);
     mlpf_train_config_free(&back);
     cJSON_Delete(o);

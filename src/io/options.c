@@ -327,15 +327,22 @@ int mlpf_train_config_set_merges(mlpf_train_config *c, const cJSON *value, const
     return MLPF_OK;
 }
 
-/* A seed written as a decimal string (how RUN.json records seeds beyond 2^53,
-   which a JSON number, a double, would round). */
-static int set_u64_string(uint64_t *out, const char *s, const char *where, mlpf_error *err) {
+/* An integer option written as a decimal string: how RUN.json records seeds
+   and limits beyond 2^53, which a JSON number (a double) would round. */
+static int set_integer_string(const opt_field *f, char *base, const char *s, const char *where,
+                              mlpf_error *err) {
+    unsigned long long max = f->type == OPT_LONG   ? (unsigned long long)LONG_MAX
+                             : f->type == OPT_SIZE ? (unsigned long long)SIZE_MAX
+                                                   : (unsigned long long)UINT64_MAX;
     char *e;
     errno = 0;
     unsigned long long v = strtoull(s, &e, 10);
-    if (s[0] < '0' || s[0] > '9' || *e != '\0' || errno)
-        return mlpf_fail(err, MLPF_EINVAL, "%s: \"%s\" is not an integer in [0, 2^64)", where, s);
-    *out = (uint64_t)v;
+    if (s[0] < '0' || s[0] > '9' || *e != '\0' || errno || v > max)
+        return mlpf_fail(err, MLPF_EINVAL, "%s: \"%s\" is not an integer in [0, %llu]", where, s,
+                         max);
+    if (f->type == OPT_LONG) *(long *)base = (long)v;
+    else if (f->type == OPT_SIZE) *(size_t *)base = (size_t)v;
+    else *(uint64_t *)base = (uint64_t)v;
     return MLPF_OK;
 }
 
@@ -366,8 +373,9 @@ int mlpf_train_config_set(mlpf_train_config *c, const char *key, const cJSON *va
         *(int *)base = b;
         return MLPF_OK;
     }
-    if (f->type == OPT_U64 && cJSON_IsString(value))
-        return set_u64_string((uint64_t *)base, value->valuestring, where, err);
+    if ((f->type == OPT_U64 || f->type == OPT_LONG || f->type == OPT_SIZE) &&
+        cJSON_IsString(value) && value->valuestring[0] >= '0' && value->valuestring[0] <= '9')
+        return set_integer_string(f, base, value->valuestring, where, err);
     double d;
     if (!json_double(value, &d))
         return mlpf_fail(err, MLPF_EINVAL, "%s: need a number", where);
@@ -396,7 +404,13 @@ int mlpf_train_config_set_string(mlpf_train_config *c, const char *key, const ch
     cJSON *v = NULL;
     char *end;
     double d = strtod(value, &end);
-    if (*value && *end == '\0') {
+    const opt_field *f = NULL;
+    for (size_t i = 0; i < NFIELDS; i++)
+        if (!strcmp(FIELDS[i].name, key)) f = &FIELDS[i];
+    if (f && (f->type == OPT_LONG || f->type == OPT_SIZE) && value[0] >= '0' &&
+        value[0] <= '9' && strspn(value, "0123456789") == strlen(value)) {
+        v = cJSON_CreateString(value);   /* exact: limits up to 2^63 - 1 do not fit a double */
+    } else if (*value && *end == '\0') {
         v = cJSON_CreateNumber(d);
         if (v && !isfinite(d)) {
             cJSON_Delete(v);
@@ -437,7 +451,7 @@ cJSON *mlpf_json_number(double v) {
 }
 
 /* Exact: a number up to 2^53, beyond that a decimal string (read back by
-   mlpf_train_config_set). */
+   mlpf_train_config_set); for seeds and the integer limits. */
 static cJSON *u64_json(uint64_t v) {
     if (v <= (UINT64_C(1) << 53)) return cJSON_CreateNumber((double)v);
     char s[24];
@@ -454,9 +468,9 @@ cJSON *mlpf_train_options_json(const mlpf_train_options *opt) {
         cJSON *v = NULL;
         switch (f->type) {
         case OPT_DOUBLE: v = mlpf_json_number(*(const double *)base); break;
-        case OPT_LONG: v = cJSON_CreateNumber((double)*(const long *)base); break;
+        case OPT_LONG: v = u64_json((uint64_t)*(const long *)base); break;  /* ranges are >= 0 */
         case OPT_INT: v = cJSON_CreateNumber(*(const int *)base); break;
-        case OPT_SIZE: v = cJSON_CreateNumber((double)*(const size_t *)base); break;
+        case OPT_SIZE: v = u64_json((uint64_t)*(const size_t *)base); break;
         case OPT_BOOL: v = cJSON_CreateBool(*(const int *)base); break;
         case OPT_STR: v = cJSON_CreateString(base); break;
         case OPT_U64: v = u64_json(*(const uint64_t *)base); break;

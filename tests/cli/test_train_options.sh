@@ -27,8 +27,10 @@ usage 'unknown optim_solver "newton"' --optim_solver newton
 usage 'nan is not a valid minloss' --minloss nan
 usage 'nan is not a valid maxT' --maxT nan
 usage 'minloss = inf is out of range' --minloss inf
-usage 'maxiterations_ode = 9.22337e+18 is out of range [0, 9223372036854775807]' \
+usage '"9223372036854775808" is not an integer in [0, 9223372036854775807]' \
     --maxiterations_ode 9223372036854775808
+usage 'maxiterations_ode = 1e+19 is out of range [0, 9223372036854775807]' \
+    --maxiterations_ode 1e19
 usage 'n_samples_trajectory = 1.09951e+12 is out of range [0, 2147483647]' \
     --n_samples_trajectory 1099511627776
 usage 'is not a seed (an integer in [0, 18446744073709551615])' --seed 18446744073709551616
