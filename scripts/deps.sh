@@ -1,7 +1,9 @@
 #!/bin/sh
 # Installs the Debian packages mlpflow needs when they are missing (as root),
-# otherwise names them and stops.
-PKGS="gcc make pkg-config libopenblas-openmp-dev liblapacke-dev libsundials-dev libnlopt-dev libcjson-dev python3 python3-numpy python3-pytest python3-matplotlib python3-sphinx valgrind libsqlite3-dev libopenmpi-dev openmpi-bin python3-pandas"
+# otherwise names them and stops. With arguments: those packages instead (the
+# fuzzing build's clang, say: scripts/fuzz_deps.sh).
+PKGS="gcc make pkg-config libopenblas-openmp-dev liblapacke-dev libsundials-dev libnlopt-dev libcjson-dev python3 python3-numpy python3-pytest python3-matplotlib python3-sphinx valgrind libsqlite3-dev libopenmpi-dev openmpi-bin python3-pandas python3-sklearn python3-torch"
+[ $# -gt 0 ] && PKGS="$*"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
