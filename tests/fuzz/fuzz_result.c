@@ -218,8 +218,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     mlpf_train_options_default(&opt);
     take_string(&r, opt.alg, sizeof opt.alg);
     opt.seed = take64(&r);
-    opt.maxT = fabs(take_double(&r));   /* a valid option: >= 0, inf allowed, no NaN */
-    if (isnan(opt.maxT)) opt.maxT = INFINITY;
+    opt.maxT = fabs(take_double(&r));   /* a valid option: > 0, inf allowed, no NaN */
+    if (!(opt.maxT > 0)) opt.maxT = INFINITY;
     char spec[64];
     take_string(&r, spec, sizeof spec);
     size_t p = res.nparams, nt = res.ntrajectory;
