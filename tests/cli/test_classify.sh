@@ -4,15 +4,7 @@
 # parameters), the exact Gaussian objective, parameter files written by numpy
 # (.npy and numpy.savez), and the errors: compressed or incomplete .npz files.
 # Every output must be strict JSON (no NaN / Infinity tokens).
-M=${MLPFLOW:-build/mlpflow}
-case $M in /*) ;; *) M="$PWD/$M" ;; esac
-PY=/usr/bin/python3
-T=$(mktemp -d /tmp/mlpf_classify_XXXXXX)
-trap '[ -n "$KEEP" ] || rm -rf "$T"' EXIT
-cd "$T" || exit 1
-passed=0; failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
+. "$(dirname "$0")/common.sh"
 # expect NAME FILE PYTHON-ASSERTIONS: FILE parses as strict JSON into d, then the assertions hold
 expect() {
     $PY -c "

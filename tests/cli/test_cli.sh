@@ -4,17 +4,7 @@
 # and the built-in example, checked with numpy: shapes, files that load, the
 # gradient against central differences of `mlpflow loss`, the Hessian against
 # central differences of `mlpflow gradient`.
-M=${MLPFLOW:-build/mlpflow}
-case $M in /*) ;; *) M="$PWD/$M" ;; esac
-PY=/usr/bin/python3
-T=$(mktemp -d /tmp/mlpf_cli_XXXXXX)
-trap '[ -n "$KEEP" ] || rm -rf "$T"' EXIT
-cd "$T" || exit 1
-passed=0; failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
-# check NAME -- command...: the command must succeed
-check() { name=$1; shift 2; if "$@" >log.txt 2>&1; then ok; else bad "$name"; cat log.txt; fi; }
+. "$(dirname "$0")/common.sh"
 
 # data: 37 samples (an odd count on purpose), 2 inputs, 1 target, from awk
 awk 'BEGIN { for (i = 0; i < 37; i++) printf "%.6f %.6f\n", sin(1.7 * i), cos(0.9 * i + 0.3) }' > X.txt

@@ -2,15 +2,7 @@
 # spectrum --k: the K extreme Hessian eigenvalues without the matrix agree with
 # the dense spectrum, write (P, K) eigenvectors, and are the way out when the
 # dense request exceeds the memory budget (whose error names them).
-M=${MLPFLOW:-build/mlpflow}
-case $M in /*) ;; *) M="$PWD/$M" ;; esac
-PY=/usr/bin/python3
-T=$(mktemp -d /tmp/mlpf_mf_XXXXXX)
-trap '[ -n "$KEEP" ] || rm -rf "$T"' EXIT
-cd "$T" || exit 1
-passed=0; failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
+. "$(dirname "$0")/common.sh"
 
 $PY - <<'PYEOF'
 import numpy as np

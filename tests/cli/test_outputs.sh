@@ -4,15 +4,7 @@
 # path, a missing output directory fails before any work, RUN.json + RUN.npz
 # are checked as a pair when read back, JSON output is valid JSON, and sizes
 # from files and specs are checked against the memory budget (MLPF_MAX_BYTES).
-M=${MLPFLOW:-build/mlpflow}
-case $M in /*) ;; *) M="$PWD/$M" ;; esac
-PY=/usr/bin/python3
-T=$(mktemp -d /tmp/mlpf_out_XXXXXX)
-trap '[ -n "$KEEP" ] || rm -rf "$T"' EXIT
-cd "$T" || exit 1
-passed=0; failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
+. "$(dirname "$0")/common.sh"
 # expect CODE FRAGMENT NAME -- command...: exit code CODE, FRAGMENT on stderr
 expect() {
     code=$1; frag=$2; name=$3; shift 4

@@ -6,17 +6,7 @@
 # message; relative paths from the sweep file's folder; a changed spec refused,
 # --extend; the progress line; sweep-report. Databases are read with Python's
 # sqlite3.
-M=${MLPFLOW:-build/mlpflow}
-case $M in /*) ;; *) M="$PWD/$M" ;; esac
-PY=/usr/bin/python3
-T=$(mktemp -d /tmp/mlpf_sweep_XXXXXX)
-trap '[ -n "$KEEP" ] || rm -rf "$T"' EXIT
-cd "$T" || exit 1
-passed=0; failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
-# check NAME -- command...: the command must succeed
-check() { name=$1; shift 2; if "$@" >log.txt 2>&1; then ok; else bad "$name"; cat log.txt; fi; }
+. "$(dirname "$0")/common.sh"
 # q DB SQL: one value
 q() { $PY -c "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$1" "$2"; }
 

@@ -4,14 +4,7 @@
 # exits 2 naming the option before any work; the method list of --help is the
 # registry's; Ctrl-C and maxtime_ode take effect quickly even while a long
 # trajectory (30 000 samples) is being recorded.
-M=${MLPFLOW:-build/mlpflow}
-case $M in /*) ;; *) M="$PWD/$M" ;; esac
-T=$(mktemp -d /tmp/mlpf_topt_XXXXXX)
-trap '[ -n "$KEEP" ] || rm -rf "$T"' EXIT
-cd "$T" || exit 1
-passed=0; failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
+. "$(dirname "$0")/common.sh"
 
 "$M" example --print-spec > S.json || bad "example --print-spec"
 
