@@ -134,7 +134,7 @@ static int run_classify(const mlpf_problem *p, const point_file *pf, const mlpf_
         if (mlpf_channel_dynamics(p->net, &c.channels[k], pf->t, pf->xs, pf->losses, pf->m, 2, &err))
             rc = cli_error(CLI_FAIL, "classify: %s", err.msg);
     cJSON *json = rc ? NULL : classification_json(&c);
-    char *text = json ? cJSON_Print(json) : NULL;
+    char *text = json ? mlpf_json_print(json, 1) : NULL;
     if (!rc && !text) rc = cli_error(CLI_FAIL, "out of memory");
     if (text) puts(text);
     free(text);

@@ -285,7 +285,7 @@ int cmd_info(int argc, char **argv) {
                                                mlpf_net_activation(net, l, u)->kind)));
         }
     }
-    char *text = cJSON_Print(o);
+    char *text = mlpf_json_print(o, 1);
     if (text) puts(text);
     else rc = cli_error(CLI_FAIL, "out of memory");
     free(text);

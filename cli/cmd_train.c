@@ -120,20 +120,13 @@ static int starting_points(const cli_args *a, const mlpf_problem *p, size_t k, u
     const char *init = cli_get(a, "init");
     if (init) {
         double *v;
-        size_t shape[2];
-        int ndim;
-        if (mlpf_read_array(init, &v, shape, &ndim, &err))
-            return cli_error(CLI_FAIL, "--init: %s", err.msg);
-        size_t n = ndim == 0 ? 1 : ndim == 1 ? shape[0] : shape[0] * shape[1];
+        size_t n;
+        int from_run, rc = cli_read_values("init", init, &v, &n, &from_run);
+        if (rc) return rc;
         if (n != k * np) {
             free(v);
             return cli_error(CLI_FAIL, "--init: %s holds %zu values but %zu start(s) of a net "
                              "with %zu parameters need %zu", init, n, k, np, k * np);
-        }
-        size_t bad = mlpf_first_nonfinite(v, n);
-        if (bad) {
-            free(v);
-            return cli_error(CLI_FAIL, "--init: %s: value %zu is not finite", init, bad - 1);
         }
         *x0s = v;
         return 0;
@@ -269,7 +262,7 @@ static void print_summary_json(mlpf_result **res, size_t k, const char *run) {
         cJSON_AddStringToObject(o, "optim_stopped_by", res[s]->optim_stopped_by);
         cJSON_AddItemToObject(o, "total_time", mlpf_json_number(res[s]->total_time));
         cJSON_AddStringToObject(o, "run", file);
-        char *text = cJSON_PrintUnformatted(o);
+        char *text = mlpf_json_print(o, 0);
         if (text) puts(text);
         free(text);
         cJSON_Delete(o);

@@ -173,28 +173,44 @@ static const char *run_array_key(const char *path, char *run, size_t cap) {
     return ends_with(run, ".npz") || ends_with(run, ".json") ? colon + 1 : NULL;
 }
 
+int cli_read_values(const char *flag, const char *path, double **v, size_t *n, int *from_run) {
+    mlpf_error err = {0};
+    char run[4096];
+    const char *key = run_array_key(path, run, sizeof run);
+    size_t shape[2];
+    int ndim;
+    *v = NULL;
+    *from_run = key != NULL;
+    int st = key ? mlpf_result_read_array(run, key, v, shape, &ndim, &err)
+                 : mlpf_read_array(path, v, shape, &ndim, &err);
+    if (st) return cli_error(CLI_FAIL, "--%s: %s", flag, err.msg);
+    *n = ndim == 0 ? 1 : ndim == 1 ? shape[0] : shape[0] * shape[1];
+    size_t bad = mlpf_first_nonfinite(*v, *n);
+    if (bad) {
+        free(*v);
+        *v = NULL;
+        return cli_error(CLI_FAIL, "--%s: %s%s%s: value %zu is not finite", flag,
+                         key ? run : path, key ? ": " : "", key ? key : "", bad - 1);
+    }
+    return 0;
+}
+
 int cli_read_params(const char *path, const mlpf_net *net, double **x) {
     mlpf_error err = {0};
     *x = NULL;
     char run[4096];
-    const char *key = run_array_key(path, run, sizeof run);
-    if (!key) {
+    if (!run_array_key(path, run, sizeof run)) {
         if (mlpf_read_params(path, net, x, &err)) return cli_error(CLI_FAIL, "--params: %s", err.msg);
         return 0;
     }
     double *v;
-    size_t shape[2], np = mlpf_net_nparams(net);
-    int ndim;
-    if (mlpf_result_read_array(run, key, &v, shape, &ndim, &err))
-        return cli_error(CLI_FAIL, "--params: %s", err.msg);
-    size_t n = ndim == 0 ? 1 : ndim == 1 ? shape[0] : shape[0] * shape[1];
-    size_t bad = n == np ? mlpf_first_nonfinite(v, n) : 0;
-    if (n != np || bad) {
+    size_t n, np = mlpf_net_nparams(net);
+    int from_run, rc = cli_read_values("params", path, &v, &n, &from_run);
+    if (rc) return rc;
+    if (n != np) {
         free(v);
-        return n != np ? cli_error(CLI_FAIL, "--params: %s: %s has %zu values but the net has %zu "
-                                   "parameters", run, key, n, np)
-                       : cli_error(CLI_FAIL, "--params: %s: %s[%zu] is not finite", run, key,
-                                   bad - 1);
+        return cli_error(CLI_FAIL, "--params: %s has %zu values but the net has %zu parameters",
+                         path, n, np);
     }
     *x = v;
     return 0;

@@ -179,6 +179,15 @@ static void test_csv(void) {
     CHECK_OK(mlpf_read_array(tmp("bom.csv"), &v, got, &ndim, &err), &err);
     CHECK(got[0] == 2 && v && v[0] == 1, "BOM: %zu rows", got[0]);
     free(v);
+    /* a field of any length: 0.1 written with 80 digits is still 0.1, and a
+       long header name is still a header */
+    write_text(tmp("long.csv"), "a_column_name_far_longer_than_sixty_four_characters_for_the_header_"
+               "line,b\n0.1000000000000000000000000000000000000000000000000000000000000000000"
+               "000000000000,2\n");
+    CHECK_OK(mlpf_read_array(tmp("long.csv"), &v, got, &ndim, &err), &err);
+    CHECK(v && got[0] == 1 && got[1] == 2 && v[0] == 0.1 && v[1] == 2, "long csv fields");
+    free(v);
+    v = NULL;
     write_text(tmp("typo.csv"), "1,2o\n3,4\n");
     expect_fail(tmp("typo.csv"), MLPF_EFORMAT, "line 1, column 2");
     write_text(tmp("ragged.csv"), "a,b\n1,2\n3,4\n5\n");
@@ -333,6 +342,26 @@ static void test_json_exact_numbers(void) {
     }
     CHECK(strstr(text, "1e-06") != NULL, "short numbers stay short: %s", text);
     cJSON_Delete(back);
+    free(text);
+}
+
+/* Strings that are not UTF-8 (a Latin-1 file name, a cut multi-byte
+   sequence, an overlong '/', a surrogate) are written as U+FFFD, so every JSON
+   reader (Python's json among them) reads the file; valid UTF-8 is kept. */
+static void test_json_utf8(void) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "spec", "caf\xe9.json");
+    cJSON_AddStringToObject(o, "cut", "ab\xe2\x82");
+    cJSON_AddStringToObject(o, "overlong", "\xc0\xaf");
+    cJSON_AddStringToObject(o, "surrogate", "\xed\xa0\x80");
+    cJSON_AddStringToObject(o, "ok", "\xce\xbb = 2 \xe2\x82\xac \xf0\x9f\x98\x80");
+    cJSON_AddNumberToObject(o, "k\xff", 1);
+    char *text = mlpf_json_print(o, 0);
+    cJSON_Delete(o);
+    CHECK(text && strcmp(text, "{\"spec\":\"caf\xef\xbf\xbd.json\",\"cut\":\"ab\xef\xbf\xbd"
+                         "\xef\xbf\xbd\",\"overlong\":\"\xef\xbf\xbd\xef\xbf\xbd\",\"surrogate\":"
+                         "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\",\"ok\":\"\xce\xbb = 2 \xe2\x82"
+                         "\xac \xf0\x9f\x98\x80\",\"k\xef\xbf\xbd\":1}") == 0, "%s", text);
     free(text);
 }
 
@@ -662,6 +691,7 @@ int main(void) {
     test_npz();
     test_train_options();
     test_json_exact_numbers();
+    test_json_utf8();
     test_spec();
     test_result_save();
     test_result_pair();

@@ -105,6 +105,25 @@ static void test_runs_and_ids(void) {
     mlpf_sweep_free(b);
 }
 
+/* A run gets the sweep's numbers exactly, not cJSON's 15-digit rounding:
+   0.1 + 0.2 = 0.30000000000000004 and 1/3 reach the run's spec bit for bit. */
+static void test_run_spec_numbers_exact(void) {
+    mlpf_error err = {0};
+    mlpf_sweep *s = parse("{" BASE ", \"axes\": {\"train.maxnorm\": "
+                          "[0.30000000000000004, 0.33333333333333331]}}", &err);
+    CHECK(s && mlpf_sweep_nruns(s) == 2, "%s", err.msg);
+    for (size_t i = 0; s && i < 2; i++) {
+        char *spec = mlpf_sweep_run_spec(s, i, &err);
+        cJSON *j = spec ? cJSON_Parse(spec) : NULL;
+        const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "train"), "maxnorm");
+        double want = i == 0 ? 0.1 + 0.2 : 1.0 / 3.0;
+        CHECK(cJSON_IsNumber(v) && v->valuedouble == want, "run %zu: %s", i, spec);
+        cJSON_Delete(j);
+        mlpf_free(spec);
+    }
+    mlpf_sweep_free(s);
+}
+
 /* ---- the database, read back with sqlite3 ---- */
 
 static sqlite3 *open_db(const char *path) {
@@ -329,6 +348,7 @@ static void test_outcome_bytes(void) {
 }
 
 int main(void) {
+    test_run_spec_numbers_exact();
     snprintf(dir, sizeof dir, "/tmp/mlpf_test_sweep_XXXXXX");
     if (!mkdtemp(dir)) {
         perror("mkdtemp");

@@ -7,8 +7,24 @@
 #include <ctype.h>
 #include <string.h>
 
+/* The field [p, p + k) as a number: 1 and *v when the whole field is one, 0
+   when not, -1 when out of memory. A field may be of any length (a number
+   can carry many digits); the copy makes it a C string for strtod. */
+static int field_number(const char *p, size_t k, double *v) {
+    char small[64], *buf = k < sizeof small ? small : malloc(k + 1);
+    if (!buf) return -1;
+    memcpy(buf, p, k);
+    buf[k] = '\0';
+    char *e;
+    *v = strtod(buf, &e);
+    int ok = k > 0 && *e == '\0';
+    if (buf != small) free(buf);
+    return ok;
+}
+
 /* Parse one line [s, end) into vals (NULL = just count). Returns the number of
-   fields, or -1 with *bad_col (1-based) at the first field that is not a number. */
+   fields, -1 with *bad_col (1-based) at the first field that is not a number,
+   or -2 when out of memory. */
 static long parse_line(const char *s, const char *end, double *vals, long *bad_col) {
     long n = 0;
     const char *p = s;
@@ -18,22 +34,13 @@ static long parse_line(const char *s, const char *end, double *vals, long *bad_c
             /* a trailing comma leaves an empty last field */
             return n;
         }
-        char tmp[64];
-        size_t k = 0;
         const char *q = p;
         while (q < end && *q != ',' && !isspace((unsigned char)*q)) q++;
-        k = (size_t)(q - p);
-        if (k == 0 || k >= sizeof tmp) {
+        double v;
+        int ok = field_number(p, (size_t)(q - p), &v);
+        if (ok <= 0) {
             *bad_col = n + 1;
-            return -1;
-        }
-        memcpy(tmp, p, k);
-        tmp[k] = '\0';
-        char *e;
-        double v = strtod(tmp, &e);
-        if (*e != '\0') {
-            *bad_col = n + 1;
-            return -1;
+            return ok < 0 ? -2 : -1;
         }
         if (vals) vals[n] = v;
         n++;
@@ -51,20 +58,16 @@ static long parse_line(const char *s, const char *end, double *vals, long *bad_c
 }
 
 /* 1 when no field of the line is a number: a header of column names. A line
-   mixing names and numbers is a broken data row, not a header. */
+   mixing names and numbers is a broken data row, not a header. Out of memory
+   counts as "a number" (not a header), which parse_line then reports. */
 static int all_text(const char *s, const char *end) {
     const char *p = s;
     while (p < end) {
         while (p < end && (*p == ',' || isspace((unsigned char)*p))) p++;
         const char *q = p;
         while (q < end && *q != ',' && !isspace((unsigned char)*q)) q++;
-        if (q > p && (size_t)(q - p) < 64) {
-            char tmp[64], *e;
-            memcpy(tmp, p, (size_t)(q - p));
-            tmp[q - p] = '\0';
-            strtod(tmp, &e);
-            if (*e == '\0') return 0;
-        }
+        double v;
+        if (q > p && field_number(p, (size_t)(q - p), &v) != 0) return 0;
         p = q;
     }
     return 1;
@@ -98,6 +101,7 @@ int mlpf_csv_parse(const char *name, const char *text, size_t len, double **data
         if (!blank_or_comment(s, e)) {
             long bad = 0;
             long n = parse_line(s, e, NULL, &bad);
+            if (n == -2) return mlpf_fail(err, MLPF_ENOMEM, "%s: out of memory", name);
             if (n < 0) {
                 if (rows == 0 && !header_seen && all_text(s, e)) {
                     header_seen = 1;  /* a header line of column names */
@@ -134,7 +138,10 @@ int mlpf_csv_parse(const char *name, const char *text, size_t len, double **data
             if (header_seen && !skipped_header) {
                 skipped_header = 1;
             } else {
-                parse_line(s, e, out + r * (size_t)cols, &bad);
+                if (parse_line(s, e, out + r * (size_t)cols, &bad) == -2) {
+                    free(out);
+                    return mlpf_fail(err, MLPF_ENOMEM, "%s: out of memory", name);
+                }
                 r++;
             }
         }

@@ -325,12 +325,55 @@ int mlpf_check_output_dir(const char *path, mlpf_error *err) {
     return st;
 }
 
-/* cJSON prints a double with 15 digits whenever those read back within a
-   relative DBL_EPSILON of it, so a loss could come back one unit in the last
-   place off. Every finite number of the tree j becomes raw JSON text with the
-   fewest digits (15 to 17) that read back exactly. 0 when out of memory. */
-static int exact_numbers(cJSON *j) {
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 when invalid:
+   overlong forms, surrogates and code points above U+10FFFF are invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n) {
+    unsigned c = s[0];
+    size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
+               : (c & 0xF8) == 0xF0 ? 4 : 0;
+    if (!len || len > n) return 0;
+    unsigned long cp = len == 1 ? c : len == 2 ? c & 0x1F : len == 3 ? c & 0x0F : c & 0x07;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    static const unsigned long min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min_cp[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    return len;
+}
+
+/* s as valid UTF-8: every byte that starts no valid sequence becomes U+FFFD,
+   so a non-UTF-8 path still gives a file every JSON reader accepts. NULL
+   when out of memory; *changed says whether anything was replaced. */
+static char *utf8_clean(const char *s, int *changed) {
+    size_t n = strlen(s), o = 0;
+    char *out = malloc(3 * n + 1);
+    if (!out) return NULL;
+    *changed = 0;
+    for (size_t i = 0; i < n;) {
+        size_t len = utf8_seq((const unsigned char *)s + i, n - i);
+        if (len) {
+            memcpy(out + o, s + i, len);
+            o += len, i += len;
+        } else {
+            memcpy(out + o, "\xEF\xBF\xBD", 3);
+            o += 3, i++;
+            *changed = 1;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Make the tree j print as exact, valid JSON. cJSON prints a double with 15
+   digits whenever those read back within a relative DBL_EPSILON of it, so a
+   loss could come back one unit in the last place off: every finite number
+   becomes raw JSON text with the fewest digits (15 to 17) that read back
+   exactly. Strings and keys that are not valid UTF-8 are cleaned. 0 when out
+   of memory. */
+static int exact_tree(cJSON *j) {
     for (; j; j = j->next) {
+        int changed;
         if (cJSON_IsNumber(j) && isfinite(j->valuedouble)) {
             char buf[32];
             for (int prec = 15; prec <= 17; prec++) {
@@ -341,16 +384,34 @@ static int exact_numbers(cJSON *j) {
             if (!raw) return 0;
             j->type = cJSON_Raw | (j->type & cJSON_StringIsConst);   /* Delete frees valuestring */
             j->valuestring = raw;
+        } else if (cJSON_IsString(j) && j->valuestring) {
+            char *clean = utf8_clean(j->valuestring, &changed);
+            if (!clean) return 0;
+            free(j->valuestring);
+            j->valuestring = clean;
         }
-        if (j->child && !exact_numbers(j->child)) return 0;
+        if (j->string && !(j->type & cJSON_StringIsConst)) {
+            char *clean = utf8_clean(j->string, &changed);
+            if (!clean) return 0;
+            free(j->string);
+            j->string = clean;
+        }
+        if (j->child && !exact_tree(j->child)) return 0;
     }
     return 1;
 }
 
-int mlpf_write_json(const char *path, const cJSON *json, mlpf_error *err) {
+char *mlpf_json_print(const cJSON *json, int formatted) {
     cJSON *exact = cJSON_Duplicate(json, 1);
-    char *text = exact && exact_numbers(exact) ? cJSON_Print(exact) : NULL;
+    char *text = NULL;
+    if (exact && exact_tree(exact))
+        text = formatted ? cJSON_Print(exact) : cJSON_PrintUnformatted(exact);
     cJSON_Delete(exact);
+    return text;
+}
+
+int mlpf_write_json(const char *path, const cJSON *json, mlpf_error *err) {
+    char *text = mlpf_json_print(json, 1);
     if (!text) return mlpf_fail(err, MLPF_ENOMEM, "%s: out of memory printing JSON", path);
     size_t n = strlen(text);
     char *buf = realloc(text, n + 2);

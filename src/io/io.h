@@ -20,7 +20,12 @@ int mlpf_write_file_atomic(const char *path, const void *data, size_t len, mlpf_
 /* Fail at once (before any work) when path could not be written: its directory
    is missing, not a directory or not writable, or path is a directory. */
 int mlpf_check_output_dir(const char *path, mlpf_error *err);
-/* Pretty-print json to path atomically, with a trailing newline. */
+/* json as text that reads back exactly: finite numbers with the fewest digits
+   (15 to 17) that round-trip, strings and keys as valid UTF-8 (bytes that are
+   not become U+FFFD). formatted: indented as cJSON_Print. NULL when out of
+   memory; free() the text. */
+char *mlpf_json_print(const cJSON *json, int formatted);
+/* Pretty-print json to path atomically (mlpf_json_print), with a trailing newline. */
 int mlpf_write_json(const char *path, const cJSON *json, mlpf_error *err);
 
 /* ---- strict JSON (json.c) ---- */

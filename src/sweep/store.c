@@ -56,7 +56,7 @@ static int bind_json(sqlite3_stmt *q, int col, const cJSON *v) {
     if (cJSON_IsString(v)) return sqlite3_bind_text(q, col, v->valuestring, -1, SQLITE_TRANSIENT);
     if (cJSON_IsBool(v)) return sqlite3_bind_int(q, col, cJSON_IsTrue(v));
     if (cJSON_IsNull(v)) return sqlite3_bind_null(q, col);
-    char *t = cJSON_PrintUnformatted(v);
+    char *t = mlpf_json_print(v, 0);
     if (!t) return SQLITE_NOMEM;
     return sqlite3_bind_text(q, col, t, -1, free);
 }

@@ -358,7 +358,7 @@ char *mlpf_sweep_run_spec(const mlpf_sweep *s, size_t i, mlpf_error *err) {
             return NULL;
         }
     }
-    char *text = cJSON_PrintUnformatted(spec);
+    char *text = mlpf_json_print(spec, 0);
     cJSON_Delete(spec);
     if (!text) mlpf_fail(err, MLPF_ENOMEM, "%s: out of memory", s->name);
     return text;

@@ -61,18 +61,37 @@ fi
 # RUN.json records RUN.npz's size and CRC-32; --params RUN.npz checks the pair
 "$M" train --spec S.json --seed 1 --quiet -o A > /dev/null || bad "train A"
 expect 0 '' params_from_run -- "$M" loss --spec S.json --params A.npz
+# numbers on stdout read back exactly (17 digits where 15 do not round-trip)
+"$M" loss --spec S.json --params A.npz > loss.json 2>/dev/null
+$PY -c "
+import json, numpy as np
+l = json.load(open('loss.json'))['loss']; r = json.load(open('A.json'))['loss']
+assert l == r and repr(l) in open('loss.json').read(), (l, r)
+" && ok || bad "stdout loss exact"
 $PY -c "
 import json, numpy as np, zlib
 r = json.load(open('A.json')); b = open('A.npz', 'rb').read()
 assert r['npz'] == {'file': 'A.npz', 'bytes': len(b), 'crc32': '%08x' % zlib.crc32(b)}, r['npz']
 assert np.load('A.npz')['x'].shape == (12,)
 " && ok || bad "npz record"
+# --init continues from a run (its x, or any of its arrays with :KEY), the pair checked
+expect 0 '' init_from_run -- "$M" train --spec S.json --init A.npz --optim_solver none \
+    --maxiterations_ode 5 --quiet -o B
+expect 0 '' init_from_run_key -- "$M" train --spec S.json --init A.json:init --optim_solver none \
+    --maxiterations_ode 5 --quiet -o C
+$PY -c "
+import numpy as np
+a, b, c = np.load('A.npz'), np.load('B.npz'), np.load('C.npz')
+assert np.array_equal(b['init'], a['x']) and np.array_equal(c['init'], a['init'])
+" && ok || bad "init from a run"
 # a kill between the two renames: the new A.npz beside the old A.json
 cp A.json A_old.json
 "$M" train --spec S.json --seed 2 --quiet -o A > /dev/null || bad "train A again"
 cp A_old.json A.json
 expect 1 'A.npz (' mismatched_pair -- "$M" loss --spec S.json --params A.npz
 grep -qF 'is not the file A.json records' err.txt && ok || { bad "mismatch message"; cat err.txt; }
+expect 1 'A.npz (' mismatched_pair_init -- "$M" train --spec S.json --init A.npz --quiet -o D
+grep -qF 'is not the file A.json records' err.txt && ok || { bad "init mismatch message"; cat err.txt; }
 rm A.json
 expect 1 'A.json: cannot open' partial_pair -- "$M" loss --spec S.json --params A.npz
 ls | grep -q '\.tmp\.' && bad "temp files left: $(ls)" || ok
