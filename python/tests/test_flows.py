@@ -1,5 +1,5 @@
 """Gradient flows you can trust (issue 9): recorded points lie on the flow and
-(bdf, dopri5) the recorded loss never rises; a ReLU unit whose input weights
+the recorded loss never rises, for every flow method; a ReLU unit whose input weights
 shrink to ~1e-10 (the kink at w = 0) does not stall the flow; default runs are
 bit-identical, single or many, on a loaded machine."""
 import subprocess
@@ -62,35 +62,50 @@ def distance(res, ref):
     return worst
 
 
-# measured distances at tolerance 1e-6 (softplus, N = 300, T = 300): bdf 3e-5,
-# dopri5 2e-6, kencarp58 2e-4 (its samples between steps come from the interpolant)
-BOUNDS = {"bdf": 3e-4, "dopri5": 3e-5, "kencarp58": 2e-3}
+FLOW_METHODS = [m[0] for m in mlpflow.training.methods() if m[1] == "flow"]
+IMPLICIT = {"bdf", "kencarp58"}
+# Distances measured at tolerance 1e-6 on the issue's problem (seed 0): bdf 2e-5
+# and kencarp58 2e-5 to T = 1e4 (kencarp58 interpolating between its steps:
+# 9e-4), dopri5 4e-6 and rk4 2e-8 to T = 30. verner8 is 7e-4 off at T = 30
+# (its steps are accepted by an error estimate that misses the stiff part;
+# it is documented as failing on stiff flows), hence its looser bound.
+BOUNDS = {"verner8": 3e-3}
 
 
 @pytest.fixture(scope="module")
-def softplus_flow():
-    net, x0 = softplus_problem()
-    return net, x0, reference(net, x0, 300.0)
+def issue_flows():
+    """The issue's problem (teacher 4, student 5 softplus with biases, N = 1000,
+    Din 2): tight references to T = 1e4 (the implicit methods) and T = 30 (the
+    explicit ones, which need 1e4-1e5 steps on this stiff flow to reach 1e4)."""
+    net, x0 = softplus_problem(n=1000)
+    return net, x0, {T: reference(net, x0, T) for T in (30.0, 1e4)}
 
 
-@pytest.mark.parametrize("alg", ["bdf", "dopri5", "kencarp58"])
-def test_recorded_points_are_on_the_flow(softplus_flow, alg):
-    net, x0, ref = softplus_flow
-    res = mlpflow.train(net, x0, alg=alg, maxT=300.0, optim_solver="none")
-    assert res["ode_stopped_by"] == "maxT" and res["alg"] == alg
-    d = distance(res, ref)
-    assert d < BOUNDS[alg], "%s: %g from the tight reference" % (alg, d)
+@pytest.mark.parametrize("alg", FLOW_METHODS)
+def test_recorded_points_are_on_the_flow(issue_flows, alg):
+    """Every flow method records accepted solver states (step ends, at their
+    true t): each sample is within a few tolerances of the tight reference at
+    the same t, and the recorded loss never rises beyond its rounding (with
+    kencarp58's interpolant it rose by up to 721x on this problem)."""
+    net, x0, refs = issue_flows
+    T = 1e4 if alg in IMPLICIT else 30.0
+    res = mlpflow.train(net, x0, alg=alg, maxT=T, optim_solver="none")
+    assert res["ode_stopped_by"] == "maxT" and res["alg"] == alg, (res["ode_stopped_by"], res["alg"])
+    assert res["trajectory"]["t"][-1] == T and len(res["trajectory"]["t"]) >= 20
+    d = distance(res, refs[T])
+    assert d < BOUNDS.get(alg, 1e-4), "%s: %g from the tight reference" % (alg, d)
+    bad = rises(res)
+    L = res["loss_curve"]
+    assert bad.size == 0, "%s: loss rises at %s: %s -> %s" % (alg, bad[:3], L[bad[:3] - 1], L[bad[:3]])
 
 
-@pytest.mark.parametrize("alg", ["bdf", "dopri5"])
-def test_recorded_loss_never_rises(softplus_flow, alg):
-    """BDF and dopri5 record their step ends; the issue's case rose 1.4-78x
-    with kencarp58's interpolant (which stays available, not the default)."""
-    net, x0, _ = softplus_flow
-    for seed in range(3):
-        net, x0 = softplus_problem(seed=seed)
-        res = mlpflow.train(net, x0, alg=alg, maxT=1e3 if alg == "bdf" else 100.0,
-                            optim_solver="none")
+@pytest.mark.parametrize("alg", ["kencarp58", "bdf"])
+def test_recorded_loss_never_rises(alg):
+    """More starts of the issue's problem (9 of 10 rose with kencarp58's
+    interpolant): the implicit methods' recorded losses are monotone to 1e4."""
+    for seed in (1, 2):
+        net, x0 = softplus_problem(n=1000, seed=seed)
+        res = mlpflow.train(net, x0, alg=alg, maxT=1e4, optim_solver="none")
         bad = rises(res)
         L = res["loss_curve"]
         assert bad.size == 0, "%s seed %d: loss rises at %s: %s -> %s" % (

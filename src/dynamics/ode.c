@@ -12,12 +12,13 @@
    trajectory sample time at the latest (the solver's stop time), so
    recorded samples are step ends, points of the flow within the solver
    tolerance, not values of an interpolant between long steps. kencarp58
-   keeps its steps and interpolates: ARKStep steps cut to a stop time lost
-   the error control (a linear flow at tolerance 1e-10 went off by 7e-5)
-   and its Lagrange interpolant was 30x less accurate than the Hermite one;
-   its dense output between long implicit steps can raise the recorded loss
-   (bench/long_flows.py), one reason it is no longer the default. Fixed-step
-   rk4 keeps its grid and interpolates too.
+   (ARKStep) and the fixed-step rk4 keep their own steps: ARKStep steps cut
+   to a stop time lost the error control (a linear flow at tolerance 1e-10
+   went off by 7e-5), its dense output between long implicit steps raised
+   the recorded loss up to 1.8e6x and its Lagrange interpolant was 30x less
+   accurate than the Hermite one (bench/long_flows.py). So they record the
+   end of the first step that reaches or passes a sample time, at that
+   step's true t: every recorded point is an accepted solver state.
 
    When the method cannot step (a solver failure) the flow goes on with BDF
    from the last accepted point, for good, and says so in the outcome's alg
@@ -316,7 +317,7 @@ typedef struct {
     solver *cur;
     ode_ud u;
     const char *alg;        /* the requested method */
-    int interpolates;       /* rk4, kencarp58: samples from the dense output */
+    int interpolates;       /* rk4, kencarp58: keep their steps, record step ends */
     const char *switched;   /* why BDF took over ("failure", "stall"), or NULL */
     double t, tprev;        /* flow time now and before the last step */
     double stall_t;         /* flow time at the start of the stall window */
@@ -431,14 +432,19 @@ static void flow_stop_at_sample(flow_state *fs, const dyn_traj *tr) {
     else CVodeSetStopTime(s->mem, ts);
 }
 
-/* Trajectory samples inside (tprev, t] from the dense output. The limits
-   are checked before every sample: with many samples per step the loop
-   evaluates the objective many times. On a limit the remaining samples are
-   skipped; the stop rule after the step reports it. */
+/* Trajectory samples inside (tprev, t]: the step end itself for the methods
+   that keep their steps (one sample at the true t, however many grid times
+   the step passed), else from the dense output (BDF and the explicit
+   methods stop at sample times, so tq == t but for the first step). The
+   limits are checked before every interpolated sample: with many samples
+   per step the loop evaluates the objective many times. On a limit the
+   remaining samples are skipped; the stop rule after the step reports it. */
 static int flow_record(flow_state *fs, dyn_traj *tr, const dyn_limits *lim,
                        mlpf_error *err) {
     dyn_problem *pb = fs->u.pb;
     double *yv = N_VGetArrayPointer(fs->y), t = fs->t, tq;
+    if (fs->interpolates && fs->cur == &fs->main)
+        return isnan(dyn_traj_due(tr, t)) ? MLPF_OK : dyn_traj_add(tr, pb, t, yv, fs->u.closs, err);
     while (!isnan(tq = dyn_traj_due(tr, t))) {
         int st;
         if (tq >= t) {
