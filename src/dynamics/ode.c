@@ -11,14 +11,17 @@
    solver step. With BDF and the explicit methods each step ends at the next
    trajectory sample time at the latest (the solver's stop time), so
    recorded samples are step ends, points of the flow within the solver
-   tolerance, not values of an interpolant between long steps. kencarp58
-   (ARKStep) and the fixed-step rk4 keep their own steps: ARKStep steps cut
-   to a stop time lost the error control (a linear flow at tolerance 1e-10
-   went off by 7e-5), its dense output between long implicit steps raised
-   the recorded loss up to 1.8e6x and its Lagrange interpolant was 30x less
-   accurate than the Hermite one (bench/long_flows.py). So they record the
-   end of the first step that reaches or passes a sample time, at that
-   step's true t: every recorded point is an accepted solver state.
+   tolerance, not values of an interpolant between long steps (the
+   fixed-step rk4 too: a step cut to a sample time is a shorter RK4 step).
+   kencarp58 (ARKStep) keeps its own steps: its steps cut to a stop time
+   lost the error control (test_dynamics' linear net at tolerance 1e-10
+   went off by 7e-5; remeasured with this code), its dense output between
+   long implicit steps raised the recorded loss up to 1.8e6x and its
+   Lagrange interpolant was 30x less accurate than the Hermite one
+   (bench/long_flows.py). So it records the end of the first step that
+   reaches or passes each sample time, at that step's true t: every
+   recorded point is an accepted solver state, the times follow the log
+   grid at the resolution of the steps.
 
    When the method cannot step (a solver failure) the flow goes on with BDF
    from the last accepted point, for good, and says so in the outcome's alg
@@ -337,7 +340,7 @@ typedef struct {
     solver *cur;
     ode_ud u;
     const char *alg;        /* the requested method */
-    int interpolates;       /* rk4, kencarp58: keep their steps, record step ends */
+    int step_ends;          /* kencarp58: keeps its steps, records step ends */
     const char *switched;   /* why BDF took over ("failure", "stall"), or NULL */
     double t, tprev;        /* flow time now and before the last step */
     double stall_t;         /* flow time at the start of the stall window */
@@ -377,7 +380,7 @@ static int flow_alloc(flow_state *fs, dyn_problem *pb, const char *alg, mlpf_err
     fs->u.pb = pb;
     fs->u.p = p;
     fs->alg = alg;
-    fs->interpolates = !strcmp(alg, "rk4") || !strcmp(alg, "kencarp58");
+    fs->step_ends = !strcmp(alg, "kencarp58");
     if (SUNContext_Create(NULL, &fs->sc) || !fs->sc) {
         fs->sc = NULL;
         return mlpf_fail(err, MLPF_ENOMEM, "gradient flow: SUNContext_Create failed");
@@ -454,7 +457,7 @@ static int flow_stalled(flow_state *fs, long it) {
    samples are step ends (see the top of the file). */
 static void flow_stop_at_sample(flow_state *fs, const dyn_traj *tr) {
     double ts = tr->next, maxT = fs->u.pb->opt->maxT;
-    if (fs->interpolates && fs->cur == &fs->main) return;
+    if (fs->step_ends && fs->cur == &fs->main) return;
     if (!isfinite(ts) || ts <= fs->t) ts = maxT;
     else if (ts > maxT) ts = maxT;
     if (!isfinite(ts)) return;
@@ -475,7 +478,7 @@ static int flow_record(flow_state *fs, dyn_traj *tr, const dyn_limits *lim,
                        mlpf_error *err) {
     dyn_problem *pb = fs->u.pb;
     double *yv = N_VGetArrayPointer(fs->y), t = fs->t, tq;
-    if (fs->interpolates && fs->cur == &fs->main)
+    if (fs->step_ends && fs->cur == &fs->main)
         return isnan(dyn_traj_due(tr, t)) ? MLPF_OK : dyn_traj_add(tr, pb, t, yv, fs->u.closs, err);
     while (!isnan(tq = dyn_traj_due(tr, t))) {
         int st;
