@@ -85,14 +85,15 @@ int dyn_kinks_create(const dyn_problem *pb, dyn_kinks **out, mlpf_error *err) {
     *out = NULL;
     const mlpf_net *net = pb->base ? mlpf_objective_net(pb->base) : NULL;
     if (!net) return MLPF_OK;
-    dyn_kinks probe = {0};
-    if (kinked_units(net, &probe) == 0) return MLPF_OK;
+    dyn_kinks count = {0};
+    int nkinked = kinked_units(net, &count);
+    if (nkinked == 0) return MLPF_OK;
     dyn_kinks *k = calloc(1, sizeof *k);
     if (!k) return mlpf_fail(err, MLPF_ENOMEM, "gradient flow: out of memory (kink watch)");
     k->pb = pb;
     k->net = net;
     watch_data(pb->base, k);
-    k->nk = probe.nk = kinked_units(net, &probe);
+    k->nk = nkinked;
     k->maxu = (size_t)net->din;
     for (int l = 0; l < net->nlayers; l++)
         if ((size_t)net->layers[l].units > k->maxu) k->maxu = (size_t)net->layers[l].units;
@@ -114,11 +115,12 @@ int dyn_kinks_create(const dyn_problem *pb, dyn_kinks **out, mlpf_error *err) {
         ok = ok && k->uside;
     }
     if (!ok) {
+        size_t n = k->n;
         dyn_kinks_free(k);
-        return mlpf_fail(err, MLPF_ENOMEM, "gradient flow: out of memory (kink watch of %d units, %zu samples)",
-                         (int)nk, probe.n);
+        return mlpf_fail(err, MLPF_ENOMEM, "gradient flow: out of memory (kink watch of %zu units, %zu samples)",
+                         nk, n);
     }
-    kinked_units(net, k);
+    kinked_units(net, k); /* fills layer, unit and lastl */
     dyn_kinks_reset(k);
     *out = k;
     return MLPF_OK;
@@ -142,8 +144,8 @@ static int side_of(const mlpf_activation_info *r, double z, double tol, int *at)
     return s;
 }
 
-/* One kinked unit k of layer L on a chunk of B samples starting at s0: z
-   (B, units), in (B, inputs). Returns the flips. */
+/* Kinked unit q of layer L on a chunk of B samples starting at s0: z
+   (B, units) in k->z, in (B, inputs). Returns the flips. */
 static long check_chunk(dyn_kinks *k, int q, const mlpf_layer *L, const double *in, size_t B,
                         size_t s0) {
     const mlpf_activation_info *r = unit_info(L, k->unit[q]);
@@ -234,7 +236,7 @@ void dyn_kinks_name(const dyn_kinks *k, char *buf, size_t len) {
     int *order = malloc((size_t)k->nk * sizeof *order), n = 0;
     for (int q = 0; q < k->nk; q++) {
         if (k->count[q] <= 0) continue;
-        if (!order) { order = NULL; break; }
+        if (!order) break; /* out of memory: no names */
         int at = n++; /* insertion sort, most flips first */
         while (at > 0 && k->count[order[at - 1]] < k->count[q]) order[at] = order[at - 1], at--;
         order[at] = q;
