@@ -3,6 +3,7 @@ the recorded loss never rises, for every flow method; a ReLU unit whose input we
 shrink to ~1e-10 (the kink at w = 0) does not stall the flow, one that slides on a
 kink stops with "nonsmooth"; default runs are
 bit-identical, single or many, on a loaded machine."""
+import re
 import subprocess
 import sys
 
@@ -165,11 +166,14 @@ def test_sliding_on_a_kink_stops_nonsmooth(alg):
     res = mlpflow.train(net, x0, alg=alg, maxT=1e4, maxiterations_ode=50000)
     assert res["ode_stopped_by"] == "nonsmooth", (res["ode_stopped_by"], res["ode_iterations"])
     assert res["ode_iterations"] < 10000, res["ode_iterations"]
-    assert res["ode_kinks"].startswith("w1[3] ("), res["ode_kinks"]
+    m = re.match(r"w1\[(\d)\] \(\d+ flips\)", res["ode_kinks"])
+    assert m, res["ode_kinks"]
+    unit = int(m.group(1))  # 3 here; past a kink the flows part with the rounding
+    assert alg != "bdf" or unit == 3, res["ode_kinks"]
     assert res["optim_stopped_by"] == "skipped" and not res["converged"]
     u = preactivations(net, res["x"])
-    assert np.min(np.abs(u[:, 3])) < 1e-5, np.min(np.abs(u[:, 3]))
-    assert "units at a kink: w1[3]" in repr(res)
+    assert np.min(np.abs(u[:, unit])) < 1e-5, np.min(np.abs(u[:, unit]))
+    assert "units at a kink: w1[%d]" % unit in repr(res)
 
 
 def test_kink_crossings_and_smooth_flows_go_on():
