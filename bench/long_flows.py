@@ -14,7 +14,16 @@ Problems (all through the Python package, one thread):
   teacher + 1e-2 noise: a stiff flow into a minimum, maxT = 1e6.
 - relu: ReLU teacher of 1 unit w = (1, 0), a = 1; ReLU student of 2 units,
   the second with a = -1 and w = (0.1, 0.05) whose input weights go to ~1e-11
-  and below (the kink at w = 0); N = 1000, maxT = 1e4.
+  and below (the kink at w = 0); N = 1000, maxT = 1e4. Crosses the kink.
+- slide: ReLU teacher 3 / student 4 with biases, N = 200 Gaussian inputs: the
+  flow slides along the hyperplane of one data point of student unit 3
+  (Filippov sliding: the field points into the kink from both sides), where
+  adaptive solvers chatter with collapsing steps; maxT = 1e4.
+- cross: the same with N = 20 (seed 0 of the problem): pre-activations cross
+  kinks on many samples, nothing slides; maxT = 1e4.
+- die: exact Gaussian data, teacher -relu(x1), ReLU student of 1 unit with
+  a = 1, w = (0.1, 0.05): the unit's weights go to 0 (the kink as a whole)
+  and the solvers fail there; maxT = 1e4.
 - readme: the README problem (sigmoid teacher 4, student 5, N = 10 000) with
   no options at all (maxT = inf, then the minimiser): the default path.
 
@@ -25,9 +34,10 @@ reltol = abstol = 1e-10 with 2000 trajectory samples, interpolated with a
 cubic spline in log t; its own error is estimated by a second tight run
 (--check-alg at 1e-10). Columns: steps, wall s, flow time reached, stop
 reason, max distance (Euclidean, parameter space) to the reference over the
-recorded samples, the distance at the last sample, and the monotonicity of
-the recorded loss (largest ratio L[i+1] / L[i], and the number of rises
-beyond the loss's rounding, see rounding()).
+recorded samples, the distance at the last sample, the monotonicity of the
+recorded loss (largest ratio L[i+1] / L[i], and the number of rises beyond
+the loss's rounding, see rounding()), the number of recorded samples and,
+for a "nonsmooth" stop, the units at the kink (ode_kinks).
 
 usage: /usr/bin/python3 bench/long_flows.py [--quick] [--seeds 2] [--cap 10]
            [--methods kencarp58,bdf,...] [--problems channel,softplus,...]
@@ -48,8 +58,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "python"))
 import mlpflow as mf  # noqa: E402
 
-METHODS = ["kencarp58", "bdf", "dopri5", "adams", "ark:ESDIRK436L2SA_6_3_4",
-           "ark:ARK437L2SA_DIRK_7_3_4"]
+# every flow method of the registry
+METHODS = [m[0] for m in mf.training.methods() if m[1] == "flow"]
 
 
 # ---------------------------------------------------------------- problems
@@ -89,6 +99,28 @@ def relu(seed):
     return net, np.array([0.5, 0.0, 0.1, 0.05, 1.0, -1.0]), 1e4
 
 
+def relu_net(n, seed):
+    t = mf.TeacherNet([(3, "relu", True), (1, "identity", True)], din=2, seed=100 + seed)
+    X = np.random.default_rng(seed).standard_normal((n, 2))
+    net = mf.Net([(4, "relu", True), (1, "identity", True)], X, t(X))
+    return net, mf.random_params(net, seed=seed), 1e4
+
+
+def slide(seed):
+    return relu_net(200, seed)
+
+
+def cross(seed):
+    return relu_net(20, seed)
+
+
+def die(seed):
+    t = mf.TeacherNet([(1, "relu", False), (1, "identity", False)], din=2,
+                      params=np.array([1.0, 0.0, -1.0]))
+    net = mf.NetI(t, [(1, "relu", False), (1, "identity", False)])
+    return net, np.array([0.1, 0.05, 1.0]), 1e4
+
+
 def readme_problem(seed):
     """The problem of bench/train_compare.py (data seed 1234), start mlpflow init --seed."""
     rng = np.random.default_rng(1234)
@@ -101,7 +133,7 @@ def readme_problem(seed):
 
 
 PROBLEMS = {"channel": channel, "softplus": softplus, "saddle": saddle, "nearmin": nearmin,
-            "relu": relu}
+            "relu": relu, "slide": slide, "cross": cross, "die": die}
 # Tolerance of the reference run. In the channel the exact-data gradient carries
 # rounding of ~1e-16 (a difference of O(1) terms), and h * 1e-16 must stay below
 # the tolerance: at 1e-9 BDF needs ~3e5 steps (> 60 s) to reach 1e12, at 1e-8
@@ -171,8 +203,8 @@ def fmt_row(cells):
 
 def flow_table(problems, seeds, methods, cap, check_alg):
     print(fmt_row(["problem", "seed", "P", "method", "steps", "wall s", "t reached", "stop",
-                   "max dist", "dist at end", "max rise", "rises"]))
-    print(fmt_row(["---"] * 12))
+                   "max dist", "dist at end", "max rise", "rises", "samples", "kinks"]))
+    print(fmt_row(["---"] * 14))
     for name in problems:
         for seed in range(seeds):
             net, x0, T = PROBLEMS[name](seed)
@@ -187,7 +219,8 @@ def flow_table(problems, seeds, methods, cap, check_alg):
                            str(refres["ode_iterations"]), "%.3g" % refres["wall"],
                            "%.3g" % refres["ode_time_run"], refres["ode_stopped_by"], "0", "0",
                            "%.4g" % monotonicity(refres, exact)[0],
-                           str(monotonicity(refres, exact)[1])]))
+                           str(monotonicity(refres, exact)[1]), str(len(refres["loss_curve"])),
+                           refres["ode_kinks"]]))
             if chk:
                 dchk = distances(chk, ref)
                 print(fmt_row([name, str(seed), str(net.nparams), "check %s %g" % (check_alg, tol),
@@ -195,20 +228,21 @@ def flow_table(problems, seeds, methods, cap, check_alg):
                                "%.3g" % chk["ode_time_run"], chk["ode_stopped_by"],
                                "%.2g" % dchk[0], "%.2g" % dchk[1],
                                "%.4g" % monotonicity(chk, exact)[0],
-                               str(monotonicity(chk, exact)[1])]))
+                               str(monotonicity(chk, exact)[1]), str(len(chk["loss_curve"])),
+                               chk["ode_kinks"]]))
             for alg in methods:
                 try:
                     r = run(net, x0, alg=alg, maxT=T, optim_solver="none", maxtime_ode=cap)
                 except mf.Error as e:
                     print(fmt_row([name, str(seed), str(net.nparams), alg] + ["-"] * 3 +
-                                  ["error: %s" % str(e)[:60]] + ["-"] * 4))
+                                  ["error: %s" % str(e)[:60]] + ["-"] * 6))
                     continue
                 d = distances(r, ref)
                 m = monotonicity(r, exact)
                 print(fmt_row([name, str(seed), str(net.nparams), alg, str(r["ode_iterations"]),
                                "%.3g" % r["wall"], "%.3g" % r["ode_time_run"],
                                r["ode_stopped_by"], "%.2g" % d[0], "%.2g" % d[1], "%.4g" % m[0],
-                               str(m[1])]), flush=True)
+                               str(m[1]), str(len(r["loss_curve"])), r["ode_kinks"]]), flush=True)
 
 
 def default_path(seeds):

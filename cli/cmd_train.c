@@ -260,6 +260,7 @@ static void print_summary_json(mlpf_result **res, size_t k, const char *run) {
         cJSON_AddBoolToObject(o, "converged", res[s]->converged);
         cJSON_AddStringToObject(o, "ode_stopped_by", res[s]->ode_stopped_by);
         cJSON_AddStringToObject(o, "optim_stopped_by", res[s]->optim_stopped_by);
+        if (res[s]->ode_kinks[0]) cJSON_AddStringToObject(o, "ode_kinks", res[s]->ode_kinks);
         cJSON_AddItemToObject(o, "total_time", mlpf_json_number(res[s]->total_time));
         cJSON_AddStringToObject(o, "run", file);
         char *text = mlpf_json_print(o, 0);
@@ -342,6 +343,7 @@ int cmd_example(int argc, char **argv) {
     printf("  ode phase          %s: stopped by %s after %ld steps, flow time %.4g, %.3g s\n",
            res->alg, res->ode_stopped_by, res->ode_iterations, res->ode_time_run,
            res->ode_wall_time);
+    if (res->ode_kinks[0]) printf("  units at a kink    %s\n", res->ode_kinks);
     printf("  minimiser          %s: stopped by %s after %ld iterations, %.3g s\n",
            res->optim_solver, res->optim_stopped_by, res->optim_iterations, res->optim_time_run);
     printf("  total time         %.3g s\n", res->total_time);

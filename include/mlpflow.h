@@ -405,6 +405,9 @@ typedef struct {
                                    "channel" (open-ended flow drifts along a channel to
                                    infinity: weights grow at every doubling of flow time,
                                    the loss hardly falls; the minimiser is skipped),
+                                   "nonsmooth" (the flow chatters on a kink of ReLU-type
+                                   units, or its solver failed there: ode_kinks names
+                                   the units; the minimiser is skipped),
                                    "min_gnorm", "patience", "interrupt", "solver_failure",
                                    "skipped" */
     char optim_stopped_by[64];  /* as above, plus "stalled": the minimiser cannot
@@ -421,6 +424,10 @@ typedef struct {
     double *trajectory_t;       /* (ntrajectory), flow times, log-spaced */
     double *trajectory_x;       /* (ntrajectory, P) */
     double *loss_curve;         /* (ntrajectory) loss at trajectory_t */
+    char ode_kinks[96];         /* ode_stopped_by "nonsmooth": the units at the kink, most
+                                   side changes first, "w1[3] (812 flips), w1[0] (4 flips)"
+                                   (row 3 of layer w1, from 0; infinite data: "w1[3]");
+                                   else "" */
 } mlpf_result;
 
 void mlpf_result_free(mlpf_result *res);

@@ -9,6 +9,10 @@
 
 static const char *ode_methods[] = {"kencarp58", "bdf", "dopri5", "verner8", "rk4"};
 #define NMETHODS 5
+/* kencarp58 records the end of the first step past each grid time (its
+   steps cut to a stop time lose their error control, ode.c): its samples
+   are step ends at their true t, not the grid itself. */
+static int records_step_ends(const char *alg) { return !strcmp(alg, "kencarp58"); }
 
 /* ---- L = 1/2 (x - x*)^T A (x - x*) ---- */
 typedef struct {
@@ -125,7 +129,9 @@ static void test_quadratic_oracle(void) {
             if (!r) continue;
             CHECK(!strcmp(r->ode_stopped_by, "maxT"), "%s stopped by %s", ode_methods[m], r->ode_stopped_by);
             CHECK(!strcmp(r->optim_stopped_by, "skipped"), "%s", r->optim_stopped_by);
-            CHECK(r->ntrajectory == 25, "%s: %zu samples", ode_methods[m], r->ntrajectory);
+            int on_grid = !records_step_ends(ode_methods[m]);
+            CHECK(on_grid ? r->ntrajectory == 25 : r->ntrajectory >= 10 && r->ntrajectory <= 25,
+                  "%s: %zu samples", ode_methods[m], r->ntrajectory);
             CHECK(r->trajectory_t[0] == 0 && fabs(r->trajectory_t[r->ntrajectory - 1] - 5.0) < 1e-12,
                   "%s: times %g .. %g", ode_methods[m], r->trajectory_t[0],
                   r->trajectory_t[r->ntrajectory - 1]);
@@ -144,7 +150,7 @@ static void test_quadratic_oracle(void) {
             CHECK(worst < 2e-7, "%s tau=%d: trajectory off the exact flow by %g", ode_methods[m],
                   use_tau, worst);
             CHECK(worst_loss < 1e-12, "%s: loss_curve off by %g", ode_methods[m], worst_loss);
-            CHECK(logspaced, "%s: trajectory times not log-spaced", ode_methods[m]);
+            CHECK(logspaced || !on_grid, "%s: trajectory times not log-spaced", ode_methods[m]);
             quad_exact(&q, use_tau ? tau : ones, x0, 5.0, xe);
             CHECK(maxdiff(r->ode_x, xe, p) < 2e-7, "%s: ode_x", ode_methods[m]);
             CHECK(r->ode_iterations > 0 && r->ode_time_run == 5.0, "%s: %ld its, t %g", ode_methods[m],
@@ -212,7 +218,8 @@ static void test_nonlinear_reference(void) {
         CHECK_OK(mlpf_train(obj, x0, &o, &r, &err), &err);
         if (!r) continue;
         double worst = 0;
-        CHECK(r->ntrajectory == ref->ntrajectory, "%zu samples", r->ntrajectory);
+        CHECK(r->ntrajectory == ref->ntrajectory || records_step_ends(ode_methods[m]), "%zu samples",
+              r->ntrajectory);
         for (size_t k = 1; k < r->ntrajectory && k < ref->ntrajectory; k++) {
             /* the grid starts at each method's first step: compare at the end
                and, where times agree, along the way */
@@ -415,7 +422,9 @@ static void test_trajectory_open(void) {
     CHECK_OK(mlpf_train(obj, x0, &o, &r, &err), &err);
     if (r) {
         CHECK(r->ntrajectory >= 15 && r->ntrajectory <= 30, "%zu samples", r->ntrajectory);
-        CHECK(r->trajectory_t[0] == 0 && fabs(r->trajectory_t[r->ntrajectory - 1] - 20) < 1e-9,
+        /* 20 000 steps of 1e-3, a few of them cut short to end on a sample time */
+        CHECK(r->trajectory_t[0] == 0 && r->trajectory_t[r->ntrajectory - 1] == r->ode_time_run &&
+              fabs(r->ode_time_run - 20) < 0.05,
               "end at %g", r->trajectory_t[r->ntrajectory - 1]);
         int incr = 1;
         for (size_t k = 1; k < r->ntrajectory; k++) incr &= r->trajectory_t[k] > r->trajectory_t[k - 1];
@@ -483,7 +492,8 @@ static void test_linear_net_oracle(void) {
 static void test_stop_rule(void) {
     static const char *const names[DYN_NSTOPS] = {
         "", "minloss", "min_gnorm", "maxT", "patience", "interrupt", "maxtime",
-        "maxiterations", "basin", "stalled", "solver_failure", "skipped", "channel"};
+        "maxiterations", "basin", "stalled", "solver_failure", "skipped", "channel",
+        "nonsmooth"};
     for (int s = 0; s < DYN_NSTOPS; s++)
         CHECK(!strcmp(dyn_stop_name((dyn_stop)s), names[s]), "stop %d is \"%s\"", s,
               dyn_stop_name((dyn_stop)s));

@@ -3,7 +3,9 @@
    rises; an open-ended flow there ends with "channel" instead of handing a
    channel to the minimiser; the default method above P = 256 hands over to
    BDF when stiffness stalls it and says so in the result's alg (a method
-   that fails hands over too: test_dynamics' test_fallback). */
+   that fails hands over too: test_dynamics' test_fallback); a ReLU flow
+   that chatters on a kink stops with "nonsmooth" and names the unit, one
+   that crosses kinks goes on. */
 #include "check.h"
 #include "test_objectives.h"
 #include "internal.h"
@@ -169,6 +171,151 @@ static void test_stall_hands_over(void) {
     free(x0);
 }
 
+/* ---- kinks of ReLU units ---- */
+
+/* A ReLU teacher of 3 units with biases (seed 100 + seed), Din 2, labels
+   N deterministic inputs x_n = (sin(1.3 n + 0.5), cos(2.1 n)) (1 + sin(0.7 n) / 2);
+   a student of 4 from seed. bench/long_flows.py's "slide" rows: seeds 2, 3,
+   5, 6 of N = 100 slide along a data point's hyperplane (40 000 BDF steps in
+   3 s without getting past t = 60 ... 700), seeds 0 and 1 cross kinks and
+   reach t = 1e4 in 700 / 1 300 steps. */
+typedef struct {
+    mlpf_net *teacher, *student;
+    double *X, *Y, *x0;
+    mlpf_objective *obj;
+} relu_problem;
+
+static void relu_free(relu_problem *r) {
+    mlpf_objective_free(r->obj);
+    mlpf_net_free(r->teacher);
+    mlpf_net_free(r->student);
+    free(r->X);
+    free(r->Y);
+    free(r->x0);
+}
+
+static int relu_make(relu_problem *r, size_t n, int seed) {
+    mlpf_error err;
+    memset(r, 0, sizeof *r);
+    r->teacher = make_net(2, 3, "relu", 1, 1);
+    r->student = make_net(2, 4, "relu", 1, 1);
+    size_t Pt = mlpf_net_nparams(r->teacher), P = mlpf_net_nparams(r->student);
+    double *tp = malloc(Pt * sizeof *tp);
+    r->X = malloc(2 * n * sizeof *r->X);
+    r->Y = malloc(n * sizeof *r->Y);
+    r->x0 = malloc(P * sizeof *r->x0);
+    int ok = r->teacher && r->student && tp && r->X && r->Y && r->x0;
+    if (ok) {
+        for (size_t i = 0; i < n; i++) {
+            double rad = 1 + 0.5 * sin(0.7 * (double)i);
+            r->X[2 * i] = sin(1.3 * (double)i + 0.5) * rad;
+            r->X[2 * i + 1] = cos(2.1 * (double)i) * rad;
+        }
+        ok = !mlpf_random_params(r->teacher, (uint64_t)(100 + seed), tp, &err) &&
+             !mlpf_predict(r->teacher, tp, r->X, n, r->Y, &err) &&
+             !mlpf_random_params(r->student, (uint64_t)seed, r->x0, &err);
+        mlpf_finite_options fo = {MLPF_LOSS_MSE, 1};
+        if (ok) r->obj = mlpf_objective_finite(r->student, n, r->X, r->Y, 1, NULL, &fo, &err);
+        ok = ok && r->obj;
+        CHECK(ok, "relu problem: %s", err.msg);
+    }
+    free(tp);
+    return ok;
+}
+
+static mlpf_result *relu_train(const relu_problem *r, const char *alg, const char *optim) {
+    mlpf_error err;
+    mlpf_train_options o;
+    mlpf_train_options_default(&o);
+    o.maxT = 1e4;
+    o.maxiterations_ode = 20000; /* without the kink stop these flows grind on */
+    snprintf(o.alg, sizeof o.alg, "%s", alg);
+    snprintf(o.optim_solver, sizeof o.optim_solver, "%s", optim);
+    mlpf_result *res = NULL;
+    CHECK_OK(mlpf_train(r->obj, r->x0, &o, &res, &err), &err);
+    return res;
+}
+
+/* Sliding on a kink: every adaptive method stops with "nonsmooth" within a
+   few thousand steps (they ground on for 30 000-160 000 steps before),
+   naming the student unit whose pre-activations sit at the kink; the
+   minimiser is skipped and nothing pretends convergence. */
+static void test_kink_sliding_stops(void) {
+    relu_problem r;
+    if (!relu_make(&r, 100, 3)) return relu_free(&r);
+    const char *algs[] = {"bdf", "kencarp58"};
+    for (size_t a = 0; a < 2; a++) {
+        mlpf_result *res = relu_train(&r, algs[a], "newtontr");
+        if (!res) continue;
+        CHECK(!strcmp(res->ode_stopped_by, "nonsmooth"), "%s: stopped by %s at t = %g after %ld steps",
+              algs[a], res->ode_stopped_by, res->ode_time_run, res->ode_iterations);
+        CHECK(res->ode_iterations <= 10000, "%s: %ld steps", algs[a], res->ode_iterations);
+        /* the unit: w1[3] for BDF; kencarp58 slides on w1[0] or w1[3] depending
+           on the build's rounding (past a kink the flows part) */
+        CHECK((a == 1 || !strncmp(res->ode_kinks, "w1[3] (", 7)) &&
+                  !strncmp(res->ode_kinks, "w1[", 3) && strstr(res->ode_kinks, " flips)"),
+              "%s: units at the kink \"%s\"", algs[a], res->ode_kinks);
+        CHECK(!strcmp(res->optim_stopped_by, "skipped") && !res->converged,
+              "%s: minimiser %s, converged %d", algs[a], res->optim_stopped_by, res->converged);
+        /* the point kept is the flow's best, and it is the result */
+        CHECK(res->loss == res->ode_loss, "%s: loss %g, flow's best %g", algs[a], res->loss,
+              res->ode_loss);
+        mlpf_result_free(res);
+    }
+    relu_free(&r);
+}
+
+/* Flows that cross kinks (seeds 0 and 1) go on to maxT with every method. */
+static void test_kink_crossing_goes_on(void) {
+    const char *algs[] = {"bdf", "kencarp58", "dopri5"};
+    for (int seed = 0; seed < 2; seed++) {
+        relu_problem r;
+        if (!relu_make(&r, 100, seed)) {
+            relu_free(&r);
+            continue;
+        }
+        for (size_t a = 0; a < 3; a++) {
+            mlpf_result *res = relu_train(&r, algs[a], "none");
+            if (!res) continue;
+            CHECK(!strcmp(res->ode_stopped_by, "maxT") && res->ode_kinks[0] == '\0',
+                  "seed %d %s: stopped by %s (%s) at t = %g", seed, algs[a], res->ode_stopped_by,
+                  res->ode_kinks, res->ode_time_run);
+            mlpf_result_free(res);
+        }
+        relu_free(&r);
+    }
+}
+
+/* Exact Gaussian data: a ReLU student unit (a = 1) whose teacher is -relu(x1)
+   shrinks its weights to 0 and the solver fails there: "nonsmooth" at that
+   unit, not "solver_failure". */
+static void test_kink_unit_dies(void) {
+    mlpf_error err;
+    mlpf_net *teacher = make_net(2, 1, "relu", 0, 0), *student = make_net(2, 1, "relu", 0, 0);
+    double tp[3] = {1, 0, -1}, x0[3] = {0.1, 0.05, 1};
+    mlpf_objective *obj = teacher && student ? mlpf_objective_gaussian(teacher, tp, student, &err) : NULL;
+    CHECK(obj != NULL, "gaussian objective");
+    const char *algs[] = {"bdf", "kencarp58"};
+    for (size_t a = 0; obj && a < 2; a++) {
+        mlpf_train_options o;
+        mlpf_train_options_default(&o);
+        o.maxT = 1e4;
+        snprintf(o.alg, sizeof o.alg, "%s", algs[a]);
+        mlpf_result *res = NULL;
+        CHECK_OK(mlpf_train(obj, x0, &o, &res, &err), &err);
+        if (!res) continue;
+        CHECK(!strcmp(res->ode_stopped_by, "nonsmooth") && !strcmp(res->ode_kinks, "w1[0]"),
+              "%s: stopped by %s (%s) at t = %g, |w| = %g", algs[a], res->ode_stopped_by,
+              res->ode_kinks, res->ode_time_run, hypot(res->x[0], res->x[1]));
+        CHECK(hypot(res->x[0], res->x[1]) < 1e-4, "%s: |w| = %g", algs[a], hypot(res->x[0], res->x[1]));
+        CHECK(!res->converged, "%s: converged", algs[a]);
+        mlpf_result_free(res);
+    }
+    mlpf_objective_free(obj);
+    mlpf_net_free(teacher);
+    mlpf_net_free(student);
+}
+
 /* Defaults stop on iteration counts and flow time, never on the clock. */
 static void test_default_limits(void) {
     mlpf_train_options o;
@@ -183,5 +330,8 @@ int main(void) {
     test_channel_to_1e12();
     test_channel_not_basin();
     test_stall_hands_over();
+    test_kink_sliding_stops();
+    test_kink_crossing_goes_on();
+    test_kink_unit_dies();
     return check_report("test_flows");
 }

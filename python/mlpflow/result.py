@@ -88,7 +88,8 @@ class Result(dict):
     system (x, init, ode_x, loss, ode_loss, gnorm, gnorm_regularized, converged,
     ode_stopped_by, optim_stopped_by, ode_iterations, optim_iterations, ode_time_run,
     optim_time_run, total_time, trajectory {"t", "x"}, loss_curve) plus alg,
-    optim_solver, ode_wall_time, nparams, version, the resolved ``options`` and the
+    optim_solver, ode_wall_time, nparams, ode_kinks (the units at a kink when
+    ode_stopped_by is "nonsmooth", else ""), version, the resolved ``options`` and the
     ``net`` description; ``res.network`` is the network object it was trained on.
 
     ``trajectory`` and ``loss_curve`` cover the flow phase (alg) only, sampled at
@@ -116,6 +117,8 @@ class Result(dict):
                          "loss %.6g" % (g("alg", "?"), g("ode_stopped_by", "?"),
                                         g("ode_time_run", math.nan), g("ode_iterations", 0),
                                         g("ode_wall_time", math.nan), g("ode_loss", math.nan)))
+            if g("ode_kinks"):
+                lines.append("            units at a kink: %s" % g("ode_kinks"))
         if g("optim_solver") != "none":
             lines.append("  minimiser %-10s stopped by %-12s %d iterations, %.3g s"
                          % (g("optim_solver", "?"), g("optim_stopped_by", "?"),

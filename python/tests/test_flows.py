@@ -1,7 +1,9 @@
 """Gradient flows you can trust (issue 9): recorded points lie on the flow and
-(bdf, dopri5) the recorded loss never rises; a ReLU unit whose input weights
-shrink to ~1e-10 (the kink at w = 0) does not stall the flow; default runs are
+the recorded loss never rises, for every flow method; a ReLU unit whose input weights
+shrink to ~1e-10 (the kink at w = 0) does not stall the flow, one that slides on a
+kink stops with "nonsmooth"; default runs are
 bit-identical, single or many, on a loaded machine."""
+import re
 import subprocess
 import sys
 
@@ -62,35 +64,50 @@ def distance(res, ref):
     return worst
 
 
-# measured distances at tolerance 1e-6 (softplus, N = 300, T = 300): bdf 3e-5,
-# dopri5 2e-6, kencarp58 2e-4 (its samples between steps come from the interpolant)
-BOUNDS = {"bdf": 3e-4, "dopri5": 3e-5, "kencarp58": 2e-3}
+FLOW_METHODS = [m[0] for m in mlpflow.training.methods() if m[1] == "flow"]
+IMPLICIT = {"bdf", "kencarp58"}
+# Distances measured at tolerance 1e-6 on the issue's problem (seed 0): bdf 2e-5
+# and kencarp58 2e-5 to T = 1e4 (kencarp58 interpolating between its steps:
+# 9e-4), dopri5 4e-6 and rk4 5e-9 to T = 30. verner8 is 7e-4 off at T = 30
+# (its steps are accepted by an error estimate that misses the stiff part;
+# it is documented as failing on stiff flows), hence its looser bound.
+BOUNDS = {"verner8": 3e-3}
 
 
 @pytest.fixture(scope="module")
-def softplus_flow():
-    net, x0 = softplus_problem()
-    return net, x0, reference(net, x0, 300.0)
+def issue_flows():
+    """The issue's problem (teacher 4, student 5 softplus with biases, N = 1000,
+    Din 2): tight references to T = 1e4 (the implicit methods) and T = 30 (the
+    explicit ones, which need 1e4-1e5 steps on this stiff flow to reach 1e4)."""
+    net, x0 = softplus_problem(n=1000)
+    return net, x0, {T: reference(net, x0, T) for T in (30.0, 1e4)}
 
 
-@pytest.mark.parametrize("alg", ["bdf", "dopri5", "kencarp58"])
-def test_recorded_points_are_on_the_flow(softplus_flow, alg):
-    net, x0, ref = softplus_flow
-    res = mlpflow.train(net, x0, alg=alg, maxT=300.0, optim_solver="none")
-    assert res["ode_stopped_by"] == "maxT" and res["alg"] == alg
-    d = distance(res, ref)
-    assert d < BOUNDS[alg], "%s: %g from the tight reference" % (alg, d)
+@pytest.mark.parametrize("alg", FLOW_METHODS)
+def test_recorded_points_are_on_the_flow(issue_flows, alg):
+    """Every flow method records accepted solver states (step ends, at their
+    true t): each sample is within a few tolerances of the tight reference at
+    the same t, and the recorded loss never rises beyond its rounding (with
+    kencarp58's interpolant it rose by up to 721x on this problem)."""
+    net, x0, refs = issue_flows
+    T = 1e4 if alg in IMPLICIT else 30.0
+    res = mlpflow.train(net, x0, alg=alg, maxT=T, optim_solver="none")
+    assert res["ode_stopped_by"] == "maxT" and res["alg"] == alg, (res["ode_stopped_by"], res["alg"])
+    assert res["trajectory"]["t"][-1] == T and len(res["trajectory"]["t"]) >= 20
+    d = distance(res, refs[T])
+    assert d < BOUNDS.get(alg, 1e-4), "%s: %g from the tight reference" % (alg, d)
+    bad = rises(res)
+    L = res["loss_curve"]
+    assert bad.size == 0, "%s: loss rises at %s: %s -> %s" % (alg, bad[:3], L[bad[:3] - 1], L[bad[:3]])
 
 
-@pytest.mark.parametrize("alg", ["bdf", "dopri5"])
-def test_recorded_loss_never_rises(softplus_flow, alg):
-    """BDF and dopri5 record their step ends; the issue's case rose 1.4-78x
-    with kencarp58's interpolant (which stays available, not the default)."""
-    net, x0, _ = softplus_flow
-    for seed in range(3):
-        net, x0 = softplus_problem(seed=seed)
-        res = mlpflow.train(net, x0, alg=alg, maxT=1e3 if alg == "bdf" else 100.0,
-                            optim_solver="none")
+@pytest.mark.parametrize("alg", ["kencarp58", "bdf"])
+def test_recorded_loss_never_rises(alg):
+    """More starts of the issue's problem (9 of 10 rose with kencarp58's
+    interpolant): the implicit methods' recorded losses are monotone to 1e4."""
+    for seed in (1, 2):
+        net, x0 = softplus_problem(n=1000, seed=seed)
+        res = mlpflow.train(net, x0, alg=alg, maxT=1e4, optim_solver="none")
         bad = rises(res)
         L = res["loss_curve"]
         assert bad.size == 0, "%s seed %d: loss rises at %s: %s -> %s" % (
@@ -107,19 +124,73 @@ def test_default_flow_is_monotone_to_1e4():
 
 
 def test_relu_kink():
-    """BDF (the default) crosses the kink in a few hundred steps and stays on
-    the flow. Its recorded loss still rises there (by up to 10x at losses of
-    1e-12 ... 1e-17: the flow is not differentiable at w = 0), so monotonicity
-    is not asserted here: issue 9 item 3 is open."""
+    """BDF (the default) crosses the kink at w = 0 in a few hundred steps and
+    stays on the flow: a unit that merely reaches the kink is no "nonsmooth"
+    stop. Its recorded loss still rises there (by up to 10x at losses of
+    1e-12 ... 1e-17: the flow is not differentiable at w = 0), so
+    monotonicity is not asserted here."""
     net, x0 = relu_kink_problem()
     T = 1e4
     res = mlpflow.train(net, x0, maxT=T, optim_solver="none")
     assert res["ode_stopped_by"] == "maxT", res["ode_stopped_by"]
     assert res["ode_iterations"] < 2000, res["ode_iterations"]
+    assert res["ode_kinks"] == ""
     w2 = np.linalg.norm(res["trajectory"]["x"][:, 2:4], axis=1)
     assert w2.min() < 1e-8, "the unit did not reach the kink: |w2| >= %g" % w2.min()
     d = distance(res, reference(net, x0, T))
     assert d < 1e-3, d
+
+
+def sliding_problem(n=200, seed=0):
+    """ReLU teacher 3 / student 4 with biases, N = 200 Gaussian inputs: the
+    flow slides along the hyperplane of one data point of student unit 3
+    (BDF ground through 160 000 steps in 5 s to t = 3.6e3 before)."""
+    teacher = mlpflow.TeacherNet([(3, "relu", True), (1, "identity", True)], din=2,
+                                 seed=100 + seed)
+    X = np.random.default_rng(seed).standard_normal((n, 2))
+    net = mlpflow.Net([(4, "relu", True), (1, "identity", True)], X, teacher(X))
+    return net, mlpflow.random_params(net, seed=seed)
+
+
+def preactivations(net, x):
+    d = mlpflow.params_dict(net, x)
+    return net.input @ d["w1"][:, :2].T + d["w1"][:, 2]
+
+
+@pytest.mark.parametrize("alg", ["bdf", "kencarp58"])
+def test_sliding_on_a_kink_stops_nonsmooth(alg):
+    """The flow stops with "nonsmooth" within a few thousand steps, names the
+    unit, and the point it keeps has a pre-activation of that unit at the
+    kink (|u| ~ abstol); the minimiser is skipped, nothing is converged."""
+    net, x0 = sliding_problem()
+    res = mlpflow.train(net, x0, alg=alg, maxT=1e4, maxiterations_ode=50000)
+    assert res["ode_stopped_by"] == "nonsmooth", (res["ode_stopped_by"], res["ode_iterations"])
+    assert res["ode_iterations"] < 10000, res["ode_iterations"]
+    m = re.match(r"w1\[(\d)\] \(\d+ flips\)", res["ode_kinks"])
+    assert m, res["ode_kinks"]
+    unit = int(m.group(1))  # 3 here; past a kink the flows part with the rounding
+    assert alg != "bdf" or unit == 3, res["ode_kinks"]
+    assert res["optim_stopped_by"] == "skipped" and not res["converged"]
+    u = preactivations(net, res["x"])
+    assert np.min(np.abs(u[:, unit])) < 1e-5, np.min(np.abs(u[:, unit]))
+    assert "units at a kink: w1[%d]" % unit in repr(res)
+
+
+def test_kink_crossings_and_smooth_flows_go_on():
+    """ReLU flows that cross kinks (pre-activations change sign on many samples
+    along the way) reach maxT; so does the same problem with softplus units,
+    which has no kinks to watch."""
+    for seed in (0, 1):  # seeds 2-5 of N = 20 slide (40 000-66 000 BDF steps in 3 s before)
+        net, x0 = sliding_problem(n=20, seed=seed)
+        res = mlpflow.train(net, x0, maxT=1e4, optim_solver="none")
+        assert res["ode_stopped_by"] == "maxT" and res["ode_kinks"] == "", (seed, res["ode_kinks"])
+        signs = np.sign(preactivations(net, res["init"])) != np.sign(preactivations(net, res["x"]))
+        assert signs.sum() >= 5, "seed %d crossed only %d kinks" % (seed, signs.sum())
+    teacher = mlpflow.TeacherNet([(3, "softplus", True), (1, "identity", True)], din=2, seed=100)
+    X = np.random.default_rng(0).standard_normal((200, 2))
+    net = mlpflow.Net([(4, "softplus", True), (1, "identity", True)], X, teacher(X))
+    res = mlpflow.train(net, mlpflow.random_params(net, seed=0), maxT=1e4, optim_solver="none")
+    assert res["ode_stopped_by"] == "maxT" and res["ode_kinks"] == ""
 
 
 def same(a, b):

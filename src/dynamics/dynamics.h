@@ -34,6 +34,7 @@ typedef struct {
     double wall0;                /* wall clock at the start of mlpf_train         */
     double last_progress;        /* wall clock of the last progress report        */
     int auto_alg;                /* the flow method is the default: it may switch  */
+    const mlpf_objective *base;  /* the caller's objective (network, data), or NULL */
 } dyn_problem;
 
 void dyn_y_to_x(const dyn_problem *pb, const double *y, double *x);
@@ -67,6 +68,7 @@ typedef enum {
     DYN_SOLVER_FAILURE,
     DYN_SKIPPED,
     DYN_CHANNEL,
+    DYN_NONSMOOTH,
     DYN_NSTOPS
 } dyn_stop;
 
@@ -144,6 +146,7 @@ typedef struct {
     double wall;              /* wall seconds                                */
     dyn_stop stopped_by;
     char alg[32];             /* the method if it switched ("kencarp58>bdf(failure)"), else "" */
+    char kinks[96];           /* DYN_NONSMOOTH: the units at the kink (ode_kink.h), else "" */
 } dyn_outcome;
 
 /* Gradient flow with SUNDIALS: "kencarp58", "bdf", "dopri5", "verner8", "rk4". */

@@ -11,20 +11,36 @@
    solver step. With BDF and the explicit methods each step ends at the next
    trajectory sample time at the latest (the solver's stop time), so
    recorded samples are step ends, points of the flow within the solver
-   tolerance, not values of an interpolant between long steps. kencarp58
-   keeps its steps and interpolates: ARKStep steps cut to a stop time lost
-   the error control (a linear flow at tolerance 1e-10 went off by 7e-5)
-   and its Lagrange interpolant was 30x less accurate than the Hermite one;
-   its dense output between long implicit steps can raise the recorded loss
-   (bench/long_flows.py), one reason it is no longer the default. Fixed-step
-   rk4 keeps its grid and interpolates too.
+   tolerance, not values of an interpolant between long steps (the
+   fixed-step rk4 too: a step cut to a sample time is a shorter RK4 step).
+   kencarp58 (ARKStep) keeps its own steps: its steps cut to a stop time
+   lost the error control (test_dynamics' linear net at tolerance 1e-10
+   went off by 7e-5; remeasured with this code), its dense output between
+   long implicit steps raised the recorded loss up to 1.8e6x and its
+   Lagrange interpolant was 30x less accurate than the Hermite one
+   (bench/long_flows.py). So it records the end of the first step that
+   reaches or passes each sample time, at that step's true t: every
+   recorded point is an accepted solver state, the times follow the log
+   grid at the resolution of the steps.
 
    When the method cannot step (a solver failure) the flow goes on with BDF
    from the last accepted point, for good, and says so in the outcome's alg
    ("kencarp58>bdf(failure)"); with the default method, a flow whose time
    no longer advances (STALL_STEPS steps without doubling: an explicit
    method held back by stiffness, an implicit one by its error test in a
-   channel or at a kink) switches the same way ("dopri5>bdf(stall)"). */
+   channel or at a kink) switches the same way ("dopri5>bdf(stall)").
+
+   Kinks (ReLU-type units, ode_kink.c): where pre-activations sit at a kink
+   the vector field jumps. A flow that only crosses the kink goes on; one
+   that slides along it (Filippov sliding: the field points into the kink
+   from both sides) makes every method chatter across it with steps that
+   shrink to the tolerance (bench/long_flows.py: BDF 160 000 steps in 5 s
+   to t = 3.6e3 on a ReLU net of 4 units and 200 samples), and at a unit
+   whose weights reach 0 the solvers fail. Both end the flow with
+   "nonsmooth" and the units named (see KINK_WINDOW): which Filippov
+   solution to follow there is a modelling choice (the unit dies, or slides
+   along a data point's hyperplane), not one to make silently, and the
+   minimiser is skipped, its quadratic model being void at a kink. */
 #include "dynamics/dynamics.h"
 
 #include <math.h>
@@ -40,6 +56,7 @@
 #include <sunlinsol/sunlinsol_dense.h>
 #include <sunmatrix/sunmatrix_dense.h>
 
+#include "dynamics/ode_kink.h"
 #include "dynamics/ode_krylov.h"
 
 enum { S_ERK, S_ARK, S_CV };
@@ -53,6 +70,8 @@ typedef struct {
     double *cy, *cg, closs;
     int cvalid;
     double *hess;          /* (p, p) */
+    dyn_kinks *watch;      /* the kink watch while it counts flips, else NULL */
+    long kink_evals;       /* evaluations whose point put a kinked pair on a new side */
     int cb_status;         /* first hard error raised inside a callback */
     mlpf_error cb_err;
     char sunmsg[256];      /* last message from SUNDIALS */
@@ -79,6 +98,11 @@ static int rhs(realtype t, N_Vector yv, N_Vector ydot, void *data) {
     }
     if (mlpf_first_nonfinite(f, p)) return 1;
     for (size_t i = 0; i < p; i++) f[i] = -f[i];
+    if (u->watch) { /* stages and Newton iterates chatter across a kink too */
+        long flips;
+        dyn_kinks_check(u->watch, y, &flips, NULL);
+        if (flips) u->kink_evals++;
+    }
     return 0;
 }
 
@@ -316,11 +340,18 @@ typedef struct {
     solver *cur;
     ode_ud u;
     const char *alg;        /* the requested method */
-    int interpolates;       /* rk4, kencarp58: samples from the dense output */
+    int step_ends;          /* kencarp58: keeps its steps, records step ends */
     const char *switched;   /* why BDF took over ("failure", "stall"), or NULL */
     double t, tprev;        /* flow time now and before the last step */
     double stall_t;         /* flow time at the start of the stall window */
     long stall_it;          /* step count there */
+    dyn_kinks *kinks;       /* the kink watch, NULL for smooth networks */
+    double *yprev;          /* (p) the previous accepted state, with a kink watch */
+    double kink_t;          /* flow time at the start of the kink window */
+    long kink_it;           /* step count there */
+    int kink_watching;      /* the last window collapsed: this one counts flips */
+    long kink_flip_steps;   /* steps of this window with flips */
+    int kink_windows;       /* windows in a row that chattered */
 } flow_state;
 
 /* The channel watch over the basin checks (see CHANNEL_CHECKS). */
@@ -330,6 +361,8 @@ typedef struct {
 } channel_watch;
 
 static void flow_free(flow_state *fs) {
+    dyn_kinks_free(fs->kinks);
+    free(fs->yprev);
     solver_free(&fs->main);
     solver_free(&fs->bdf);
     if (fs->y) N_VDestroy(fs->y);
@@ -347,7 +380,7 @@ static int flow_alloc(flow_state *fs, dyn_problem *pb, const char *alg, mlpf_err
     fs->u.pb = pb;
     fs->u.p = p;
     fs->alg = alg;
-    fs->interpolates = !strcmp(alg, "rk4") || !strcmp(alg, "kencarp58");
+    fs->step_ends = !strcmp(alg, "kencarp58");
     if (SUNContext_Create(NULL, &fs->sc) || !fs->sc) {
         fs->sc = NULL;
         return mlpf_fail(err, MLPF_ENOMEM, "gradient flow: SUNContext_Create failed");
@@ -364,6 +397,9 @@ static int flow_alloc(flow_state *fs, dyn_problem *pb, const char *alg, mlpf_err
     if (!fs->u.cy || !fs->u.cg || (needs_hess && !fs->u.hess) || !fs->y || !fs->dky ||
         (pb->scale && !fs->atol))
         return mlpf_fail(err, MLPF_ENOMEM, "gradient flow: out of memory (P = %zu)", p);
+    int st = dyn_kinks_create(pb, &fs->kinks, err);
+    if (st) return st;
+    if (fs->kinks && !(fs->yprev = mlpf_malloc(p * sizeof(double), err))) return MLPF_ENOMEM;
     if (pb->scale) {
         /* error control in x: |dx_i| = scale_i |dy_i| */
         double *a = N_VGetArrayPointer(fs->atol);
@@ -421,7 +457,7 @@ static int flow_stalled(flow_state *fs, long it) {
    samples are step ends (see the top of the file). */
 static void flow_stop_at_sample(flow_state *fs, const dyn_traj *tr) {
     double ts = tr->next, maxT = fs->u.pb->opt->maxT;
-    if (fs->interpolates && fs->cur == &fs->main) return;
+    if (fs->step_ends && fs->cur == &fs->main) return;
     if (!isfinite(ts) || ts <= fs->t) ts = maxT;
     else if (ts > maxT) ts = maxT;
     if (!isfinite(ts)) return;
@@ -431,14 +467,19 @@ static void flow_stop_at_sample(flow_state *fs, const dyn_traj *tr) {
     else CVodeSetStopTime(s->mem, ts);
 }
 
-/* Trajectory samples inside (tprev, t] from the dense output. The limits
-   are checked before every sample: with many samples per step the loop
-   evaluates the objective many times. On a limit the remaining samples are
-   skipped; the stop rule after the step reports it. */
+/* Trajectory samples inside (tprev, t]: the step end itself for the methods
+   that keep their steps (one sample at the true t, however many grid times
+   the step passed), else from the dense output (BDF and the explicit
+   methods stop at sample times, so tq == t but for the first step). The
+   limits are checked before every interpolated sample: with many samples
+   per step the loop evaluates the objective many times. On a limit the
+   remaining samples are skipped; the stop rule after the step reports it. */
 static int flow_record(flow_state *fs, dyn_traj *tr, const dyn_limits *lim,
                        mlpf_error *err) {
     dyn_problem *pb = fs->u.pb;
     double *yv = N_VGetArrayPointer(fs->y), t = fs->t, tq;
+    if (fs->step_ends && fs->cur == &fs->main)
+        return isnan(dyn_traj_due(tr, t)) ? MLPF_OK : dyn_traj_add(tr, pb, t, yv, fs->u.closs, err);
     while (!isnan(tq = dyn_traj_due(tr, t))) {
         int st;
         if (tq >= t) {
@@ -498,6 +539,70 @@ static int flow_basin_check(dyn_problem *pb, const double *y, const dyn_state *s
     return MLPF_OK;
 }
 
+/* The kink watch runs in windows of KINK_WINDOW steps. A window in which
+   flow time grew by less than KINK_GROWTH has collapsed steps; the next
+   window then checks the kinked units' pre-activations at every right-hand
+   side evaluation and step end (BDF's step ends stay on one side of the
+   kink, its Newton iterates cross it), and KINK_WINDOWS windows in a row
+   that stay collapsed with at least KINK_FLIP_STEPS steps that saw pairs
+   at a kink change side stop the flow ("nonsmooth"). Measured
+   (bench/long_flows.py, slide / cross / relu rows): sliding flows take
+   steps of h / t ~ 3e-6 and flip at nearly every step; flows that cross
+   kinks take 100-300 steps per decade of flow time and flip once per
+   crossing; short slides that end by themselves (N = 20, seed 0: ~1 000
+   slow steps) pass. An explicit method held back by stiffness can collapse
+   too, but flips no kink at every step. Costs one forward pass per
+   evaluation inside collapsed windows only. */
+#define KINK_WINDOW 500
+#define KINK_GROWTH 5e-2
+#define KINK_FLIP_STEPS 50
+#define KINK_WINDOWS 4
+
+/* The kink watch after accepted step `it` at state y (p). */
+static int flow_kink_watch(flow_state *fs, const double *y, long it, dyn_stop *why,
+                           mlpf_error *err) {
+    long flips = 0;
+    int st;
+    if (fs->kink_watching) {
+        if ((st = dyn_kinks_check(fs->kinks, y, &flips, err))) return st;
+        if (flips || fs->u.kink_evals) fs->kink_flip_steps++;
+        fs->u.kink_evals = 0;
+    }
+    if (it - fs->kink_it < KINK_WINDOW) return MLPF_OK;
+    int collapsed = fs->t < (1 + KINK_GROWTH) * fs->kink_t;
+    int chatter = fs->kink_watching && collapsed && fs->kink_flip_steps >= KINK_FLIP_STEPS;
+    fs->kink_windows = chatter ? fs->kink_windows + 1 : 0;
+    if (fs->kink_windows >= KINK_WINDOWS) {
+        *why = DYN_NONSMOOTH;
+        return MLPF_OK;
+    }
+    fs->kink_watching = collapsed;
+    fs->u.watch = collapsed ? fs->kinks : NULL;
+    fs->u.kink_evals = 0;
+    fs->kink_flip_steps = 0;
+    fs->kink_t = fs->t;
+    fs->kink_it = it;
+    dyn_kinks_reset(fs->kinks);
+    return collapsed ? dyn_kinks_check(fs->kinks, y, &flips, err) : MLPF_OK;
+}
+
+/* A flow that could not go on (no method left) at a kink: its last two
+   accepted states (yprev, then the cache) put pairs on both sides of a
+   kink, or a unit sits at its kink as a whole (its weights went to 0), or
+   the window before saw flips. Then *why becomes DYN_NONSMOOTH. */
+static int flow_kink_failure(flow_state *fs, dyn_stop *why, mlpf_error *err) {
+    long flips = 0, now = 0;
+    if (fs->kink_watching && fs->kink_flip_steps > 0) {
+        *why = DYN_NONSMOOTH;
+        return MLPF_OK;
+    }
+    dyn_kinks_reset(fs->kinks);
+    int st = dyn_kinks_check(fs->kinks, fs->yprev, &flips, err);
+    if (!st) st = dyn_kinks_check(fs->kinks, fs->u.cy, &now, err);
+    if (!st && (now > 0 || dyn_kinks_whole(fs->kinks) > 0)) *why = DYN_NONSMOOTH;
+    return st;
+}
+
 int dyn_flow_ex(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr,
                 dyn_outcome *out, int force_fallback, mlpf_error *err) {
     const mlpf_train_options *o = pb->opt;
@@ -533,6 +638,7 @@ int dyn_flow_ex(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr
         if (st) goto done;
         if (why) break;
         s.it++;
+        if (fs.yprev) memcpy(fs.yprev, fs.u.cy, p * sizeof *yv); /* the state before this step */
         if ((st = flow_eval(&fs, &bad, err))) goto done;
         if (bad) { /* a non-finite step: BDF goes on from the last good point */
             int ok;
@@ -558,11 +664,14 @@ int dyn_flow_ex(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr
             next_basin_check = 2 * fs.t;
             if ((st = flow_basin_check(pb, yv, &s, fs.u.cg, &cw, &why, err))) goto done;
         }
+        if (!why && fs.kinks && (st = flow_kink_watch(&fs, yv, s.it, &why, err))) goto done;
         if (!why && pb->auto_alg && flow_stalled(&fs, s.it)) {
             int ok;
             if ((st = flow_switch(&fs, fs.t, "stall", &ok, err))) goto done;
         }
     }
+    if (why == DYN_SOLVER_FAILURE && fs.kinks && (st = flow_kink_failure(&fs, &why, err))) goto done;
+    if (why == DYN_NONSMOOTH) dyn_kinks_name(fs.kinks, out->kinks, sizeof out->kinks);
     out->stopped_by = why;
     out->iterations = s.it;
     out->t = fs.t;

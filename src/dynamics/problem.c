@@ -73,6 +73,7 @@ static const char *const STOP_NAMES[DYN_NSTOPS] = {
     [DYN_SOLVER_FAILURE] = "solver_failure",
     [DYN_SKIPPED] = "skipped",
     [DYN_CHANNEL] = "channel",
+    [DYN_NONSMOOTH] = "nonsmooth",
 };
 
 const char *dyn_stop_name(dyn_stop s) {

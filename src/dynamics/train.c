@@ -173,6 +173,7 @@ static int chain_build(const mlpf_objective *obj, const double *x0, const mlpf_t
     pb->wall0 = wall0;
     pb->last_progress = wall0;
     pb->auto_alg = o->alg[0] == '\0';
+    pb->base = obj;
     return MLPF_OK;
 }
 
@@ -204,7 +205,7 @@ static int optim_phase(dyn_problem *pb, const dyn_method *m, const dyn_outcome *
         out->stopped_by = DYN_INTERRUPT;
         return MLPF_OK;
     }
-    if (flow->stopped_by == DYN_CHANNEL) { /* no minimum to finish: see ode.c */
+    if (flow->stopped_by == DYN_CHANNEL || flow->stopped_by == DYN_NONSMOOTH) { /* no minimum to finish: see ode.c */
         out->stopped_by = DYN_SKIPPED;
         return MLPF_OK;
     }
@@ -260,6 +261,7 @@ static void result_phases(mlpf_result *r, const dyn_problem *pb, const dyn_metho
     r->ode_time_run = ode->t;
     r->ode_wall_time = ode->wall;
     snprintf(r->ode_stopped_by, sizeof r->ode_stopped_by, "%s", dyn_stop_name(ode->stopped_by));
+    snprintf(r->ode_kinks, sizeof r->ode_kinks, "%s", ode->kinks);
     r->optim_iterations = opt->iterations;
     r->optim_time_run = opt->wall;
     snprintf(r->optim_stopped_by, sizeof r->optim_stopped_by, "%s",
