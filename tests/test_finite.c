@@ -193,6 +193,34 @@ static void test_depths_and_biases(void) {
     }
 }
 
+/* A single unit above a layer whose rows have at most 4 columns takes the one-pass
+   backward row (finite.c, backward_row_u1): din 1..4 with and without biases (1 to
+   4 columns below, the unused ones dropped), a sample count that is not a multiple of
+   the vector width and spans two gradient chunks, and a 2 -> 3 -> 1 -> 1 net where the
+   middle unit's rows run with the layer above already added (no W_l entry wanted). */
+static void test_single_output_rows(void) {
+    for (int din = 1; din <= 4; din++)
+        for (int bias = 0; bias < 2; bias++) {
+            if (din + bias > 4) continue;
+            int units[2] = {5, 1}, biases[2] = {bias, 1};
+            mlpf_act_kind acts[2] = {MLPF_ACT_SOFTPLUS, MLPF_ACT_IDENTITY};
+            mlpf_net *net = net_from(din, 2, units, acts, biases);
+            dataset d = make_data(net, 301, 0, bias, 0, MLPF_LOSS_MSE, 400 + (uint64_t)(din * 2 + bias));
+            char what[64];
+            snprintf(what, sizeof what, "single output, din %d, bias %d", din, bias);
+            check_derivatives(what, net, &d, INFINITY, NULL, 0, 70 + (uint64_t)din, 0.8);
+            free_data(&d);
+            mlpf_net_free(net);
+        }
+    int units[3] = {3, 1, 1}, biases[3] = {1, 1, 0};
+    mlpf_act_kind acts[3] = {MLPF_ACT_TANH, MLPF_ACT_SIGMOID, MLPF_ACT_IDENTITY};
+    mlpf_net *net = net_from(2, 3, units, acts, biases);
+    dataset d = make_data(net, 29, 0, 0, 0, MLPF_LOSS_MSE, 411);
+    check_derivatives("2 -> 3 -> 1 -> 1", net, &d, INFINITY, NULL, 0, 81, 0.8);
+    free_data(&d);
+    mlpf_net_free(net);
+}
+
 /* Wide layers take the whole-layer BLAS path, narrow ones the row-wise kernels:
    2 -> 10 -> 12 -> 3 mixes them (a wide layer above a wide one, a narrow output
    above a wide layer whose own inputs are wide), over two gradient chunks. */
@@ -507,6 +535,7 @@ static void test_bad_input(void) {
 int main(void) {
     test_every_activation();
     test_depths_and_biases();
+    test_single_output_rows();
     test_wide_and_narrow_layers();
     test_per_neuron_activations();
     test_softmax_crossentropy();

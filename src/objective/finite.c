@@ -241,6 +241,35 @@ MLPF_HOT static double output_chunk(const finite_data *f, size_t B, int want_hes
     return loss;
 }
 
+/* The common case of backward_row in ONE pass over the row: a single unit above
+   (U_l = 1) and at most 4 columns below (din <= 3 with a bias): dn (B) is delta_l,
+   aj, da, lam, dl (B) the rows of a_{l-1}, sigma'_{l-1}, lambda_{l-1}, delta_{l-1},
+   rows[0 .. nb-1] (B) those of [a_{l-2}; 1]. Adds W_l's entry j to *gl (NULL: not
+   wanted) and the row's nb entries to gb. Separate dot products, each ending in a
+   horizontal reduction, cost more than their arithmetic at small chunks. */
+MLPF_HOT static void backward_row_u1(double wj, const double *dn, const double *aj, const double *da,
+                                     size_t B, int nb, const double *const *rows, double *lam, double *dl,
+                                     double *gl, double *gb) {
+    /* columns beyond nb read row 0 and their sums are dropped: no branch in the loop */
+    const double *r0 = rows[0], *r1 = nb > 1 ? rows[1] : r0, *r2 = nb > 2 ? rows[2] : r0,
+                 *r3 = nb > 3 ? rows[3] : r0;
+    double sa = 0, s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+#pragma omp simd reduction(+ : sa, s0, s1, s2, s3)
+    for (size_t b = 0; b < B; b++) {
+        double acc = wj * dn[b], d = acc * da[b];
+        lam[b] = acc;
+        dl[b] = d;
+        sa += dn[b] * aj[b];
+        s0 += d * r0[b];
+        s1 += d * r1[b];
+        s2 += d * r2[b];
+        s3 += d * r3[b];
+    }
+    if (gl) *gl += sa;
+    double s[4] = {s0, s1, s2, s3};
+    for (int c = 0; c < nb; c++) gb[c] += s[c];
+}
+
 /* Unit j of layer l-1 below a narrow layer l (U_l <= NARROW), in one visit of its row:
    dloss/dW_l[:, j] += delta_l a_{l-1,j}^T, lambda_{l-1,j} = W_l[:, j]^T delta_l and
    delta_{l-1,j} = lambda_{l-1,j} * sigma'_{l-1,j}; when layer l-1 has narrow inputs, also its
@@ -253,6 +282,15 @@ MLPF_HOT static int backward_row(const finite_data *f, const double *x, int l, i
     const mlpf_layer *Ly = &net->layers[l], *Lp = &net->layers[l - 1];
     int U = Ly->units, cols = Ly->inputs + Ly->bias, colp = Lp->inputs + Lp->bias;
     size_t r = (size_t)j * B;
+    if (U == 1 && colp <= 4 && grad_below) {
+        const double *below = l - 1 ? w->a[l - 2] : w->x, *rows[4];
+        for (int c = 0; c < colp; c++) rows[c] = below + (size_t)c * B;
+        backward_row_u1(x[Ly->offset + (size_t)j], w->delta[l], w->a[l - 1] + r, w->da[l - 1] + r, B,
+                        colp, rows, w->lam[l - 1] + r, w->delta[l - 1] + r,
+                        grad_l ? grad_l + Ly->offset + (size_t)j : NULL,
+                        grad_below + Lp->offset + (size_t)j * (size_t)colp);
+        return 1;
+    }
     if (grad_l)
         mlpf_mm_nt_acc(U, 1, (int)B, w->delta[l], (int)B, w->a[l - 1] + r, (int)B,
                        grad_l + Ly->offset + (size_t)j, cols);
