@@ -140,6 +140,34 @@ static void activate_row(const mlpf_layer *Ly, int i, size_t B, int want_d2, dou
     mlpf_activation_eval_n(&Ly->acts[i], z + r, B, a + r, da + r, want_d2 ? d2a + r : NULL);
 }
 
+/* Pre-activation of one unit in ONE pass over the chunk: z (B) = W_i (inputs + bias)
+   [in; 1], in (inputs, B). The bias multiplies the ones row, so it is added as is
+   (w * 1.0 == w). The sum's order is mlpf_mm_nn's (k = 0, 1, ...): same bits. Inlined
+   with a constant `inputs` (preact_row), so the sum over k unrolls into one vector loop. */
+static inline void preact_row_k(const double *Wi, int inputs, int bias, const double *in, size_t B,
+                                double *z) {
+#pragma omp simd
+    for (size_t b = 0; b < B; b++) {
+        double acc = Wi[0] * in[b];
+        for (int k = 1; k < inputs; k++) acc += Wi[k] * in[(size_t)k * B + b];
+        if (bias) acc += Wi[inputs];
+        z[b] = acc;
+    }
+}
+
+/* z (B) of one unit with 1 to 4 inputs (the common narrow input layer); wider rows
+   go through mlpf_mm_nn (the same sum, in the same order). */
+MLPF_HOT static void preact_row(const double *Wi, int inputs, int bias, const double *in, size_t B,
+                                double *z) {
+    switch (inputs) {
+    case 1: preact_row_k(Wi, 1, bias, in, B, z); return;
+    case 2: preact_row_k(Wi, 2, bias, in, B, z); return;
+    case 3: preact_row_k(Wi, 3, bias, in, B, z); return;
+    case 4: preact_row_k(Wi, 4, bias, in, B, z); return;
+    default: mlpf_mm_nn(1, (int)B, inputs + bias, Wi, inputs + bias, in, (int)B, z, (int)B);
+    }
+}
+
 /* Forward through all layers, one unit row (B samples) at a time so that each row's
    pre-activation, activation and derivative stay in L1: x (din+1, B) -> z_l, da_l,
    d2a_l (U_l, B) (d2a only when want_d2), a_l (U_l+1, B); lse (B) for a softmax output.
@@ -163,8 +191,7 @@ MLPF_HOT static void forward_chunk(const finite_data *f, const double *x, size_t
         if (feed) memset(w->z[l + 1], 0, (size_t)Ln->units * B * sizeof(double));
         int softmax = Ly->acts[0].kind == MLPF_ACT_SOFTMAX;
         for (int i = 0; i < U; i++) {
-            if (!fed && rows) mlpf_mm_nn(1, (int)B, cols, W + (size_t)i * (size_t)cols, cols, in, (int)B,
-                                         z + (size_t)i * B, (int)B);
+            if (!fed && rows) preact_row(W + (size_t)i * (size_t)cols, Ly->inputs, Ly->bias, in, B, z + (size_t)i * B);
             if (softmax) continue;
             activate_row(Ly, i, B, want_d2, z, a, w->da[l], w->d2a[l]);
             const double *ai = a + (size_t)i * B;
