@@ -398,6 +398,50 @@ static void test_threads_and_subsets(void) {
     free(x); free(g1); free(g2); free(H1); free(H2); free_data(&d); mlpf_net_free(net);
 }
 
+/* The objective keeps its workspaces between calls (finite.c, block_take/block_give):
+   concurrent calls on ONE objective from 4 threads, mixing gradient-only calls, Hessian
+   calls (bigger workspaces replace smaller ones) and subsets of other sizes, give the
+   same bits as the same calls made one at a time on a fresh objective. */
+static void test_concurrent_calls_share_cache(void) {
+    int units[2] = {12, 1}, bias[2] = {1, 1};
+    mlpf_act_kind acts[2] = {MLPF_ACT_SOFTPLUS, MLPF_ACT_IDENTITY};
+    mlpf_net *net = net_from(2, 2, units, acts, bias);
+    size_t n = 1500, P = mlpf_net_nparams(net), idx[300];
+    for (size_t i = 0; i < 300; i++) idx[i] = (i * 7) % n;
+    dataset d = make_data(net, n, 0, 0, 0, MLPF_LOSS_MSE, 5);
+    mlpf_error err = {0};
+    mlpf_finite_options one = {.threads = 1};
+    mlpf_objective *obj = mlpf_objective_finite(net, n, d.X, d.T, 1, NULL, &one, &err);
+    double *x = malloc(P * sizeof *x), *ref = malloc(3 * (P + P * P + 1) * sizeof *ref);
+    mlpf_random_params(net, 9, x, &err);
+    for (int kind = 0; kind < 3; kind++) { /* 0: gradient, 1: Hessian, 2: subset gradient */
+        mlpf_objective *fresh = mlpf_objective_finite(net, n, d.X, d.T, 1, NULL, &one, &err);
+        double *r = ref + (size_t)kind * (P + P * P + 1);
+        if (kind == 2) mlpf_objective_eval_subset(fresh, x, idx, 300, r, r + 1, NULL, &err);
+        else mlpf_objective_eval(fresh, x, r, r + 1, kind ? r + 1 + P : NULL, &err);
+        mlpf_objective_free(fresh);
+    }
+    int differ = 0;
+#pragma omp parallel num_threads(4) reduction(+ : differ)
+    {
+        double *out = malloc((P + P * P + 1) * sizeof *out);
+        mlpf_error e = {0};
+        for (int call = 0; call < 30 && out; call++) {
+            int kind = (call + omp_get_thread_num()) % 3;
+            const double *r = ref + (size_t)kind * (P + P * P + 1);
+            if (kind == 2) mlpf_objective_eval_subset(obj, x, idx, 300, out, out + 1, NULL, &e);
+            else mlpf_objective_eval(obj, x, out, out + 1, kind ? out + 1 + P : NULL, &e);
+            size_t len = 1 + P + (kind == 1 ? P * P : 0);
+            differ += memcmp(out, r, len * sizeof *out) != 0;
+        }
+        differ += out == NULL;
+        free(out);
+    }
+    CHECK(differ == 0, "%d of 120 concurrent calls differ from the same call made alone", differ);
+    mlpf_objective_free(obj);
+    free(x); free(ref); free_data(&d); mlpf_net_free(net);
+}
+
 /* Any number of threads, even more than the chunks or the cores, gives the same bits:
    chunks are summed in chunk order. One thread keeps BLAS on the calling thread
    whatever the caller's OpenMP setting, and leaves that setting as it was. */
@@ -544,6 +588,7 @@ int main(void) {
     test_loss_every_n();
     test_threads_and_subsets();
     test_thread_counts_bit_identical();
+    test_concurrent_calls_share_cache();
     test_spectrum();
     test_hessian_memory();
     test_bad_input();
