@@ -661,15 +661,6 @@ typedef struct {
     mlpf_error *err;
 } eval_job;
 
-/* Lower triangle of (P, P): dst += src. */
-MLPF_HOT static void lower_add(size_t P, double *dst, const double *src) {
-    for (size_t i = 0; i < P; i++) {
-        double *d = dst + i * P;
-        const double *s = src + i * P;
-        for (size_t j = 0; j <= i; j++) d[j] += s[j];
-    }
-}
-
 /* Chunk c into the accumulators g (P) and h (P, P lower) (NULL: not wanted); returns its loss. */
 static double eval_chunk(const eval_job *job, size_t c, double *g, double *h, chunk_ws *w) {
     size_t s0 = c * job->B, m = job->n - s0 < job->B ? job->n - s0 : job->B;
@@ -714,7 +705,7 @@ static void eval_thread(eval_job *job, int parallel) {
     ws_free(job->f, &w);
 }
 
-/* The slabs' sums in slab order into loss, grad and the full symmetric hess. */
+/* The slabs' loss and gradient sums in slab order into loss and grad. */
 static void add_slabs(const eval_job *job, double *loss) {
     size_t P = job->P;
     double total = 0;
@@ -722,8 +713,33 @@ static void add_slabs(const eval_job *job, double *loss) {
     if (loss) *loss = total;
     for (size_t s = 1; s < job->S && job->grad; s++)
         for (size_t i = 0; i < P; i++) job->grad[i] += job->slab_grad[(s - 1) * P + i];
-    if (!job->hess) return;
-    for (size_t s = 1; s < job->S; s++) lower_add(P, job->hess, job->slab_hess + (s - 1) * P * P);
+}
+
+/* Row i of hess's lower triangle (i + 1): the slabs' rows added in slab order. */
+MLPF_HOT static void hess_row_sum(const eval_job *job, size_t i) {
+    size_t P = job->P;
+    double *d = job->hess + i * P;
+    for (size_t s = 1; s < job->S; s++) {
+        const double *src = job->slab_hess + (s - 1) * P * P + i * P;
+        for (size_t j = 0; j <= i; j++) d[j] += src[j];
+    }
+}
+
+/* The slabs' Hessians into hess (P, P), then the upper triangle from the lower. Row by
+   row, split over the region's threads when `parallel` (each entry is summed in slab
+   order whoever does it: the same bits for any thread count); on one thread this was
+   the serial tail of a threaded call (Amdahl: ~2% at P = 401). */
+static void hess_slabs(const eval_job *job, int parallel) {
+    size_t P = job->P;
+    if (parallel) {
+#pragma omp for schedule(static, 1)
+        for (size_t i = 0; i < P; i++) hess_row_sum(job, i);
+#pragma omp for schedule(static, 1)
+        for (size_t i = 0; i < P; i++)
+            for (size_t j = 0; j < i; j++) job->hess[j * P + i] = job->hess[i * P + j];
+        return;
+    }
+    for (size_t i = 0; i < P; i++) hess_row_sum(job, i);
     for (size_t i = 0; i < P; i++)
         for (size_t j = 0; j < i; j++) job->hess[j * P + i] = job->hess[i * P + j];
 }
@@ -770,12 +786,14 @@ static int finite_eval(void *ctx, const double *x, const size_t *subset, size_t 
             int caller = omp_get_max_threads();
             omp_set_num_threads(1);
             eval_thread(&job, 0);
+            if (hess && !job.status) hess_slabs(&job, 0);
             omp_set_num_threads(caller);
         } else {
 #pragma omp parallel num_threads(threads)
             {
                 omp_set_num_threads(1);
-                eval_thread(&job, 1);
+                eval_thread(&job, 1); /* ends in a barrier: job.status is final here */
+                if (hess && !job.status) hess_slabs(&job, 1);
             }
         }
         if (job.status == MLPF_OK) add_slabs(&job, loss);
