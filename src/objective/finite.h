@@ -11,8 +11,11 @@
    accumulators, so a call does not pay for allocation and first-touch page faults
    (they dominate small and threaded calls). Lock-free slots: a call takes a buffer by
    swapping NULL in and puts it back into an empty slot (or frees it), so concurrent
-   calls never share one. Freed with the objective. */
-#define MLPF_FINITE_CACHE 16
+   calls never share one. Freed with the objective. One slot per thread of a big node
+   (a call needs one workspace per thread and one slab block); beyond that, blocks are
+   freed and allocated per call as before. Memory kept between calls: at most what the
+   largest call used at its peak. */
+#define MLPF_FINITE_CACHE 128
 
 typedef struct {
     mlpf_net *net;
