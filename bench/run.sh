@@ -22,6 +22,13 @@ if [ "${1:-}" = gaussian ]; then
 fi
 # the gradient floor is built for this CPU: it is the fastest the work can go here
 cc -O3 -march=native -fopenmp-simd -fno-math-errno -o build/bench/grad_floor bench/grad_floor.c -lmvec -lm
+# mlpflow's gradient timed like the floor's "cpu" mode (links the library as built)
+make -s lib
+cc -O2 -Iinclude -o build/bench/grad_cpu bench/grad_cpu.c build/libmlpflow.a \
+    -L/usr/lib/x86_64-linux-gnu/openblas-openmp -Wl,-rpath,/usr/lib/x86_64-linux-gnu/openblas-openmp \
+    -llapacke -lopenblas -lsundials_arkode -lsundials_cvode -lsundials_nvecserial \
+    -lsundials_sunmatrixdense -lsundials_sunlinsoldense -lsundials_sunlinsolspgmr -lnlopt -lcjson \
+    -lsqlite3 -lmvec -lm -fopenmp
 cc -O2 -o build/bench/dsyrk_floor bench/dsyrk_floor.c -L/usr/lib/x86_64-linux-gnu/openblas-openmp \
     -Wl,-rpath,/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas
 dpkg-query -W python3-torch >/dev/null 2>&1 || { echo "bench: needs python3-torch (apt-get install python3-torch)" >&2; exit 1; }

@@ -245,7 +245,9 @@ typedef enum { MLPF_LOSS_MSE = 0, MLPF_LOSS_CROSSENTROPY = 1 } mlpf_loss_kind;
    cross-entropy, tcols == 1 holding integer labels 0..C-1; weights (n) or NULL.
    MSE   = (1/N) sum_n w_n sum_o (y_no - t_no)^2
    CE    = -(1/N) sum_n w_n sum_o t_no log y_no     (softmax output only)
-   The data are copied. threads: 0 = OpenMP default, else that many. */
+   The data are copied. threads: 0 = OpenMP default, else that many.
+   The objective keeps its work buffers between evaluations (at most what its
+   largest call used; freed by mlpf_objective_free); concurrent calls stay safe. */
 typedef struct {
     mlpf_loss_kind loss;
     int threads;

@@ -193,6 +193,34 @@ static void test_depths_and_biases(void) {
     }
 }
 
+/* A single unit above a layer whose rows have at most 4 columns takes the one-pass
+   backward row (finite.c, backward_row_u1): din 1..4 with and without biases (1 to
+   4 columns below, the unused ones dropped), a sample count that is not a multiple of
+   the vector width and spans two gradient chunks, and a 2 -> 3 -> 1 -> 1 net where the
+   middle unit's rows run with the layer above already added (no W_l entry wanted). */
+static void test_single_output_rows(void) {
+    for (int din = 1; din <= 4; din++)
+        for (int bias = 0; bias < 2; bias++) {
+            if (din + bias > 4) continue;
+            int units[2] = {5, 1}, biases[2] = {bias, 1};
+            mlpf_act_kind acts[2] = {MLPF_ACT_SOFTPLUS, MLPF_ACT_IDENTITY};
+            mlpf_net *net = net_from(din, 2, units, acts, biases);
+            dataset d = make_data(net, 301, 0, bias, 0, MLPF_LOSS_MSE, 400 + (uint64_t)(din * 2 + bias));
+            char what[64];
+            snprintf(what, sizeof what, "single output, din %d, bias %d", din, bias);
+            check_derivatives(what, net, &d, INFINITY, NULL, 0, 70 + (uint64_t)din, 0.8);
+            free_data(&d);
+            mlpf_net_free(net);
+        }
+    int units[3] = {3, 1, 1}, biases[3] = {1, 1, 0};
+    mlpf_act_kind acts[3] = {MLPF_ACT_TANH, MLPF_ACT_SIGMOID, MLPF_ACT_IDENTITY};
+    mlpf_net *net = net_from(2, 3, units, acts, biases);
+    dataset d = make_data(net, 29, 0, 0, 0, MLPF_LOSS_MSE, 411);
+    check_derivatives("2 -> 3 -> 1 -> 1", net, &d, INFINITY, NULL, 0, 81, 0.8);
+    free_data(&d);
+    mlpf_net_free(net);
+}
+
 /* Wide layers take the whole-layer BLAS path, narrow ones the row-wise kernels:
    2 -> 10 -> 12 -> 3 mixes them (a wide layer above a wide one, a narrow output
    above a wide layer whose own inputs are wide), over two gradient chunks. */
@@ -370,6 +398,50 @@ static void test_threads_and_subsets(void) {
     free(x); free(g1); free(g2); free(H1); free(H2); free_data(&d); mlpf_net_free(net);
 }
 
+/* The objective keeps its workspaces between calls (finite.c, block_take/block_give):
+   concurrent calls on ONE objective from 4 threads, mixing gradient-only calls, Hessian
+   calls (bigger workspaces replace smaller ones) and subsets of other sizes, give the
+   same bits as the same calls made one at a time on a fresh objective. */
+static void test_concurrent_calls_share_cache(void) {
+    int units[2] = {12, 1}, bias[2] = {1, 1};
+    mlpf_act_kind acts[2] = {MLPF_ACT_SOFTPLUS, MLPF_ACT_IDENTITY};
+    mlpf_net *net = net_from(2, 2, units, acts, bias);
+    size_t n = 1500, P = mlpf_net_nparams(net), idx[300];
+    for (size_t i = 0; i < 300; i++) idx[i] = (i * 7) % n;
+    dataset d = make_data(net, n, 0, 0, 0, MLPF_LOSS_MSE, 5);
+    mlpf_error err = {0};
+    mlpf_finite_options one = {.threads = 1};
+    mlpf_objective *obj = mlpf_objective_finite(net, n, d.X, d.T, 1, NULL, &one, &err);
+    double *x = malloc(P * sizeof *x), *ref = malloc(3 * (P + P * P + 1) * sizeof *ref);
+    mlpf_random_params(net, 9, x, &err);
+    for (int kind = 0; kind < 3; kind++) { /* 0: gradient, 1: Hessian, 2: subset gradient */
+        mlpf_objective *fresh = mlpf_objective_finite(net, n, d.X, d.T, 1, NULL, &one, &err);
+        double *r = ref + (size_t)kind * (P + P * P + 1);
+        if (kind == 2) mlpf_objective_eval_subset(fresh, x, idx, 300, r, r + 1, NULL, &err);
+        else mlpf_objective_eval(fresh, x, r, r + 1, kind ? r + 1 + P : NULL, &err);
+        mlpf_objective_free(fresh);
+    }
+    int differ = 0;
+#pragma omp parallel num_threads(4) reduction(+ : differ)
+    {
+        double *out = malloc((P + P * P + 1) * sizeof *out);
+        mlpf_error e = {0};
+        for (int call = 0; call < 30 && out; call++) {
+            int kind = (call + omp_get_thread_num()) % 3;
+            const double *r = ref + (size_t)kind * (P + P * P + 1);
+            if (kind == 2) mlpf_objective_eval_subset(obj, x, idx, 300, out, out + 1, NULL, &e);
+            else mlpf_objective_eval(obj, x, out, out + 1, kind ? out + 1 + P : NULL, &e);
+            size_t len = 1 + P + (kind == 1 ? P * P : 0);
+            differ += memcmp(out, r, len * sizeof *out) != 0;
+        }
+        differ += out == NULL;
+        free(out);
+    }
+    CHECK(differ == 0, "%d of 120 concurrent calls differ from the same call made alone", differ);
+    mlpf_objective_free(obj);
+    free(x); free(ref); free_data(&d); mlpf_net_free(net);
+}
+
 /* Any number of threads, even more than the chunks or the cores, gives the same bits:
    chunks are summed in chunk order. One thread keeps BLAS on the calling thread
    whatever the caller's OpenMP setting, and leaves that setting as it was. */
@@ -507,6 +579,7 @@ static void test_bad_input(void) {
 int main(void) {
     test_every_activation();
     test_depths_and_biases();
+    test_single_output_rows();
     test_wide_and_narrow_layers();
     test_per_neuron_activations();
     test_softmax_crossentropy();
@@ -515,6 +588,7 @@ int main(void) {
     test_loss_every_n();
     test_threads_and_subsets();
     test_thread_counts_bit_identical();
+    test_concurrent_calls_share_cache();
     test_spectrum();
     test_hessian_memory();
     test_bad_input();

@@ -34,7 +34,17 @@
 #include <string.h>
 
 
-/* One thread's buffers for one chunk of B samples (all unit-major). */
+/* A cached block of doubles: its capacity, then the data. Chunk workspaces and slab
+   accumulators are both blocks; kind tells them apart in the shared slots. */
+typedef struct {
+    int kind;                  /* BLOCK_WS or BLOCK_SLABS */
+    size_t cap;                /* doubles in mem */
+    double *mem;
+} cache_block;
+
+enum { BLOCK_WS = 1, BLOCK_SLABS = 2 };
+
+/* One thread's buffers for one chunk of B samples (all unit-major), laid out in a block. */
 typedef struct {
     size_t B;
     double *x;                 /* (din + 1, B), last row ones */
@@ -51,12 +61,19 @@ typedef struct {
     double *unit;              /* (maxu, B) unit factor e_j of one layer */
     double *lin;               /* (maxu, B) delta_{l+1,i} sigma'_{l,j}: the (lin) factors */
     double *kap;               /* (B) kappa_lj = lambda_lj sigma''(z_lj) of one unit */
-    double *mem;
+    cache_block *block;        /* the memory all of the above point into */
 } chunk_ws;
+
+static void block_free(cache_block *b) {
+    if (b) free(b->mem), free(b);
+}
 
 static void finite_free(void *ctx) {
     finite_data *f = ctx;
     if (!f) return;
+    for (int i = 0; i < MLPF_FINITE_CACHE; i++) {
+        block_free(atomic_exchange(&f->cache[i], NULL));
+    }
     mlpf_net_free(f->net);
     free(f->input);
     free(f->target);
@@ -64,12 +81,59 @@ static void finite_free(void *ctx) {
     free(f);
 }
 
-static void ws_free(chunk_ws *w) {
-    free(w->mem);
+/* Back into an empty slot for the next call, or freed when all slots are taken. */
+static void block_give(finite_data *f, cache_block *b) {
+    if (!b) return;
+    for (int i = 0; i < MLPF_FINITE_CACHE; i++) {
+        cache_block *none = NULL;
+        if (atomic_compare_exchange_strong(&f->cache[i], &none, b)) return;
+    }
+    block_free(b);
+}
+
+/* A block of at least n doubles of this kind: a cached one when one is big enough (a
+   too small one is freed), else a new one. Its contents are undefined. */
+static cache_block *block_take(finite_data *f, int kind, size_t n, mlpf_error *err) {
+    for (int i = 0; i < MLPF_FINITE_CACHE; i++) {
+        if (!atomic_load(&f->cache[i])) continue;
+        cache_block *b = atomic_exchange(&f->cache[i], NULL);
+        if (!b) continue;
+        if (b->kind == kind && b->cap >= n) return b;
+        if (b->kind == kind) block_free(b); /* too small: a bigger one replaces it */
+        else block_give(f, b);
+    }
+    cache_block *b = mlpf_malloc(sizeof *b, err);
+    if (!b) return NULL;
+    b->kind = kind;
+    b->cap = n;
+    /* cache-line aligned: chunk rows are multiples of 8 doubles, so every row starts on a
+       line and no vector load splits across two (measured: ~10% at k = 10, N = 1000) */
+    size_t bytes = ((n ? n : 1) * sizeof(double) + 63) / 64 * 64;
+    b->mem = aligned_alloc(64, bytes);
+    if (!b->mem) {
+        free(b);
+        mlpf_fail(err, MLPF_ENOMEM, "out of memory allocating %zu bytes of finite-data workspace", bytes);
+        return NULL;
+    }
+    return b;
+}
+
+static void ws_free(finite_data *f, chunk_ws *w) {
+    block_give(f, w->block);
     free(w->z);
 }
 
-static int ws_alloc(const finite_data *f, size_t B, int want_hess, chunk_ws *w, mlpf_error *err) {
+/* Doubles a chunk workspace of B rows needs. */
+static size_t ws_doubles(const finite_data *f, size_t B, int want_hess) {
+    const mlpf_net *net = f->net;
+    size_t D = (size_t)mlpf_net_dout(net), P = net->nparams, mu = (size_t)f->maxu + 1;
+    size_t total = B * ((size_t)net->din + 1) + B * D * (2 + D) + 2 * B;
+    for (int l = 0; l < net->nlayers; l++) total += B * (6 * (size_t)net->layers[l].units + 1);
+    if (want_hess) total += D * D * B + P * D * B + 2 * P * B + 2 * mu * D * B + 2 * mu * B + B;
+    return total;
+}
+
+static int ws_alloc(finite_data *f, size_t B, int want_hess, chunk_ws *w, mlpf_error *err) {
     const mlpf_net *net = f->net;
     int L = net->nlayers;
     size_t D = (size_t)mlpf_net_dout(net), P = net->nparams, mu = (size_t)f->maxu + 1;
@@ -78,12 +142,9 @@ static int ws_alloc(const finite_data *f, size_t B, int want_hess, chunk_ws *w, 
     w->z = mlpf_calloc(6 * (size_t)L, sizeof(double *), err);
     if (!w->z) return MLPF_ENOMEM;
     w->a = w->z + L; w->da = w->a + L; w->d2a = w->da + L; w->delta = w->d2a + L; w->lam = w->delta + L;
-    size_t total = B * ((size_t)net->din + 1) + B * D * (2 + D) + 2 * B;
-    for (int l = 0; l < L; l++) total += B * (6 * (size_t)net->layers[l].units + 1);
-    if (want_hess) total += D * D * B + P * D * B + 2 * P * B + 2 * mu * D * B + 2 * mu * B + B;
-    w->mem = mlpf_malloc(total * sizeof(double), err);
-    if (!w->mem) { free(w->z); w->z = NULL; return MLPF_ENOMEM; }
-    double *p = w->mem;
+    w->block = block_take(f, BLOCK_WS, ws_doubles(f, B, want_hess), err);
+    if (!w->block) { free(w->z); w->z = NULL; return MLPF_ENOMEM; }
+    double *p = w->block->mem;
 #define TAKE(ptr, count) do { (ptr) = p; p += (count); } while (0)
     TAKE(w->x, B * ((size_t)net->din + 1));
     TAKE(w->t, D * B);
@@ -140,6 +201,34 @@ static void activate_row(const mlpf_layer *Ly, int i, size_t B, int want_d2, dou
     mlpf_activation_eval_n(&Ly->acts[i], z + r, B, a + r, da + r, want_d2 ? d2a + r : NULL);
 }
 
+/* Pre-activation of one unit in ONE pass over the chunk: z (B) = W_i (inputs + bias)
+   [in; 1], in (inputs, B). The bias multiplies the ones row, so it is added as is
+   (w * 1.0 == w). The sum's order is mlpf_mm_nn's (k = 0, 1, ...): same bits. Inlined
+   with a constant `inputs` (preact_row), so the sum over k unrolls into one vector loop. */
+static inline void preact_row_k(const double *Wi, int inputs, int bias, const double *in, size_t B,
+                                double *z) {
+#pragma omp simd
+    for (size_t b = 0; b < B; b++) {
+        double acc = Wi[0] * in[b];
+        for (int k = 1; k < inputs; k++) acc += Wi[k] * in[(size_t)k * B + b];
+        if (bias) acc += Wi[inputs];
+        z[b] = acc;
+    }
+}
+
+/* z (B) of one unit with 1 to 4 inputs (the common narrow input layer); wider rows
+   go through mlpf_mm_nn (the same sum, in the same order). */
+MLPF_HOT static void preact_row(const double *Wi, int inputs, int bias, const double *in, size_t B,
+                                double *z) {
+    switch (inputs) {
+    case 1: preact_row_k(Wi, 1, bias, in, B, z); return;
+    case 2: preact_row_k(Wi, 2, bias, in, B, z); return;
+    case 3: preact_row_k(Wi, 3, bias, in, B, z); return;
+    case 4: preact_row_k(Wi, 4, bias, in, B, z); return;
+    default: mlpf_mm_nn(1, (int)B, inputs + bias, Wi, inputs + bias, in, (int)B, z, (int)B);
+    }
+}
+
 /* Forward through all layers, one unit row (B samples) at a time so that each row's
    pre-activation, activation and derivative stay in L1: x (din+1, B) -> z_l, da_l,
    d2a_l (U_l, B) (d2a only when want_d2), a_l (U_l+1, B); lse (B) for a softmax output.
@@ -163,8 +252,7 @@ MLPF_HOT static void forward_chunk(const finite_data *f, const double *x, size_t
         if (feed) memset(w->z[l + 1], 0, (size_t)Ln->units * B * sizeof(double));
         int softmax = Ly->acts[0].kind == MLPF_ACT_SOFTMAX;
         for (int i = 0; i < U; i++) {
-            if (!fed && rows) mlpf_mm_nn(1, (int)B, cols, W + (size_t)i * (size_t)cols, cols, in, (int)B,
-                                         z + (size_t)i * B, (int)B);
+            if (!fed && rows) preact_row(W + (size_t)i * (size_t)cols, Ly->inputs, Ly->bias, in, B, z + (size_t)i * B);
             if (softmax) continue;
             activate_row(Ly, i, B, want_d2, z, a, w->da[l], w->d2a[l]);
             const double *ai = a + (size_t)i * B;
@@ -241,6 +329,35 @@ MLPF_HOT static double output_chunk(const finite_data *f, size_t B, int want_hes
     return loss;
 }
 
+/* The common case of backward_row in ONE pass over the row: a single unit above
+   (U_l = 1) and at most 4 columns below (din <= 3 with a bias): dn (B) is delta_l,
+   aj, da, lam, dl (B) the rows of a_{l-1}, sigma'_{l-1}, lambda_{l-1}, delta_{l-1},
+   rows[0 .. nb-1] (B) those of [a_{l-2}; 1]. Adds W_l's entry j to *gl (NULL: not
+   wanted) and the row's nb entries to gb. Separate dot products, each ending in a
+   horizontal reduction, cost more than their arithmetic at small chunks. */
+MLPF_HOT static void backward_row_u1(double wj, const double *dn, const double *aj, const double *da,
+                                     size_t B, int nb, const double *const *rows, double *lam, double *dl,
+                                     double *gl, double *gb) {
+    /* columns beyond nb read row 0 and their sums are dropped: no branch in the loop */
+    const double *r0 = rows[0], *r1 = nb > 1 ? rows[1] : r0, *r2 = nb > 2 ? rows[2] : r0,
+                 *r3 = nb > 3 ? rows[3] : r0;
+    double sa = 0, s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+#pragma omp simd reduction(+ : sa, s0, s1, s2, s3)
+    for (size_t b = 0; b < B; b++) {
+        double acc = wj * dn[b], d = acc * da[b];
+        lam[b] = acc;
+        dl[b] = d;
+        sa += dn[b] * aj[b];
+        s0 += d * r0[b];
+        s1 += d * r1[b];
+        s2 += d * r2[b];
+        s3 += d * r3[b];
+    }
+    if (gl) *gl += sa;
+    double s[4] = {s0, s1, s2, s3};
+    for (int c = 0; c < nb; c++) gb[c] += s[c];
+}
+
 /* Unit j of layer l-1 below a narrow layer l (U_l <= NARROW), in one visit of its row:
    dloss/dW_l[:, j] += delta_l a_{l-1,j}^T, lambda_{l-1,j} = W_l[:, j]^T delta_l and
    delta_{l-1,j} = lambda_{l-1,j} * sigma'_{l-1,j}; when layer l-1 has narrow inputs, also its
@@ -253,6 +370,15 @@ MLPF_HOT static int backward_row(const finite_data *f, const double *x, int l, i
     const mlpf_layer *Ly = &net->layers[l], *Lp = &net->layers[l - 1];
     int U = Ly->units, cols = Ly->inputs + Ly->bias, colp = Lp->inputs + Lp->bias;
     size_t r = (size_t)j * B;
+    if (U == 1 && colp <= 4 && grad_below) {
+        const double *below = l - 1 ? w->a[l - 2] : w->x, *rows[4];
+        for (int c = 0; c < colp; c++) rows[c] = below + (size_t)c * B;
+        backward_row_u1(x[Ly->offset + (size_t)j], w->delta[l], w->a[l - 1] + r, w->da[l - 1] + r, B,
+                        colp, rows, w->lam[l - 1] + r, w->delta[l - 1] + r,
+                        grad_l ? grad_l + Ly->offset + (size_t)j : NULL,
+                        grad_below + Lp->offset + (size_t)j * (size_t)colp);
+        return 1;
+    }
     if (grad_l)
         mlpf_mm_nt_acc(U, 1, (int)B, w->delta[l], (int)B, w->a[l - 1] + r, (int)B,
                        grad_l + Ly->offset + (size_t)j, cols);
@@ -521,7 +647,7 @@ static size_t chunks_per_slab(size_t nchunks, size_t P, int want_hess) {
 /* One evaluation's shared state. Slab 0 accumulates straight into the totals; slab
    s > 0 into loss[s], grad + (s - 1) P, hess + (s - 1) P P, added in order at the end. */
 typedef struct {
-    const finite_data *f;
+    finite_data *f;                   /* not const: its buffer cache */
     const double *x;
     const size_t *subset;
     size_t n, B, nchunks, per, S, P;  /* per: chunks per slab; S: slabs */
@@ -530,18 +656,10 @@ typedef struct {
     double *loss;                     /* (S) per slab */
     double *grad, *hess;              /* totals: grad (P), lower triangle of hess (P, P) */
     double *slab_grad, *slab_hess;    /* slabs 1 .. S-1: (S - 1, P), (S - 1, P, P) */
+    cache_block *slabs;               /* the memory of loss, slab_grad and slab_hess */
     int status;
     mlpf_error *err;
 } eval_job;
-
-/* Lower triangle of (P, P): dst += src. */
-MLPF_HOT static void lower_add(size_t P, double *dst, const double *src) {
-    for (size_t i = 0; i < P; i++) {
-        double *d = dst + i * P;
-        const double *s = src + i * P;
-        for (size_t j = 0; j <= i; j++) d[j] += s[j];
-    }
-}
 
 /* Chunk c into the accumulators g (P) and h (P, P lower) (NULL: not wanted); returns its loss. */
 static double eval_chunk(const eval_job *job, size_t c, double *g, double *h, chunk_ws *w) {
@@ -554,11 +672,14 @@ static double eval_chunk(const eval_job *job, size_t c, double *g, double *h, ch
     return l;
 }
 
-/* Slab s: its chunks in order, into its accumulators. */
+/* Slab s: its chunks in order, into its accumulators (zeroed here, by the thread that
+   fills them: in parallel, and into its cache). */
 static void eval_slab(eval_job *job, size_t s, chunk_ws *w) {
     size_t P = job->P, c1 = (s + 1) * job->per < job->nchunks ? (s + 1) * job->per : job->nchunks;
     double *g = !job->grad ? NULL : s ? job->slab_grad + (s - 1) * P : job->grad;
     double *h = !job->hess ? NULL : s ? job->slab_hess + (s - 1) * P * P : job->hess;
+    if (s && g) memset(g, 0, P * sizeof(double));
+    if (s && h) memset(h, 0, P * P * sizeof(double));
     double l = 0;
     for (size_t c = s * job->per; c < c1; c++) l += eval_chunk(job, c, g, h, w);
     job->loss[s] = l;
@@ -581,10 +702,10 @@ static void eval_thread(eval_job *job, int parallel) {
         for (size_t s = 0; s < job->S; s++)
             if (!st) eval_slab(job, s, &w);
     }
-    ws_free(&w);
+    ws_free(job->f, &w);
 }
 
-/* The slabs' sums in slab order into loss, grad and the full symmetric hess. */
+/* The slabs' loss and gradient sums in slab order into loss and grad. */
 static void add_slabs(const eval_job *job, double *loss) {
     size_t P = job->P;
     double total = 0;
@@ -592,8 +713,33 @@ static void add_slabs(const eval_job *job, double *loss) {
     if (loss) *loss = total;
     for (size_t s = 1; s < job->S && job->grad; s++)
         for (size_t i = 0; i < P; i++) job->grad[i] += job->slab_grad[(s - 1) * P + i];
-    if (!job->hess) return;
-    for (size_t s = 1; s < job->S; s++) lower_add(P, job->hess, job->slab_hess + (s - 1) * P * P);
+}
+
+/* Row i of hess's lower triangle (i + 1): the slabs' rows added in slab order. */
+MLPF_HOT static void hess_row_sum(const eval_job *job, size_t i) {
+    size_t P = job->P;
+    double *d = job->hess + i * P;
+    for (size_t s = 1; s < job->S; s++) {
+        const double *src = job->slab_hess + (s - 1) * P * P + i * P;
+        for (size_t j = 0; j <= i; j++) d[j] += src[j];
+    }
+}
+
+/* The slabs' Hessians into hess (P, P), then the upper triangle from the lower. Row by
+   row, split over the region's threads when `parallel` (each entry is summed in slab
+   order whoever does it: the same bits for any thread count); on one thread this was
+   the serial tail of a threaded call (Amdahl: ~2% at P = 401). */
+static void hess_slabs(const eval_job *job, int parallel) {
+    size_t P = job->P;
+    if (parallel) {
+#pragma omp for schedule(static, 1)
+        for (size_t i = 0; i < P; i++) hess_row_sum(job, i);
+#pragma omp for schedule(static, 1)
+        for (size_t i = 0; i < P; i++)
+            for (size_t j = 0; j < i; j++) job->hess[j * P + i] = job->hess[i * P + j];
+        return;
+    }
+    for (size_t i = 0; i < P; i++) hess_row_sum(job, i);
     for (size_t i = 0; i < P; i++)
         for (size_t j = 0; j < i; j++) job->hess[j * P + i] = job->hess[i * P + j];
 }
@@ -609,7 +755,7 @@ static int eval_threads(const finite_data *f, const eval_job *job) {
 
 static int finite_eval(void *ctx, const double *x, const size_t *subset, size_t nsubset,
                        double *loss, double *grad, double *hess, mlpf_error *err) {
-    const finite_data *f = ctx;
+    finite_data *f = ctx;
     size_t P = f->net->nparams, n = subset ? nsubset : f->n;
     int want_hess = hess != NULL;
     size_t B = chunk_rows(n, P, mlpf_net_dout(f->net), want_hess), nchunks = (n + B - 1) / B;
@@ -619,10 +765,14 @@ static int finite_eval(void *ctx, const double *x, const size_t *subset, size_t 
     /* the Hessian needs the backward pass, hence a gradient, even when the caller does not */
     job.grad = grad || !want_hess ? grad : mlpf_malloc(P * sizeof(double), err);
     job.hess = hess;
-    job.loss = mlpf_calloc(S, sizeof(double), err);
-    if (job.grad) job.slab_grad = mlpf_calloc((S - 1) * P + 1, sizeof(double), err);
-    if (hess) job.slab_hess = mlpf_calloc((S - 1) * P * P + 1, sizeof(double), err);
-    if ((want_hess && !job.grad) || !job.loss || (job.grad && !job.slab_grad) || (hess && !job.slab_hess)) {
+    size_t ng = job.grad ? (S - 1) * P : 0, nh = hess ? (S - 1) * P * P : 0;
+    job.slabs = block_take(f, BLOCK_SLABS, S + ng + nh, err);
+    if (job.slabs) {
+        job.loss = job.slabs->mem;
+        job.slab_grad = job.loss + S;
+        job.slab_hess = job.slab_grad + ng;
+    }
+    if ((want_hess && !job.grad) || !job.slabs) {
         job.status = MLPF_ENOMEM;
     } else {
         if (job.grad) memset(job.grad, 0, P * sizeof(double));
@@ -636,18 +786,20 @@ static int finite_eval(void *ctx, const double *x, const size_t *subset, size_t 
             int caller = omp_get_max_threads();
             omp_set_num_threads(1);
             eval_thread(&job, 0);
+            if (hess && !job.status) hess_slabs(&job, 0);
             omp_set_num_threads(caller);
         } else {
 #pragma omp parallel num_threads(threads)
             {
                 omp_set_num_threads(1);
-                eval_thread(&job, 1);
+                eval_thread(&job, 1); /* ends in a barrier: job.status is final here */
+                if (hess && !job.status) hess_slabs(&job, 1);
             }
         }
         if (job.status == MLPF_OK) add_slabs(&job, loss);
     }
     if (job.grad != grad) free(job.grad);
-    free(job.loss); free(job.slab_grad); free(job.slab_hess);
+    block_give(f, job.slabs);
     return job.status;
 }
 
@@ -697,6 +849,7 @@ mlpf_objective *mlpf_objective_finite(const mlpf_net *net, size_t n, const doubl
     f->labels = labels;
     f->loss = opt->loss;
     f->threads = opt->threads;
+    for (int i = 0; i < MLPF_FINITE_CACHE; i++) atomic_init(&f->cache[i], NULL);
     f->maxu = din;
     for (int l = 0; l < net->nlayers; l++) if (net->layers[l].units > f->maxu) f->maxu = net->layers[l].units;
 

@@ -5,6 +5,18 @@
 
 #include "internal.h"
 
+#include <stdatomic.h>
+
+/* Buffers kept between calls (finite.c): per-thread chunk workspaces and the slab
+   accumulators, so a call does not pay for allocation and first-touch page faults
+   (they dominate small and threaded calls). Lock-free slots: a call takes a buffer by
+   swapping NULL in and puts it back into an empty slot (or frees it), so concurrent
+   calls never share one. Freed with the objective. One slot per thread of a big node
+   (a call needs one workspace per thread and one slab block); beyond that, blocks are
+   freed and allocated per call as before. Memory kept between calls: at most what the
+   largest call used at its peak. */
+#define MLPF_FINITE_CACHE 128
+
 typedef struct {
     mlpf_net *net;
     size_t n;
@@ -16,6 +28,7 @@ typedef struct {
     mlpf_loss_kind loss;
     int threads;
     int maxu;          /* widest layer (incl. din) */
+    _Atomic(void *) cache[MLPF_FINITE_CACHE]; /* cached chunk_ws and slab blocks, see above */
 } finite_data;
 
 /* The Hessian-vector product of the finite objective (hvp.c): hv (P) = H(x) v. */
