@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <math.h>
 #include <string.h>
+#include <unistd.h>   /* execv */
 
 static const char USAGE[] =
     "usage: mlpflow <command> [options]     (mlpflow <command> --help for details)\n"
@@ -236,7 +237,20 @@ static const command COMMANDS[] = {
     {"sweep-report", cmd_sweep_report},
 };
 
+/* OpenMP threads spin while they wait (libgomp's default), which on a machine
+   where another process keeps a core busy made 2 threads up to 3.2x slower
+   than one (bench/loaded.sh); waiting passively was never slower. libgomp
+   reads OMP_WAIT_POLICY once, when it is loaded, before main runs: so when
+   the user has not chosen a policy, set PASSIVE and run this program again
+   (once; a failed exec just goes on with spinning). */
+static void wait_passively(char **argv) {
+    if (getenv("OMP_WAIT_POLICY")) return;
+    if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
+    execv("/proc/self/exe", argv);
+}
+
 int main(int argc, char **argv) {
+    wait_passively(argv);
     if (argc < 2) {
         fputs(USAGE, stderr);
         return CLI_USAGE;

@@ -200,4 +200,16 @@ import json; b = json.load(open('b.json'))
 assert b['nparams'] == 41 and 0 < b['gradient_seconds'] < 1 and 0 < b['hessian_seconds'] < 1, b
 " && ok || { bad bench_json; cat b.json; }
 
+# OpenMP threads wait passively unless the user chose a policy (a spinning
+# thread beside a busy core makes 2 threads slower than one)
+policy_of() {   # policy_of [VAR=VALUE]: the OMP_WAIT_POLICY the running CLI sees
+    env -u OMP_WAIT_POLICY "$@" "$M" example --maxT 1e12 --quiet -o W > /dev/null 2>&1 &
+    pid=$!
+    sleep 0.3
+    tr '\0' '\n' < /proc/$pid/environ 2> /dev/null | grep '^OMP_WAIT_POLICY='
+    kill $pid 2> /dev/null; wait $pid 2> /dev/null
+}
+[ "$(policy_of)" = OMP_WAIT_POLICY=PASSIVE ] && ok || bad "default wait policy: $(policy_of)"
+[ "$(policy_of OMP_WAIT_POLICY=active)" = OMP_WAIT_POLICY=active ] && ok || bad "user's wait policy kept"
+
 echo "test_cli: $passed passed, $failed failed"
