@@ -143,6 +143,38 @@ static void test_hvp_wrappers(void) {
     mlpf_objective_free(base); mlpf_net_free(net); free(x);
 }
 
+/* The L2 wrapper on cross-entropy: loss + lam/2 |x|^2, gradient + lam x,
+   Hessian + lam I (checked entry by entry against the base), its product against
+   its own dense Hessian, and the argument errors. */
+static void test_l2_wrapper(void) {
+    mlpf_error err;
+    mlpf_net *net;
+    mlpf_objective *base = deep_objective(MLPF_ACT_TANH, MLPF_ACT_SOFTMAX, MLPF_LOSS_CROSSENTROPY, 0, 1, &net);
+    size_t P = mlpf_net_nparams(net);
+    double lam = 0.37, *x = random_vec(P, 31, 1.0);
+    mlpf_objective *l2 = mlpf_objective_l2(base, lam, &err);
+    CHECK(l2 != NULL, "%s", err.msg);
+    double f0, f1, xx = 0, *g0 = calloc(2 * P, sizeof *g0), *H0 = calloc(2 * P * P, sizeof *H0);
+    double *g1 = g0 + P, *H1 = H0 + P * P;
+    CHECK_OK(mlpf_objective_eval(base, x, &f0, g0, H0, &err), &err);
+    CHECK_OK(mlpf_objective_eval(l2, x, &f1, g1, H1, &err), &err);
+    for (size_t i = 0; i < P; i++) xx += x[i] * x[i];
+    CHECK_CLOSE(f1, f0 + 0.5 * lam * xx, 0, 1e-14, "l2 loss");
+    int bad = 0;
+    for (size_t i = 0; i < P; i++) {
+        bad += fabs(g1[i] - (g0[i] + lam * x[i])) > 1e-14 * (fabs(g1[i]) + 1);
+        for (size_t j = 0; j < P; j++)
+            bad += H1[i * P + j] != H0[i * P + j] + (i == j ? lam : 0.0);
+    }
+    CHECK(bad == 0, "%d l2 gradient / Hessian entries differ", bad);
+    CHECK(hvp_rel_error(l2, x) <= 1e-12, "l2 HVP");
+    CHECK(mlpf_objective_l2(base, -1.0, &err) == NULL && strstr(err.msg, "lambda must be finite and >= 0, got -1"), "%s", err.msg);
+    CHECK(mlpf_objective_l2(NULL, 1.0, &err) == NULL && strstr(err.msg, "base objective is NULL"), "%s", err.msg);
+    free(g0); free(H0); free(x);
+    mlpf_objective_free(l2);
+    mlpf_objective_free(base); mlpf_net_free(net);
+}
+
 /* Same inputs, any thread count: bit-identical products. */
 static void test_hvp_threads(void) {
     mlpf_error err;
@@ -490,6 +522,7 @@ static void test_critical_krylov(void) {
 int main(void) {
     test_hvp_activations();
     test_hvp_wrappers();
+    test_l2_wrapper();
     test_hvp_threads();
     test_eigs_vs_dense();
     test_slq_full();

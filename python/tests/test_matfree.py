@@ -124,3 +124,24 @@ def test_dense_request_too_large_names_matrix_free(monkeypatch):
         mf.hessian_spectrum(net, x)
     ev, _ = mf.hessian_spectrum(net, x, k=2, which="largest", vectors=False)  # still works
     assert ev.shape == (2,)
+
+
+def test_l2net_adds_weight_decay_and_has_a_minimum():
+    """Separable cross-entropy has no minimum; with L2Net Newton-Krylov finds one (PD Hessian)."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((30, 2))
+    y = (X[:, 0] > 0).astype(float)                       # linearly separable labels
+    net = mf.Net([(4, "tanh", True), (2, "softmax", True)], X, y, loss="crossentropy")
+    lam = 1e-2
+    reg = mf.L2Net(net, lam)
+    x = rng.standard_normal(net.nparams)
+    v = rng.standard_normal(net.nparams)
+    assert mf.loss(reg, x) == pytest.approx(mf.loss(net, x) + 0.5 * lam * x @ x, rel=1e-14)
+    assert np.allclose(mf.gradient(reg, x), mf.gradient(net, x) + lam * x, rtol=0, atol=1e-14)
+    assert np.allclose(mf.hvp(reg, x, v), mf.hessian(net, x) @ v + lam * v, rtol=0, atol=1e-12)
+    res = mf.train(reg, x, alg="none", optim_solver="newtonkrylov", min_gnorm=1e-12)
+    assert res["gnorm"] <= 1e-12
+    c = mf.classify(reg, res["x"], channels=False)
+    assert c["kind"] == "minimum" and c["eigenvalues"][0] > 0
+    with pytest.raises(mf.Error, match="lambda must be finite and >= 0"):
+        mf.L2Net(net, -1.0)
