@@ -63,7 +63,7 @@ print("digits: %d images, P = %d, cross-entropy + %g/2 |x|^2" % (n, net.nparams,
 
 t0 = clock()
 res = mf.train(reg, x0, alg="none", optim_solver="newtonkrylov", min_gnorm=1e-9,
-               maxtime_optim=10 if a.quick else 1800)
+               maxtime_optim=10 if a.quick else 900)
 x = res["x"]
 acc = float(np.mean(net(x).argmax(1) == y))
 print("newtonkrylov: loss %.6e (cross-entropy %.4e, training accuracy %.4f), gnorm %.2e (%s, "
@@ -107,7 +107,7 @@ for o in range(u2):
 sub = mf.AffineSubspace(reg, origin=x, groups=groups)
 t0 = clock()
 r = mf.train(sub, sub.project(x), alg="none", optim_solver="newtonkrylov", min_gnorm=1e-13,
-             maxtime_optim=8 if a.quick else 900)
+             maxtime_optim=8 if a.quick else 600)
 xs = sub.point(r["x"])
 print("permutation point of units %d, %d: tied minimisation to loss %.6e, gnorm %.1e (%s, %s)"
       % (i, j, r["loss"], r["gnorm"], r["optim_stopped_by"], since(t0)))

@@ -62,6 +62,7 @@ class L2Net(core._Model):
         self.din, self.dout = getattr(net, "din", 0), getattr(net, "dout", 0)
         self.maxnorm, self.merge = float("inf"), []
         self.nparams = net.nparams
+        self._net = getattr(net, "_net", None)   # borrowed: random_params, layer shapes
         err = core._err()
         self._obj = _lib.check_ptr(_lib.need("mlpf_objective_l2")(net._objective(False),
                                                                   self.lam, byref(err)), err)
@@ -74,8 +75,13 @@ class L2Net(core._Model):
     def data(self):
         return {"base_" + k: v for k, v in self.base.data().items()}
 
-    def layer_shape(self, l):
-        return self.base.layer_shape(l)
+    def __del__(self):
+        try:
+            if self._obj:
+                lib.mlpf_objective_free(self._obj)
+        except Exception:   # interpreter shutdown
+            pass
+        self._obj = self._net = None
 
     def __call__(self, x, X=None):
         return self.base(x, X)

@@ -145,3 +145,15 @@ def test_l2net_adds_weight_decay_and_has_a_minimum():
     assert c["kind"] == "minimum" and c["eigenvalues"][0] > 0
     with pytest.raises(mf.Error, match="lambda must be finite and >= 0"):
         mf.L2Net(net, -1.0)
+
+
+def test_l2net_shares_the_base_network():
+    rng = np.random.default_rng(6)
+    net = mf.Net([(3, "tanh", True), (2, "softmax", True)], rng.standard_normal((8, 2)),
+                 rng.integers(0, 2, 8).astype(float), loss="crossentropy")
+    reg = mf.L2Net(net, 0.1)
+    x = mf.random_params(reg, seed=3)
+    assert np.array_equal(x, mf.random_params(net, seed=3))
+    assert reg.layer_shape(0) == net.layer_shape(0) and np.array_equal(reg(x), net(x))
+    del reg                                     # frees only the wrapper
+    assert np.isfinite(mf.loss(net, x))

@@ -83,15 +83,15 @@ static void random_unit(mlpf_rng *rng, const double *V, int j, size_t P, double 
     }
 }
 
-/* Lanczos steps j = j0 .. m-1: V[j+1] from H V[j] orthogonalised against
-   V[0..j]; T (m, m) column j and its mirror row get the coefficients, beta the
+/* Lanczos steps j = j0 .. end-1 (end <= m): V[j+1] from H V[j] orthogonalised
+   against V[0..j]; T (m, m) column j and its mirror row get the coefficients, beta the
    last norm. An exhausted Krylov space (beta at rounding level) continues with a
    fresh random direction and coupling 0. V (m + 1, P), w (P), h (2 (m + 1):
    the coefficients, then scratch). */
-static int lanczos_extend(hvp_op *op, double *V, double *T, int j0, int m, double *beta,
+static int lanczos_extend(hvp_op *op, double *V, double *T, int j0, int end, int m, double *beta,
                           mlpf_rng *rng, double *w, double *h, double *hnorm, mlpf_error *err) {
     size_t P = op->P;
-    for (int j = j0; j < m; j++) {
+    for (int j = j0; j < end; j++) {
         int st = apply_h(op, V + (size_t)j * P, w, err);
         if (st) return st;
         orthogonalise(V, j, P, w, h, h + m + 1);
@@ -111,11 +111,13 @@ static int lanczos_extend(hvp_op *op, double *V, double *T, int j0, int m, doubl
     return MLPF_OK;
 }
 
-/* theta (m) ascending and Y (m, m) row-major with eigenvectors as columns. */
-static int tridiag_eig(const double *T, int m, double *theta, double *Y, mlpf_error *err) {
-    memcpy(Y, T, (size_t)m * (size_t)m * sizeof *Y);
-    lapack_int info = LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'V', 'U', m, Y, m, theta);
-    if (info) return mlpf_fail(err, MLPF_ENUMERIC, "Lanczos: dsyev of the %d x %d projected matrix failed (info %d)", m, m, (int)info);
+/* Of the leading (n, n) block of T (m, m): theta (n) ascending and Y (n, n)
+   row-major with eigenvectors as columns. */
+static int tridiag_eig(const double *T, int m, int n, double *theta, double *Y, mlpf_error *err) {
+    for (int i = 0; i < n; i++)
+        memcpy(Y + (size_t)i * (size_t)n, T + (size_t)i * (size_t)m, (size_t)n * sizeof *Y);
+    lapack_int info = LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'V', 'U', n, Y, n, theta);
+    if (info) return mlpf_fail(err, MLPF_ENUMERIC, "Lanczos: dsyev of the %d x %d projected matrix failed (info %d)", n, n, (int)info);
     return MLPF_OK;
 }
 
@@ -220,6 +222,39 @@ static void eigs_output(const eigs_ws *ws, int m, int k, double beta, mlpf_eigs_
     }
 }
 
+/* Wanted pairs whose Lanczos residual |beta y[n-1]| meets tol |H| in the
+   (n, n) projection held by ws; raises hnorm to the largest |Ritz value|. */
+static int count_converged(const eigs_ws *ws, int n, int k, double beta, mlpf_eigs_which which,
+                           double tol, double *hnorm) {
+    for (int i = 0; i < n; i++) if (fabs(ws->theta[i]) > *hnorm) *hnorm = fabs(ws->theta[i]);
+    int nconv = 0;
+    for (int r = 0; r < k && n >= k; r++)
+        nconv += fabs(beta * ws->Y[(size_t)(n - 1) * (size_t)n + (size_t)wanted(r, n, which)]) <= tol * *hnorm;
+    return nconv;
+}
+
+/* One cycle: extend the basis from j0 towards m, testing the wanted pairs every
+   max(5, n/8) steps (geometric, so the small eigenproblems cost little), and
+   stop as soon as all k converge: a cycle is not run to its end when the
+   answer is already there (top-1 takes tens of products, not ncv). *n returns
+   the basis size reached; ws->theta / Y hold the (n, n) projection's pairs. */
+static int lanczos_to_convergence(hvp_op *op, eigs_ws *ws, int m, int j0, int k, mlpf_eigs_which which,
+                                  double tol, mlpf_rng *rng, int *n, double *beta, double *hnorm,
+                                  int *nconv, mlpf_error *err) {
+    int j = j0;
+    for (;;) {
+        int step = j / 8 > 5 ? j / 8 : 5, end = j + step;
+        if (end < k) end = k;
+        if (end > m) end = m;
+        int st = lanczos_extend(op, ws->V, ws->T, j, end, m, beta, rng, ws->w, ws->h, hnorm, err);
+        if (!st) st = tridiag_eig(ws->T, m, end, ws->theta, ws->Y, err);
+        if (st) return st;
+        j = *n = end;
+        *nconv = count_converged(ws, end, k, *beta, which, tol, hnorm);
+        if (*nconv == k || end == m) return MLPF_OK;
+    }
+}
+
 int mlpf_hessian_eigs(const mlpf_objective *obj, const double *x, int k, mlpf_eigs_which which,
                       const mlpf_eigs_options *opt, double *evals, double *evecs, double *resid,
                       mlpf_eigs_info *info, mlpf_error *err) {
@@ -237,25 +272,19 @@ int mlpf_hessian_eigs(const mlpf_objective *obj, const double *x, int k, mlpf_ei
     mlpf_rng_seed(&rng, o.seed);
     random_unit(&rng, ws.V, 0, P, ws.V, ws.h, ws.h + m + 1);
     double beta = 0, hnorm = 0;
-    int j0 = 0, restarts = 0, nconv = 0;
+    int j0 = 0, n = 0, restarts = 0, nconv = 0;
     for (;;) {
-        st = lanczos_extend(&op, ws.V, ws.T, j0, m, &beta, &rng, ws.w, ws.h, &hnorm, err);
-        if (!st) st = tridiag_eig(ws.T, m, ws.theta, ws.Y, err);
-        if (st) break;
-        for (int i = 0; i < m; i++) if (fabs(ws.theta[i]) > hnorm) hnorm = fabs(ws.theta[i]);
-        nconv = 0;
-        for (int r = 0; r < k; r++)
-            nconv += fabs(beta * ws.Y[(size_t)(m - 1) * (size_t)m + (size_t)wanted(r, m, which)]) <= o.tol * hnorm;
-        /* m == P: the basis spans everything and T holds the whole spectrum. */
-        if (nconv == k || m == (int)P || op.nhvp + (m - keep) > o.max_hvp) break;
+        st = lanczos_to_convergence(&op, &ws, m, j0, k, which, o.tol, &rng, &n, &beta, &hnorm, &nconv, err);
+        /* n == P: the basis spans everything and T holds the whole spectrum. */
+        if (st || nconv == k || n == (int)P || op.nhvp + (m - keep) > o.max_hvp) break;
         thick_restart(ws.V, ws.T, ws.theta, ws.Y, m, keep, beta, which, P, ws.tmp);
         j0 = keep;
         restarts++;
     }
     if (!st) {
-        if (m == (int)P) { beta = 0; nconv = k; }
-        if (evecs) ritz_vectors(ws.V, ws.Y, m, k, which, P, ws.tmp);
-        eigs_output(&ws, m, k, beta, which, P, evals, evecs, resid);
+        if (n == (int)P) { beta = 0; nconv = k; }
+        if (evecs) ritz_vectors(ws.V, ws.Y, n, k, which, P, ws.tmp);
+        eigs_output(&ws, n, k, beta, which, P, evals, evecs, resid);
         if (info) *info = (mlpf_eigs_info){nconv, op.nhvp, restarts, hnorm};
         if (nconv < k)
             st = mlpf_fail(err, MLPF_ENUMERIC,
@@ -308,8 +337,8 @@ static int slq_probe(hvp_op *op, int steps, mlpf_rng *rng, eigs_ws *ws, double *
     for (size_t q = 0; q < P; q++) ws->V[q] /= n;
     memset(ws->T, 0, (size_t)steps * (size_t)steps * sizeof *ws->T);
     double beta = 0, hnorm = 0;
-    int st = lanczos_extend(op, ws->V, ws->T, 0, steps, &beta, rng, ws->w, ws->h, &hnorm, err);
-    if (!st) st = tridiag_eig(ws->T, steps, ws->theta, ws->Y, err);
+    int st = lanczos_extend(op, ws->V, ws->T, 0, steps, steps, &beta, rng, ws->w, ws->h, &hnorm, err);
+    if (!st) st = tridiag_eig(ws->T, steps, steps, ws->theta, ws->Y, err);
     if (st) return st;
     for (int i = 0; i < steps; i++) {
         nodes[i] = ws->theta[i];
