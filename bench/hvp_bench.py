@@ -153,8 +153,8 @@ def bench_flow(quick):
     for alg in ("kencarp58", "bdf", "dopri5"):
         t0 = time.process_time()
         res = mf.train(net, x0, alg=alg, optim_solver="none", maxT=T, maxtime_ode=cap)
-        tr = res.get("trajectory") or {}
-        treach = tr["times"][-1] if "times" in tr and len(tr["times"]) else float("nan")
+        tt = res["trajectory"]["t"]
+        treach = tt[-1] if len(tt) else float("nan")
         print("4. flow to T = %g (cap %d s), P = %d (%s): %-9s reached t = %.4g, loss %.6e, "
               "%d steps, %s, %.1f s CPU"
               % (T, cap, net.nparams, "explicit" if alg == "dopri5" else "Krylov", alg, treach,

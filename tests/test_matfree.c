@@ -437,7 +437,8 @@ static mlpf_result *train_with(const mlpf_objective *obj, const double *x0, cons
     mlpf_train_options_default(&o);
     snprintf(o.alg, sizeof o.alg, "none");
     snprintf(o.optim_solver, sizeof o.optim_solver, "%s", solver);
-    o.maxtime_optim = 30;
+    o.maxtime_optim = 600;           /* a safety net only: the iteration cap is the stop, */
+    o.maxiterations_optim = 5000;    /* so a loaded machine (ASan) cannot end it early */
     o.min_gnorm = min_gnorm;
     mlpf_result *r = NULL;
     if (mlpf_train(obj, x0, &o, &r, err)) return NULL;
