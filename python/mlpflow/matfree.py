@@ -131,7 +131,10 @@ def hessian_spectrum(net, x, regularized=False, vectors=True, k=None, which="sma
     ``k=`` when P x P does not fit the memory budget). ``k=10``: the 10 ``which="smallest"``
     (or ``"largest"``) eigenpairs by thick-restart Lanczos on Hessian-vector products; each
     returned value is within its residual ``||H y - theta y|| <= tol * ||H||`` of an eigenvalue of H.
-    Pass a dict as ``info`` to receive nconv, nhvp, restarts, hnorm and the residuals.
+    Pass a dict as ``info`` to receive nconv, nhvp, restarts, hnorm, the residuals and the
+    values (also when not all converged and an Error is raised: the best estimates, each
+    still within its residual of an eigenvalue and, for "smallest", the i-th >= the i-th
+    smallest eigenvalue).
 
     Example::
 
@@ -162,7 +165,7 @@ def hessian_spectrum(net, x, regularized=False, vectors=True, k=None, which="sma
                                         byref(inf), byref(err))
     if info is not None:
         info.update(nconv=inf.nconv, nhvp=inf.nhvp, restarts=inf.restarts, hnorm=inf.hnorm,
-                    residuals=res.copy())
+                    residuals=res.copy(), values=ev.copy())
     _lib.check(st, err)
     return ev, (V.T.copy() if V is not None else None)
 
