@@ -19,8 +19,22 @@ and its permutation), the loss is minimised in that tied subspace and the point
 classified (index = number of negative eigenvalues, found by Lanczos above a few
 thousand parameters). --quick: 8 + 8 units on 200 images. Writes ex15_digits_density.png.
 
-Full-size run (one thread, loaded 2-core machine; CPU seconds): see bench/README.md,
-section "Matrix-free", for the numbers of the last run."""
+Full-size run (30 Nov 2026, one thread, CPU seconds on the loaded 2-core machine; wall
+times were 1-3x larger). Training: 97 Newton-Krylov iterations to gnorm 8.8e-6 in 305 s
+(the 900 s wall cap), continued with --start: 12 more to gnorm 6.9e-10 in 140 s; loss
+0.5017525 (cross-entropy 0.1472, training accuracy 98.05 %). Then, from that minimum
+(--start ex15_digits_x.npy, 329 s in all, output bit-identical to the run before):
+  10 smallest: 8.16e-6 1.25e-5 1.53e-5 2.24e-5 2.41e-5 3.01e-5 4.15e-5 4.61e-5 5.50e-5
+    6.38e-5, NOT converged to 1e-6 |H| in the 900-product budget (835 HVPs, 73 s):
+    residuals <= 1.6e-5 |H| = 6.7e-5, so they say "the bottom is at most 6.4e-5 (upper
+    bounds) and no eigenvalue below -6.7e-5"; tol 1e-6 would take ~150 s (bench/README);
+  10 largest: 0.436 0.480 0.574 0.977 1.88 2.35 2.74 3.45 3.52 4.19 (30 HVPs, 1.9 s);
+  trace 889.1 +- 1.6 (50 probes), SLQ density 10 x 90 steps (with the trace: 60 s);
+  permutation point of hidden units 0, 1 of layer 1: Newton-Krylov from the collided
+    midpoint to gnorm 2.0e-12 in 109 s, asymmetry exactly 0, loss 0.5017513 (below the
+    trained minimum's 0.5017525); 10 smallest 1.05e-5 .. 6.14e-5, residuals <= 2.2e-5 |H|
+    (835 HVPs, 83 s): no negative eigenvalue found, index >= 0 (a negative eigenvalue
+    smaller in size than ~9e-5 is not excluded at this resolution)."""
 import os
 import sys
 import tempfile
