@@ -870,7 +870,8 @@ typedef enum { MLPF_EIGS_SMALLEST = 0, MLPF_EIGS_LARGEST = 1 } mlpf_eigs_which;
 
 /* Krylov eigensolver options; zero fields take the defaults. */
 typedef struct {
-    int ncv;         /* Krylov basis size; 0: max(2k + 20, 40), at most P */
+    int ncv;         /* Krylov basis size; 0: max(2k + 20, 160), at most P and at most
+                        2^28 / (16 P) (256 MB of basis) but not below 40 */
     int max_hvp;     /* most Hessian-vector products; 0: max(20000, 50 ncv) */
     double tol;      /* residual bound |H y - theta y| <= tol * |H|; 0: 1e-8 */
     uint64_t seed;   /* of the start vector (every seed, 0 too, is valid) */
@@ -907,6 +908,12 @@ int mlpf_hessian_trace(const mlpf_objective *obj, const double *x, int nprobes, 
    of a probe's row gets weight 0). */
 int mlpf_hessian_slq(const mlpf_objective *obj, const double *x, int nprobes, int steps,
                      uint64_t seed, double *nodes, double *weights, mlpf_error *err);
+
+/* L2 (weight-decay) wrapper: loss + lambda/2 |x|^2, exact gradient, Hessian and
+   Hessian-vector product (+ lambda x, + lambda I, + lambda v). lambda >= 0,
+   finite. base must outlive it. With cross-entropy on separable data it gives
+   the loss a minimum at finite weights. */
+mlpf_objective *mlpf_objective_l2(const mlpf_objective *base, double lambda, mlpf_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Sweeps: the product of axes over a problem spec, each run one row of an   */

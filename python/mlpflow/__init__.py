@@ -66,6 +66,8 @@ __all__ += ["AffineSubspace", "canonicalize", "copy_average", "count_G", "count_
 from .matfree import (hessian_density, hessian_slq, hessian_spectrum, hessian_trace,  # noqa: E402
                       hvp, plot_density)
 __all__ += ["hessian_density", "hessian_slq", "hessian_trace", "hvp", "plot_density"]
+from .matfree import L2Net  # noqa: E402  (L2 / weight-decay wrapper)
+__all__ += ["L2Net"]
 
 # sweeps: many runs in one SQLite database (pandas is imported only when reading)
 from .sweep import load_run, load_sweep, outcomes, plot_outcomes, sweep  # noqa: E402

@@ -19,7 +19,8 @@ import numpy as np
 from . import _lib, core
 from ._lib import DP, ERRP, OBJP, lib
 
-__all__ = ["hvp", "hessian_spectrum", "hessian_trace", "hessian_density", "hessian_slq"]
+__all__ = ["hvp", "hessian_spectrum", "hessian_trace", "hessian_density", "hessian_slq",
+           "L2Net"]
 
 
 class mlpf_eigs_options(ctypes.Structure):
@@ -36,6 +37,54 @@ _lib.bind("mlpf_hessian_eigs", c_int, [OBJP, DP, c_int, c_int, POINTER(mlpf_eigs
                                        DP, DP, POINTER(mlpf_eigs_info), ERRP])
 _lib.bind("mlpf_hessian_trace", c_int, [OBJP, DP, c_int, c_uint64, DP, DP, ERRP])
 _lib.bind("mlpf_hessian_slq", c_int, [OBJP, DP, c_int, c_int, c_uint64, DP, DP, ERRP])
+_lib.bind("mlpf_objective_l2", OBJP, [OBJP, c_double, ERRP])
+
+
+class L2Net(core._Model):
+    """``net``'s loss plus the L2 penalty ``lam/2 |x|^2`` (weight decay), with exact gradient,
+    Hessian and Hessian-vector product. Softmax cross-entropy on separable data has no
+    minimum at finite weights (the infimum 0 is at infinity); any ``lam > 0`` makes the sum
+    coercive, so a true minimum exists. train / loss / gradient / hvp / hessian_spectrum /
+    classify work on it (its gnorm is that of the penalised loss). ``net`` is kept alive.
+
+    Example::
+
+        >>> reg = mf.L2Net(net, 1e-3)
+        >>> res = mf.train(reg, x0, alg="none", optim_solver="newtonkrylov")
+        >>> mf.loss(reg, res["x"]) - mf.loss(net, res["x"])      # = 1e-3/2 |x|^2
+    """
+
+    def __init__(self, net, lam):
+        if not isinstance(net, core._Model) or net._obj is None:
+            raise ValueError("net: expected a network with an objective")
+        self.base, self.lam = net, float(lam)
+        self.layers = getattr(net, "layers", None)
+        self.din, self.dout = getattr(net, "din", 0), getattr(net, "dout", 0)
+        self.maxnorm, self.merge = float("inf"), []
+        self.nparams = net.nparams
+        self._net = getattr(net, "_net", None)   # borrowed: random_params, layer shapes
+        err = core._err()
+        self._obj = _lib.check_ptr(_lib.need("mlpf_objective_l2")(net._objective(False),
+                                                                  self.lam, byref(err)), err)
+
+    def describe(self):
+        d = super().describe()
+        d.update(base=self.base.describe(), lam=self.lam)
+        return d
+
+    def data(self):
+        return {"base_" + k: v for k, v in self.base.data().items()}
+
+    def __del__(self):
+        try:
+            if self._obj:
+                lib.mlpf_objective_free(self._obj)
+        except Exception:   # interpreter shutdown
+            pass
+        self._obj = self._net = None
+
+    def __call__(self, x, X=None):
+        return self.base(x, X)
 
 
 def _check_layout():
@@ -82,7 +131,10 @@ def hessian_spectrum(net, x, regularized=False, vectors=True, k=None, which="sma
     ``k=`` when P x P does not fit the memory budget). ``k=10``: the 10 ``which="smallest"``
     (or ``"largest"``) eigenpairs by thick-restart Lanczos on Hessian-vector products; each
     returned value is within its residual ``||H y - theta y|| <= tol * ||H||`` of an eigenvalue of H.
-    Pass a dict as ``info`` to receive nconv, nhvp, restarts, hnorm and the residuals.
+    Pass a dict as ``info`` to receive nconv, nhvp, restarts, hnorm, the residuals and the
+    values (also when not all converged and an Error is raised: the best estimates, each
+    still within its residual of an eigenvalue and, for "smallest", the i-th >= the i-th
+    smallest eigenvalue).
 
     Example::
 
@@ -113,7 +165,7 @@ def hessian_spectrum(net, x, regularized=False, vectors=True, k=None, which="sma
                                         byref(inf), byref(err))
     if info is not None:
         info.update(nconv=inf.nconv, nhvp=inf.nhvp, restarts=inf.restarts, hnorm=inf.hnorm,
-                    residuals=res.copy())
+                    residuals=res.copy(), values=ev.copy())
     _lib.check(st, err)
     return ev, (V.T.copy() if V is not None else None)
 

@@ -124,3 +124,36 @@ def test_dense_request_too_large_names_matrix_free(monkeypatch):
         mf.hessian_spectrum(net, x)
     ev, _ = mf.hessian_spectrum(net, x, k=2, which="largest", vectors=False)  # still works
     assert ev.shape == (2,)
+
+
+def test_l2net_adds_weight_decay_and_has_a_minimum():
+    """Separable cross-entropy has no minimum; with L2Net Newton-Krylov finds one (PD Hessian)."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((30, 2))
+    y = (X[:, 0] > 0).astype(float)                       # linearly separable labels
+    net = mf.Net([(4, "tanh", True), (2, "softmax", True)], X, y, loss="crossentropy")
+    lam = 1e-2
+    reg = mf.L2Net(net, lam)
+    x = rng.standard_normal(net.nparams)
+    v = rng.standard_normal(net.nparams)
+    assert mf.loss(reg, x) == pytest.approx(mf.loss(net, x) + 0.5 * lam * x @ x, rel=1e-14)
+    assert np.allclose(mf.gradient(reg, x), mf.gradient(net, x) + lam * x, rtol=0, atol=1e-14)
+    assert np.allclose(mf.hvp(reg, x, v), mf.hessian(net, x) @ v + lam * v, rtol=0, atol=1e-12)
+    res = mf.train(reg, x, alg="none", optim_solver="newtonkrylov", min_gnorm=1e-12)
+    assert res["gnorm"] <= 1e-12
+    c = mf.classify(reg, res["x"], channels=False)
+    assert c["kind"] == "minimum" and c["eigenvalues"][0] > 0
+    with pytest.raises(mf.Error, match="lambda must be finite and >= 0"):
+        mf.L2Net(net, -1.0)
+
+
+def test_l2net_shares_the_base_network():
+    rng = np.random.default_rng(6)
+    net = mf.Net([(3, "tanh", True), (2, "softmax", True)], rng.standard_normal((8, 2)),
+                 rng.integers(0, 2, 8).astype(float), loss="crossentropy")
+    reg = mf.L2Net(net, 0.1)
+    x = mf.random_params(reg, seed=3)
+    assert np.array_equal(x, mf.random_params(net, seed=3))
+    assert reg.layer_shape(0) == net.layer_shape(0) and np.array_equal(reg(x), net(x))
+    del reg                                     # frees only the wrapper
+    assert np.isfinite(mf.loss(net, x))

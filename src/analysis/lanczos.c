@@ -28,30 +28,53 @@ static int apply_h(hvp_op *op, const double *v, double *hv, mlpf_error *err) {
     return mlpf_objective_hvp(op->obj, op->x, v, hv, err);
 }
 
+/* Four partial sums in a fixed order: vectorisable and deterministic. */
 static double dot(const double *a, const double *b, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += a[i] * b[i];
+        s1 += a[i + 1] * b[i + 1];
+        s2 += a[i + 2] * b[i + 2];
+        s3 += a[i + 3] * b[i + 3];
+    }
+    for (; i < n; i++) s0 += a[i] * b[i];
+    return (s0 + s1) + (s2 + s3);
 }
 
-/* w -= V[0..j] h with h = V[0..j] w, twice; h (j + 1) returns the summed
-   coefficients. V (j + 1, P) rows orthonormal. */
-static void orthogonalise(const double *V, int j, size_t P, double *w, double *h) {
+/* w -= V[0..j]^T c, four rows per sweep over w (memory traffic, not flops,
+   bounds this at large P). V (j + 1, P), c (j + 1). */
+static void subtract_rows(const double *V, int j, size_t P, const double *c, double *w) {
+    int i = 0;
+    for (; i + 4 <= j + 1; i += 4) {
+        const double *v0 = V + (size_t)i * P, *v1 = v0 + P, *v2 = v1 + P, *v3 = v2 + P;
+        double c0 = c[i], c1 = c[i + 1], c2 = c[i + 2], c3 = c[i + 3];
+        for (size_t q = 0; q < P; q++) w[q] -= (c0 * v0[q] + c1 * v1[q]) + (c2 * v2[q] + c3 * v3[q]);
+    }
+    for (; i <= j; i++) {
+        const double *vi = V + (size_t)i * P;
+        for (size_t q = 0; q < P; q++) w[q] -= c[i] * vi[q];
+    }
+}
+
+/* w -= V[0..j] h with h = V[0..j] w: classical Gram-Schmidt, twice (the second
+   pass makes it orthogonal to rounding); h (j + 1) returns the summed
+   coefficients, c (j + 1) is scratch. V (j + 1, P) rows orthonormal. */
+static void orthogonalise(const double *V, int j, size_t P, double *w, double *h, double *c) {
     for (int i = 0; i <= j; i++) h[i] = 0;
-    for (int pass = 0; pass < 2; pass++)
-        for (int i = 0; i <= j; i++) {
-            const double *vi = V + (size_t)i * P;
-            double c = dot(vi, w, P);
-            for (size_t q = 0; q < P; q++) w[q] -= c * vi[q];
-            h[i] += c;
-        }
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i <= j; i++) c[i] = dot(V + (size_t)i * P, w, P);
+        subtract_rows(V, j, P, c, w);
+        for (int i = 0; i <= j; i++) h[i] += c[i];
+    }
 }
 
 /* A seeded random unit vector orthogonal to V[0..j-1] (j may be 0): v (P). */
-static void random_unit(mlpf_rng *rng, const double *V, int j, size_t P, double *v, double *h) {
+static void random_unit(mlpf_rng *rng, const double *V, int j, size_t P, double *v, double *h,
+                        double *c) {
     for (;;) {
         for (size_t q = 0; q < P; q++) v[q] = mlpf_rng_normal(rng);
-        if (j > 0) orthogonalise(V, j - 1, P, v, h);
+        if (j > 0) orthogonalise(V, j - 1, P, v, h, c);
         double n = sqrt(dot(v, v, P));
         if (n > 1e-8 * sqrt((double)P)) {
             for (size_t q = 0; q < P; q++) v[q] /= n;
@@ -60,17 +83,18 @@ static void random_unit(mlpf_rng *rng, const double *V, int j, size_t P, double 
     }
 }
 
-/* Lanczos steps j = j0 .. m-1: V[j+1] from H V[j] orthogonalised against
-   V[0..j]; T (m, m) column j and its mirror row get the coefficients, beta the
+/* Lanczos steps j = j0 .. end-1 (end <= m): V[j+1] from H V[j] orthogonalised
+   against V[0..j]; T (m, m) column j and its mirror row get the coefficients, beta the
    last norm. An exhausted Krylov space (beta at rounding level) continues with a
-   fresh random direction and coupling 0. V (m + 1, P), w (P), h (m + 1). */
-static int lanczos_extend(hvp_op *op, double *V, double *T, int j0, int m, double *beta,
+   fresh random direction and coupling 0. V (m + 1, P), w (P), h (2 (m + 1):
+   the coefficients, then scratch). */
+static int lanczos_extend(hvp_op *op, double *V, double *T, int j0, int end, int m, double *beta,
                           mlpf_rng *rng, double *w, double *h, double *hnorm, mlpf_error *err) {
     size_t P = op->P;
-    for (int j = j0; j < m; j++) {
+    for (int j = j0; j < end; j++) {
         int st = apply_h(op, V + (size_t)j * P, w, err);
         if (st) return st;
-        orthogonalise(V, j, P, w, h);
+        orthogonalise(V, j, P, w, h, h + m + 1);
         for (int i = 0; i <= j; i++) T[(size_t)i * (size_t)m + (size_t)j] = T[(size_t)j * (size_t)m + (size_t)i] = h[i];
         if (fabs(h[j]) > *hnorm) *hnorm = fabs(h[j]);
         double b = sqrt(dot(w, w, P));
@@ -79,7 +103,7 @@ static int lanczos_extend(hvp_op *op, double *V, double *T, int j0, int m, doubl
             for (size_t q = 0; q < P; q++) next[q] = w[q] / b;
         } else {
             b = 0;
-            if ((size_t)j + 1 < P) random_unit(rng, V, j + 1, P, next, h);
+            if ((size_t)j + 1 < P) random_unit(rng, V, j + 1, P, next, h, h + m + 1);
         }
         if (j + 1 < m) T[(size_t)(j + 1) * (size_t)m + (size_t)j] = T[(size_t)j * (size_t)m + (size_t)(j + 1)] = b;
         *beta = b;
@@ -87,11 +111,13 @@ static int lanczos_extend(hvp_op *op, double *V, double *T, int j0, int m, doubl
     return MLPF_OK;
 }
 
-/* theta (m) ascending and Y (m, m) row-major with eigenvectors as columns. */
-static int tridiag_eig(const double *T, int m, double *theta, double *Y, mlpf_error *err) {
-    memcpy(Y, T, (size_t)m * (size_t)m * sizeof *Y);
-    lapack_int info = LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'V', 'U', m, Y, m, theta);
-    if (info) return mlpf_fail(err, MLPF_ENUMERIC, "Lanczos: dsyev of the %d x %d projected matrix failed (info %d)", m, m, (int)info);
+/* Of the leading (n, n) block of T (m, m): theta (n) ascending and Y (n, n)
+   row-major with eigenvectors as columns. */
+static int tridiag_eig(const double *T, int m, int n, double *theta, double *Y, mlpf_error *err) {
+    for (int i = 0; i < n; i++)
+        memcpy(Y + (size_t)i * (size_t)n, T + (size_t)i * (size_t)m, (size_t)n * sizeof *Y);
+    lapack_int info = LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'V', 'U', n, Y, n, theta);
+    if (info) return mlpf_fail(err, MLPF_ENUMERIC, "Lanczos: dsyev of the %d x %d projected matrix failed (info %d)", n, n, (int)info);
     return MLPF_OK;
 }
 
@@ -148,7 +174,16 @@ static int eigs_check(const mlpf_objective *obj, const double *x, int k, mlpf_ei
 /* The defaults of mlpf_eigs_options filled in. */
 static mlpf_eigs_options eigs_defaults(const mlpf_eigs_options *opt, int k, size_t P) {
     mlpf_eigs_options o = opt ? *opt : (mlpf_eigs_options){0};
-    if (o.ncv == 0) o.ncv = 2 * k + 20 > 40 ? 2 * k + 20 : 40;
+    if (o.ncv == 0) {
+        /* A long basis restarts less and loses less: at a trained digits net
+           (P = 2410, k = 10, tol 1e-6) ncv 40 / 80 / 160 took 2440 / 990 / 685
+           products. 160 unless the basis and Ritz vectors (2 ncv P doubles)
+           would pass 256 MB; never below 40 or 2k + 20. */
+        size_t cap = ((size_t)1 << 28) / (16 * P);
+        int n = cap < 160 ? (int)cap : 160;
+        if (n < 40) n = 40;
+        o.ncv = 2 * k + 20 > n ? 2 * k + 20 : n;
+    }
     if ((size_t)o.ncv > P) o.ncv = (int)P;
     if (o.ncv < k) o.ncv = k;
     if (o.max_hvp == 0) o.max_hvp = 50 * o.ncv > 20000 ? 50 * o.ncv : 20000;
@@ -162,7 +197,7 @@ typedef struct {
 
 static int eigs_alloc(int m, size_t P, eigs_ws *ws, mlpf_error *err) {
     size_t mm = (size_t)m;
-    size_t total = (mm + 1) * P + 2 * mm * mm + mm + P + (mm + 1) + mm * P;
+    size_t total = (mm + 1) * P + 2 * mm * mm + mm + P + 2 * (mm + 1) + mm * P;
     ws->mem = mlpf_calloc(total, sizeof(double), err);
     if (!ws->mem) return MLPF_ENOMEM;
     ws->V = ws->mem;
@@ -171,7 +206,7 @@ static int eigs_alloc(int m, size_t P, eigs_ws *ws, mlpf_error *err) {
     ws->theta = ws->Y + mm * mm;
     ws->w = ws->theta + mm;
     ws->h = ws->w + P;
-    ws->tmp = ws->h + mm + 1;
+    ws->tmp = ws->h + 2 * (mm + 1);
     return MLPF_OK;
 }
 
@@ -184,6 +219,39 @@ static void eigs_output(const eigs_ws *ws, int m, int k, double beta, mlpf_eigs_
         evals[pos] = ws->theta[c];
         if (resid) resid[pos] = fabs(beta * ws->Y[(size_t)(m - 1) * (size_t)m + (size_t)c]);
         if (evecs) memcpy(evecs + (size_t)pos * P, ws->tmp + (size_t)r * P, P * sizeof *evecs);
+    }
+}
+
+/* Wanted pairs whose Lanczos residual |beta y[n-1]| meets tol |H| in the
+   (n, n) projection held by ws; raises hnorm to the largest |Ritz value|. */
+static int count_converged(const eigs_ws *ws, int n, int k, double beta, mlpf_eigs_which which,
+                           double tol, double *hnorm) {
+    for (int i = 0; i < n; i++) if (fabs(ws->theta[i]) > *hnorm) *hnorm = fabs(ws->theta[i]);
+    int nconv = 0;
+    for (int r = 0; r < k && n >= k; r++)
+        nconv += fabs(beta * ws->Y[(size_t)(n - 1) * (size_t)n + (size_t)wanted(r, n, which)]) <= tol * *hnorm;
+    return nconv;
+}
+
+/* One cycle: extend the basis from j0 towards m, testing the wanted pairs every
+   max(5, n/8) steps (geometric, so the small eigenproblems cost little), and
+   stop as soon as all k converge: a cycle is not run to its end when the
+   answer is already there (top-1 takes tens of products, not ncv). *n returns
+   the basis size reached; ws->theta / Y hold the (n, n) projection's pairs. */
+static int lanczos_to_convergence(hvp_op *op, eigs_ws *ws, int m, int j0, int k, mlpf_eigs_which which,
+                                  double tol, mlpf_rng *rng, int *n, double *beta, double *hnorm,
+                                  int *nconv, mlpf_error *err) {
+    int j = j0;
+    for (;;) {
+        int step = j / 8 > 5 ? j / 8 : 5, end = j + step;
+        if (end < k) end = k;
+        if (end > m) end = m;
+        int st = lanczos_extend(op, ws->V, ws->T, j, end, m, beta, rng, ws->w, ws->h, hnorm, err);
+        if (!st) st = tridiag_eig(ws->T, m, end, ws->theta, ws->Y, err);
+        if (st) return st;
+        j = *n = end;
+        *nconv = count_converged(ws, end, k, *beta, which, tol, hnorm);
+        if (*nconv == k || end == m) return MLPF_OK;
     }
 }
 
@@ -202,27 +270,21 @@ int mlpf_hessian_eigs(const mlpf_objective *obj, const double *x, int k, mlpf_ei
     hvp_op op = {obj, x, P, 0};
     mlpf_rng rng;
     mlpf_rng_seed(&rng, o.seed);
-    random_unit(&rng, ws.V, 0, P, ws.V, ws.h);
+    random_unit(&rng, ws.V, 0, P, ws.V, ws.h, ws.h + m + 1);
     double beta = 0, hnorm = 0;
-    int j0 = 0, restarts = 0, nconv = 0;
+    int j0 = 0, n = 0, restarts = 0, nconv = 0;
     for (;;) {
-        st = lanczos_extend(&op, ws.V, ws.T, j0, m, &beta, &rng, ws.w, ws.h, &hnorm, err);
-        if (!st) st = tridiag_eig(ws.T, m, ws.theta, ws.Y, err);
-        if (st) break;
-        for (int i = 0; i < m; i++) if (fabs(ws.theta[i]) > hnorm) hnorm = fabs(ws.theta[i]);
-        nconv = 0;
-        for (int r = 0; r < k; r++)
-            nconv += fabs(beta * ws.Y[(size_t)(m - 1) * (size_t)m + (size_t)wanted(r, m, which)]) <= o.tol * hnorm;
-        /* m == P: the basis spans everything and T holds the whole spectrum. */
-        if (nconv == k || m == (int)P || op.nhvp + (m - keep) > o.max_hvp) break;
+        st = lanczos_to_convergence(&op, &ws, m, j0, k, which, o.tol, &rng, &n, &beta, &hnorm, &nconv, err);
+        /* n == P: the basis spans everything and T holds the whole spectrum. */
+        if (st || nconv == k || n == (int)P || op.nhvp + (m - keep) > o.max_hvp) break;
         thick_restart(ws.V, ws.T, ws.theta, ws.Y, m, keep, beta, which, P, ws.tmp);
         j0 = keep;
         restarts++;
     }
     if (!st) {
-        if (m == (int)P) { beta = 0; nconv = k; }
-        if (evecs) ritz_vectors(ws.V, ws.Y, m, k, which, P, ws.tmp);
-        eigs_output(&ws, m, k, beta, which, P, evals, evecs, resid);
+        if (n == (int)P) { beta = 0; nconv = k; }
+        if (evecs) ritz_vectors(ws.V, ws.Y, n, k, which, P, ws.tmp);
+        eigs_output(&ws, n, k, beta, which, P, evals, evecs, resid);
         if (info) *info = (mlpf_eigs_info){nconv, op.nhvp, restarts, hnorm};
         if (nconv < k)
             st = mlpf_fail(err, MLPF_ENUMERIC,
@@ -275,8 +337,8 @@ static int slq_probe(hvp_op *op, int steps, mlpf_rng *rng, eigs_ws *ws, double *
     for (size_t q = 0; q < P; q++) ws->V[q] /= n;
     memset(ws->T, 0, (size_t)steps * (size_t)steps * sizeof *ws->T);
     double beta = 0, hnorm = 0;
-    int st = lanczos_extend(op, ws->V, ws->T, 0, steps, &beta, rng, ws->w, ws->h, &hnorm, err);
-    if (!st) st = tridiag_eig(ws->T, steps, ws->theta, ws->Y, err);
+    int st = lanczos_extend(op, ws->V, ws->T, 0, steps, steps, &beta, rng, ws->w, ws->h, &hnorm, err);
+    if (!st) st = tridiag_eig(ws->T, steps, steps, ws->theta, ws->Y, err);
     if (st) return st;
     for (int i = 0; i < steps; i++) {
         nodes[i] = ws->theta[i];
