@@ -148,6 +148,34 @@ static void test_affine(void) {
           "tied point: unit 1 equals unit 0, output bias fixed");
     CHECK_OK(fd_errors(sub, zt, 1e-5, &fg, &fh, &asym), &err);
     CHECK(fg < 1e-8 && fh < 1e-7, "tied derivatives match central differences (%.1e, %.1e)", fg, fh);
+    /* the tied layout (groups kept, no basis formed) is the affine map with the
+       0/1 basis: the same loss, gradient, Hessian, Hessian-vector product and
+       projection, to rounding */
+    {
+        double Bt[13 * 8] = {0}, ot[13] = {0}, lt, la, gt[8], ga[8], ht[64], ha[64], vt[8], ht_v[8],
+               ha_v[8], back[8];
+        for (int i = 0; i < 13; i++) {
+            if (group[i] >= 0) Bt[i * 8 + group[i]] = 1.0;
+            else ot[i] = fixed[i];
+        }
+        mlpf_objective *dense = mlpf_objective_affine(base, ot, Bt, 8, &err);
+        for (int a = 0; a < 8; a++) vt[a] = 0.1 * (a + 1) - 0.35;
+        CHECK_OK(mlpf_objective_eval(sub, zt, &lt, gt, ht, &err), &err);
+        CHECK_OK(mlpf_objective_eval(dense, zt, &la, ga, ha, &err), &err);
+        CHECK_OK(mlpf_objective_hvp(sub, zt, vt, ht_v, &err), &err);
+        CHECK_OK(mlpf_objective_hvp(dense, zt, vt, ha_v, &err), &err);
+        CHECK_OK(mlpf_affine_project(sub, x, back, &err), &err);
+        double e = fabs(lt - la), scale = 0;
+        for (int a = 0; a < 8; a++) {
+            e = fmax(e, fmax(fabs(gt[a] - ga[a]), fmax(fabs(ht_v[a] - ha_v[a]), fabs(back[a] - zt[a]))));
+            for (int b = 0; b < 8; b++) {
+                e = fmax(e, fabs(ht[a * 8 + b] - ha[a * 8 + b]));
+                scale = fmax(scale, fabs(ha[a * 8 + b]));
+            }
+        }
+        CHECK(dense && e <= 1e-14 * fmax(scale, 1.0), "tied = affine with its 0/1 basis (max difference %.1e)", e);
+        mlpf_objective_free(dense);
+    }
     mlpf_train_options o;
     mlpf_train_options_default(&o);
     snprintf(o.alg, sizeof o.alg, "none");

@@ -17,7 +17,8 @@ typedef struct {
     const mlpf_objective *base;
     size_t p, d;
     double *origin;  /* (p) */
-    double *basis;   /* (p, d) row-major */
+    double *basis;   /* (p, d) row-major; NULL for a tied layout */
+    int *group;      /* (p) tied layout: column of parameter i (B[i, group[i]] = 1), < 0 fixed */
 } affine;
 
 static void affine_free(void *ctx) {
@@ -25,23 +26,51 @@ static void affine_free(void *ctx) {
     if (!a) return;
     free(a->origin);
     free(a->basis);
+    free(a->group);
     free(a);
 }
 
 /* x (p) = origin + B z (d) */
 static void affine_x(const affine *a, const double *z, double *x) {
     memcpy(x, a->origin, a->p * sizeof *x);
+    if (a->group) {
+        for (size_t i = 0; i < a->p; i++)
+            if (a->group[i] >= 0) x[i] += z[a->group[i]];
+        return;
+    }
     cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)a->p, (int)a->d, 1.0, a->basis, (int)a->d, z, 1,
                 1.0, x, 1);
 }
 
-/* hess (d, d) = B^T H B, symmetrised; HB (p, d) scratch. */
+/* zg (d) = B^T g (p): for a tied layout each group's sum, in parameter order. */
+static void affine_pullback(const affine *a, const double *g, double *zg) {
+    if (a->group) {
+        memset(zg, 0, a->d * sizeof *zg);
+        for (size_t i = 0; i < a->p; i++)
+            if (a->group[i] >= 0) zg[a->group[i]] += g[i];
+        return;
+    }
+    cblas_dgemv(CblasRowMajor, CblasTrans, (int)a->p, (int)a->d, 1.0, a->basis, (int)a->d, g, 1, 0.0,
+                zg, 1);
+}
+
+/* hess (d, d) = B^T H B, symmetrised; HB (p, d) scratch (unused for a tied layout). */
 static void affine_hessian(const affine *a, const double *H, double *HB, double *hess) {
     int p = (int)a->p, d = (int)a->d;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p, d, p, 1.0, H, p, a->basis, d, 0.0,
-                HB, d);
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, d, p, 1.0, a->basis, d, HB, d, 0.0,
-                hess, d);
+    if (a->group) {
+        memset(hess, 0, (size_t)d * (size_t)d * sizeof *hess);
+        for (int i = 0; i < p; i++) {
+            if (a->group[i] < 0) continue;
+            double *row = hess + (size_t)a->group[i] * (size_t)d;
+            for (int j = 0; j < p; j++)
+                if (a->group[j] >= 0) row[a->group[j]] += H[(size_t)i * (size_t)p + (size_t)j];
+        }
+    } else {
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p, d, p, 1.0, H, p, a->basis, d, 0.0,
+                    HB, d);
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, d, p, 1.0, a->basis, d, HB, d, 0.0,
+                    hess, d);
+    }
     /* Rounding makes the product slightly asymmetric; eigensolvers and Newton
        steps expect an exactly symmetric matrix. */
     for (int i = 0; i < d; i++)
@@ -57,7 +86,7 @@ static int affine_eval(void *ctx, const double *z, const size_t *subset, size_t 
     size_t p = a->p, d = a->d;
     /* Scratch per call keeps eval reentrant. */
     double *x = mlpf_malloc(2 * p * sizeof *x, err);
-    double *H = hess ? mlpf_malloc((p * p + p * d) * sizeof *H, err) : NULL;
+    double *H = hess ? mlpf_malloc((p * p + (a->group ? 0 : p * d)) * sizeof *H, err) : NULL;
     if (!x || (hess && !H)) {
         free(x);
         free(H);
@@ -66,9 +95,7 @@ static int affine_eval(void *ctx, const double *z, const size_t *subset, size_t 
     double *g = x + p;
     affine_x(a, z, x);
     int st = a->base->ops.eval(a->base->ctx, x, subset, nsubset, loss, grad ? g : NULL, H, err);
-    if (st == MLPF_OK && grad)
-        cblas_dgemv(CblasRowMajor, CblasTrans, (int)p, (int)d, 1.0, a->basis, (int)d, g, 1, 0.0,
-                    grad, 1);
+    if (st == MLPF_OK && grad) affine_pullback(a, g, grad);
     if (st == MLPF_OK && hess) affine_hessian(a, H, H + p * p, hess);
     free(x);
     free(H);
@@ -84,12 +111,15 @@ static int affine_hvp(void *ctx, const double *z, const size_t *subset, size_t n
     if (!x) return MLPF_ENOMEM;
     double *vx = x + p, *hx = vx + p;
     affine_x(a, z, x);
-    cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)p, (int)a->d, 1.0, a->basis, (int)a->d, v, 1,
-                0.0, vx, 1);
+    /* vx = B v: the map of v with a zero origin */
+    if (a->group) {
+        for (size_t i = 0; i < p; i++) vx[i] = a->group[i] >= 0 ? v[a->group[i]] : 0.0;
+    } else {
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)p, (int)a->d, 1.0, a->basis, (int)a->d, v, 1,
+                    0.0, vx, 1);
+    }
     int st = mlpf_objective_hvp_subset(a->base, x, subset, nsubset, vx, hx, err);
-    if (!st)
-        cblas_dgemv(CblasRowMajor, CblasTrans, (int)p, (int)a->d, 1.0, a->basis, (int)a->d, hx, 1,
-                    0.0, hv, 1);
+    if (!st) affine_pullback(a, hx, hv);
     free(x);
     return st;
 }
@@ -104,16 +134,18 @@ static mlpf_objective *affine_objective(affine *a, mlpf_error *err) {
     return obj;
 }
 
-/* Allocates the context with room for origin (p) and basis (p, d). */
-static affine *affine_alloc(const mlpf_objective *base, size_t d, mlpf_error *err) {
+/* Allocates the context with room for origin (p) and either basis (p, d) or,
+   tied, group (p). */
+static affine *affine_alloc(const mlpf_objective *base, size_t d, int tied, mlpf_error *err) {
     affine *a = mlpf_calloc(1, sizeof *a, err);
     if (!a) return NULL;
     a->base = base;
     a->p = base->ops.nparams;
     a->d = d;
     a->origin = mlpf_calloc(a->p, sizeof *a->origin, err);
-    a->basis = mlpf_calloc(a->p * d, sizeof *a->basis, err);
-    if (!a->origin || !a->basis) {
+    if (tied) a->group = mlpf_calloc(a->p, sizeof *a->group, err);
+    else a->basis = mlpf_calloc(a->p * d, sizeof *a->basis, err);
+    if (!a->origin || (!a->basis && !a->group)) {
         affine_free(a);
         return NULL;
     }
@@ -141,7 +173,7 @@ mlpf_objective *mlpf_objective_affine(const mlpf_objective *base, const double *
                   (bad - 1) % d);
         return NULL;
     }
-    affine *a = affine_alloc(base, d, err);
+    affine *a = affine_alloc(base, d, 0, err);
     if (!a) return NULL;
     memcpy(a->origin, origin, p * sizeof *origin);
     memcpy(a->basis, basis, p * d * sizeof *basis);
@@ -186,12 +218,12 @@ mlpf_objective *mlpf_objective_tied(const mlpf_objective *base, const double *fi
         mlpf_fail(err, MLPF_EINVAL, "tied: some group ids are < 0 (fixed parameters) but fixed is NULL");
         return NULL;
     }
-    affine *a = affine_alloc(base, d, err);
+    affine *a = affine_alloc(base, d, 1, err);
     if (!a) return NULL;
     for (size_t i = 0; i < p; i++) {
-        if (group[i] >= 0) {
-            a->basis[i * d + (size_t)group[i]] = 1.0;
-        } else if (!isfinite(fixed[i])) {
+        a->group[i] = group[i] < 0 ? -1 : group[i];
+        if (group[i] >= 0) continue;
+        if (!isfinite(fixed[i])) {
             affine_free(a);
             mlpf_fail(err, MLPF_ENONFINITE, "tied: fixed[%zu] is not finite", i);
             return NULL;
@@ -231,6 +263,16 @@ int mlpf_affine_project(const mlpf_objective *sub, const double *x, double *z, m
     if (!z || !x) return mlpf_fail(err, MLPF_EINVAL, "affine_project: x and z must not be NULL");
     size_t p = a->p, d = a->d, bad = mlpf_first_nonfinite(x, p);
     if (bad) return mlpf_fail(err, MLPF_ENONFINITE, "affine_project: x[%zu] is not finite", bad - 1);
+    if (a->group) {   /* least squares on disjoint 0/1 columns: each group's mean */
+        size_t *count = mlpf_calloc(d, sizeof *count, err);
+        if (!count) return MLPF_ENOMEM;
+        memset(z, 0, d * sizeof *z);
+        for (size_t i = 0; i < p; i++)
+            if (a->group[i] >= 0) z[a->group[i]] += x[i] - a->origin[i], count[a->group[i]]++;
+        for (size_t g = 0; g < d; g++) z[g] /= (double)count[g];
+        free(count);
+        return MLPF_OK;
+    }
     /* Least squares min |B z - (x - origin)| by QR (dgels) on copies. */
     double *B = mlpf_malloc((p * d + p) * sizeof *B, err);
     if (!B) return MLPF_ENOMEM;
