@@ -3,6 +3,7 @@
    gradient, and central differences of the gradient for the Hessian. */
 #include "check.h"
 #include "internal.h"
+#include "objective/finite.h"
 
 #include <omp.h>
 #include <stdlib.h>
@@ -475,6 +476,88 @@ static void test_thread_counts_bit_identical(void) {
     free(x); free(g0); free(g); free(H0); free(H); free_data(&d); mlpf_net_free(net);
 }
 
+/* A digits-sized net (8 -> 64 -> 64 -> 10 softmax, P = 5386, P dout = 53 860): gradient
+   chunks are sized by the activations they hold, not by P, so they are tall (BLAS3) and
+   few; gradient-only calls give the same bits on 1, 2, 3 and 7 threads, and agree with
+   central differences of the plain loss. */
+static void test_large_p_gradient(void) {
+    int units[3] = {64, 64, 10}, bias[3] = {1, 1, 1};
+    mlpf_act_kind acts[3] = {MLPF_ACT_TANH, MLPF_ACT_TANH, MLPF_ACT_SOFTMAX};
+    mlpf_net *net = net_from(8, 3, units, acts, bias);
+    size_t n = 1500, P = mlpf_net_nparams(net);
+    dataset d = make_data(net, n, 1, 1, 0, MLPF_LOSS_CROSSENTROPY, 31);
+    mlpf_error err = {0};
+    double *x = malloc(P * sizeof *x), *g0 = malloc(P * sizeof *g0), *g = malloc(P * sizeof *g), l0 = 0, l = 0;
+    mlpf_random_params(net, 9, x, &err);
+    int counts[4] = {1, 2, 3, 7}, differ = 0;
+    for (int t = 0; t < 4; t++) {
+        mlpf_finite_options o = {.loss = MLPF_LOSS_CROSSENTROPY, .threads = counts[t]};
+        mlpf_objective *obj = mlpf_objective_finite(net, n, d.X, d.T, 1, d.W, &o, &err);
+        CHECK(obj && mlpf_objective_eval(obj, x, t ? &l : &l0, t ? g : g0, NULL, &err) == MLPF_OK,
+              "%d threads: %s", counts[t], err.msg);
+        if (t == 0) {
+            mlpf_finite_layout lay = mlpf_finite_layout_of(obj->ctx, n, 0);
+            CHECK(lay.rows >= 64 && lay.slabs <= 8, "large P: %zu-row chunks in %zu slabs for %zu samples",
+                  lay.rows, lay.slabs, n);
+        }
+        if (t && (l != l0 || memcmp(g, g0, P * sizeof *g))) differ++;
+        mlpf_objective_free(obj);
+    }
+    CHECK(differ == 0, "%d of 3 thread counts (2, 3, 7) differ in some bit from one thread", differ);
+    size_t coords[5] = {0, 300, 2000, 4700, P - 1};
+    for (int k = 0; k < 5; k++) {
+        size_t i = coords[k];
+        double xi = x[i], h = 1e-5;
+        x[i] = xi + h;
+        double lp = plain_loss(net, x, n, d.X, d.T, 1, d.W, MLPF_LOSS_CROSSENTROPY);
+        x[i] = xi - h;
+        double lm = plain_loss(net, x, n, d.X, d.T, 1, d.W, MLPF_LOSS_CROSSENTROPY);
+        x[i] = xi;
+        CHECK_CLOSE(g0[i], (lp - lm) / (2 * h), 1e-8, 1e-6, "large P: gradient entry %zu", i);
+    }
+    free(x); free(g0); free(g); free_data(&d); mlpf_net_free(net);
+}
+
+/* The slab layout at large P: a million samples of the 64 -> 256 -> 256 -> 10 digits net
+   (P = 85 002) keep 64-256-row gradient chunks and at most 32 MB of P-vector slab
+   accumulators (each is zeroed and summed per call); at small P (10 softplus units,
+   1e5 samples), gradient chunks of 256 rows, one per slab. Neither depends on anything but n and the net. */
+static void test_slab_layout(void) {
+    int units[3] = {256, 256, 10}, bias[3] = {1, 1, 1};
+    mlpf_act_kind acts[3] = {MLPF_ACT_TANH, MLPF_ACT_TANH, MLPF_ACT_SOFTMAX};
+    mlpf_net *big = net_from(64, 3, units, acts, bias);
+    int small_units[2] = {10, 1};
+    mlpf_act_kind small_acts[2] = {MLPF_ACT_SOFTPLUS, MLPF_ACT_IDENTITY};
+    mlpf_net *small = net_from(2, 2, small_units, small_acts, bias);
+    mlpf_net *nets[2] = {big, small};
+    for (int k = 0; k < 2; k++) {
+        mlpf_net *net = nets[k];
+        size_t P = mlpf_net_nparams(net), n = k == 0 ? 1000000 : 100000;
+        int ce = k == 0;
+        dataset d = make_data(net, 4, ce, 0, 0, ce ? MLPF_LOSS_CROSSENTROPY : MLPF_LOSS_MSE, 3);
+        mlpf_finite_options o = {.loss = d.kind};
+        mlpf_error err = {0};
+        mlpf_objective *obj = mlpf_objective_finite(net, 4, d.X, d.T, d.tcols, NULL, &o, &err);
+        CHECK(obj != NULL, "layout objective: %s", err.msg);
+        mlpf_finite_layout lay = mlpf_finite_layout_of(obj->ctx, n, 0);
+        CHECK(lay.rows >= 64 && lay.rows <= 256, "P = %zu: gradient chunks of %zu rows", P, lay.rows);
+        CHECK(lay.slabs * lay.per_slab >= lay.chunks && (lay.slabs - 1) * lay.per_slab < lay.chunks,
+              "P = %zu: %zu slabs of %zu chunks do not cover %zu chunks exactly", P, lay.slabs,
+              lay.per_slab, lay.chunks);
+        if (k == 0)
+            CHECK(lay.slabs * P * sizeof(double) <= ((size_t)32 << 20) && lay.slabs >= 2,
+                  "P = %zu: %zu slab accumulators", P, lay.slabs);
+        else
+            CHECK(lay.rows == 256 && lay.per_slab == 1 && lay.slabs == lay.chunks,
+                  "small P: %zu-row chunks, %zu per slab", lay.rows, lay.per_slab);
+        mlpf_finite_layout few = mlpf_finite_layout_of(obj->ctx, 20, 0);
+        CHECK(few.rows == 24 && few.slabs == 1, "20 samples: %zu rows, %zu slabs", few.rows, few.slabs);
+        mlpf_objective_free(obj);
+        free_data(&d);
+    }
+    mlpf_net_free(big); mlpf_net_free(small);
+}
+
 static void test_spectrum(void) {
     int units[2] = {6, 1}, bias[2] = {1, 1};
     mlpf_act_kind acts[2] = {MLPF_ACT_SOFTPLUS, MLPF_ACT_IDENTITY};
@@ -588,6 +671,8 @@ int main(void) {
     test_loss_every_n();
     test_threads_and_subsets();
     test_thread_counts_bit_identical();
+    test_large_p_gradient();
+    test_slab_layout();
     test_concurrent_calls_share_cache();
     test_spectrum();
     test_hessian_memory();

@@ -20,10 +20,10 @@
    contiguous sample axis and vectorise, and the bias is a row of ones.
 
    Work goes through samples in chunks, so memory does not grow with N. Runs of
-   chunks form slabs, each with its own accumulator; the slab size depends on N and P
-   only (chunks_per_slab), threads take slabs as they come, and the slabs are summed
-   in slab order: results are bit-identical whatever the number of threads, and
-   there is no cap on threads but the number of slabs (see chunks_per_slab). */
+   chunks form slabs, each with its own accumulator; the slab size depends on N, P and
+   the layer widths only (mlpf_finite_layout_of), threads take slabs as they come, and
+   the slabs are summed in slab order: results are bit-identical whatever the number of
+   threads, and there is no cap on threads but the number of slabs (chunks_per_slab). */
 #include "internal.h"
 #include "spec/data.h"
 #include "objective/finite.h"
@@ -614,34 +614,53 @@ MLPF_HOT static void hessian_chunk(const finite_data *f, const double *x, size_t
         for (int j = 0; j < net->layers[l].units; j++) hessian_unit(f, x, l, j, B, H, w);
 }
 
-/* Rows per chunk: large enough for dsyrk to run at full speed, small enough that
-   the (B, P) buffers stay in cache-sized memory; never more than the data (rounded
-   up to a multiple of 8), so small data sets get small buffers. */
-static size_t chunk_rows(size_t n, size_t P, int dout, int want_hess) {
-    /* dsyrk needs a deep inner dimension to reach its peak: Hessian chunks are taller. */
-    size_t cap = want_hess ? 1024 : 256;
-    size_t B = (size_t)(want_hess ? 1u << 21 : 1u << 19) / (P * (size_t)dout + 1);
-    if (B > cap) B = cap;
-    if (B < 16) B = 16;
+/* Rows per chunk. Hessian chunks hold (P, dout B) Jacobian columns: large enough for
+   dsyrk to run at full speed, small enough that these stay cache-sized. Gradient chunks
+   hold only activations and deltas, (sum of layer widths, B): tall enough that the
+   layer products are BLAS3 with 64 to 256 rows at any P (sizing them by P, as once,
+   cut a 64-256-256-10 net with P = 85 002 into 16-row chunks and 113 slabs). Never more
+   than the data (rounded up to a multiple of 8), so small data sets get small buffers. */
+#define HESS_CHUNK_DOUBLES ((size_t)1 << 21) /* of P dout per row */
+#define GRAD_CHUNK_DOUBLES ((size_t)1 << 20) /* 8 MB of chunk workspace per thread */
+
+static size_t chunk_rows(const finite_data *f, size_t n, int want_hess) {
+    size_t P = f->net->nparams, dout = (size_t)mlpf_net_dout(f->net), B;
+    if (want_hess) {
+        B = HESS_CHUNK_DOUBLES / (P * dout + 1);
+        B = B > 1024 ? 1024 : B < 16 ? 16 : B;
+    } else {
+        B = GRAD_CHUNK_DOUBLES / ws_doubles(f, 1, 0);
+        B = B > 256 ? 256 : B < 64 ? 64 : B;
+    }
     size_t n8 = (n + 7) / 8 * 8;
     return B < n8 ? B : n8;
 }
 
 /* Slabs: runs of consecutive chunks that share one accumulator. Their size depends on
-   N and P only, never on the thread count: a slab is one chunk until there would be
-   more than MAX_SLABS of them (or, for Hessians, more than SLAB_HESS_BYTES of P x P
-   accumulators), then slabs take several chunks. Threads take slabs as they come
-   (nobody waits for anybody until the end); the slabs are added up in slab order. */
+   N, P and the layer widths only, never on the thread count: a slab is one chunk until
+   there would be more than MAX_SLABS of them or more than SLAB_HESS_BYTES of P x P
+   (Hessian) or SLAB_GRAD_BYTES of P (gradient) accumulators, then slabs take several
+   chunks. Each accumulator is zeroed and summed once per call, so the gradient's bound
+   keeps that below the chunks' own work at large P (85 002 doubles: at most 49 slabs).
+   Threads take slabs as they come (nobody waits for anybody until the end); the slabs
+   are added up in slab order. */
 #define MAX_SLABS 1024
 #define SLAB_HESS_BYTES ((size_t)32 << 20)
+#define SLAB_GRAD_BYTES ((size_t)32 << 20)
 
 static size_t chunks_per_slab(size_t nchunks, size_t P, int want_hess) {
-    size_t smax = MAX_SLABS;
-    if (want_hess) {
-        size_t cap = SLAB_HESS_BYTES / (P * P * sizeof(double) + 1);
-        smax = cap < 1 ? 1 : cap < smax ? cap : smax;
-    }
+    size_t per_slab = want_hess ? P * P * sizeof(double) : P * sizeof(double);
+    size_t cap = (want_hess ? SLAB_HESS_BYTES : SLAB_GRAD_BYTES) / (per_slab + 1);
+    size_t smax = cap < 1 ? 1 : cap < MAX_SLABS ? cap : MAX_SLABS;
     return (nchunks + smax - 1) / smax;
+}
+
+mlpf_finite_layout mlpf_finite_layout_of(const finite_data *f, size_t n, int want_hess) {
+    mlpf_finite_layout lay = {.rows = chunk_rows(f, n, want_hess)};
+    lay.chunks = (n + lay.rows - 1) / lay.rows;
+    lay.per_slab = chunks_per_slab(lay.chunks, f->net->nparams, want_hess);
+    lay.slabs = (lay.chunks + lay.per_slab - 1) / lay.per_slab;
+    return lay;
 }
 
 /* One evaluation's shared state. Slab 0 accumulates straight into the totals; slab
@@ -758,8 +777,8 @@ static int finite_eval(void *ctx, const double *x, const size_t *subset, size_t 
     finite_data *f = ctx;
     size_t P = f->net->nparams, n = subset ? nsubset : f->n;
     int want_hess = hess != NULL;
-    size_t B = chunk_rows(n, P, mlpf_net_dout(f->net), want_hess), nchunks = (n + B - 1) / B;
-    size_t per = chunks_per_slab(nchunks, P, want_hess), S = (nchunks + per - 1) / per;
+    mlpf_finite_layout lay = mlpf_finite_layout_of(f, n, want_hess);
+    size_t B = lay.rows, nchunks = lay.chunks, per = lay.per_slab, S = lay.slabs;
     eval_job job = {.f = f, .x = x, .subset = subset, .n = n, .B = B, .nchunks = nchunks, .per = per,
                     .S = S, .P = P, .want_hess = want_hess, .inv_n = 1.0 / (double)n, .err = err};
     /* the Hessian needs the backward pass, hence a gradient, even when the caller does not */

@@ -35,4 +35,13 @@ typedef struct {
 int mlpf_finite_hvp(void *ctx, const double *x, const size_t *subset, size_t nsubset,
                     const double *v, double *hv, mlpf_error *err);
 
+/* How an evaluation of n samples is cut (finite.c): chunks of `rows` samples, runs of
+   `per_slab` chunks sharing one accumulator, `slabs` runs. Depends on n, P and the layer
+   widths only, never on the thread count (the sums' order, hence bit-identical results). */
+typedef struct {
+    size_t rows, chunks, per_slab, slabs;
+} mlpf_finite_layout;
+
+mlpf_finite_layout mlpf_finite_layout_of(const finite_data *f, size_t n, int want_hess);
+
 #endif
