@@ -193,6 +193,42 @@ static void test_hvp_threads(void) {
     mlpf_objective_free(o1); mlpf_objective_free(o2); mlpf_net_free(n1); mlpf_net_free(n2);
 }
 
+/* Many chunks (5000 samples, 20 slabs): every thread count, fewer or more
+   threads than slabs, gives the same bits, and the product is the dense
+   Hessian's. */
+static void test_hvp_many_slabs(void) {
+    mlpf_error err;
+    size_t N = 5000;
+    double *in = random_vec(N * 3, 41, 1.0), *t = random_vec(N, 42, 1.0);
+    mlpf_net *net = mlpf_net_create(3, &err);
+    mlpf_net_add_layer(net, 8, "tanh", 1, &err);
+    mlpf_net_add_layer(net, 1, "identity", 1, &err);
+    size_t P = mlpf_net_nparams(net);
+    double *x = random_vec(P, 43, 1.0), *v = random_vec(P, 44, 1.0);
+    double *h[4], *H = malloc(P * P * sizeof *H), *g = malloc(P * sizeof *g), loss;
+    for (int k = 0; k < 4; k++) {
+        mlpf_finite_options fo = {.threads = k + 1 == 4 ? 7 : k + 1};
+        mlpf_objective *o = mlpf_objective_finite(net, N, in, t, 1, NULL, &fo, &err);
+        h[k] = malloc(P * sizeof *h[k]);
+        CHECK(o && mlpf_objective_hvp(o, x, v, h[k], &err) == MLPF_OK, "%s", err.msg);
+        if (k == 0) CHECK_OK(mlpf_objective_eval(o, x, &loss, g, H, &err), &err);
+        mlpf_objective_free(o);
+    }
+    CHECK(!memcmp(h[0], h[1], P * sizeof *h[0]) && !memcmp(h[0], h[2], P * sizeof *h[0]) &&
+              !memcmp(h[0], h[3], P * sizeof *h[0]), "1, 2, 3 and 7 threads give the same bits");
+    double e = 0, scale = 0;
+    for (size_t i = 0; i < P; i++) {
+        double hv = 0;
+        for (size_t j = 0; j < P; j++) hv += H[i * P + j] * v[j];
+        e = fmax(e, fabs(hv - h[0][i]));
+        scale = fmax(scale, fabs(hv));
+    }
+    CHECK(e <= 1e-12 * scale, "HVP = H v over 20 chunks (error %.1e of %.1e)", e, scale);
+    for (int k = 0; k < 4; k++) free(h[k]);
+    free(in); free(t); free(x); free(v); free(H); free(g);
+    mlpf_net_free(net);
+}
+
 /* 20 -> 90 tanh -> 3 linear on 120 samples: P = 2163. */
 static mlpf_objective *wide_objective(mlpf_net **netp, double **xp) {
     mlpf_error err;
@@ -558,6 +594,7 @@ int main(void) {
     test_hvp_wrappers();
     test_l2_wrapper();
     test_hvp_threads();
+    test_hvp_many_slabs();
     test_eigs_vs_dense();
     test_top1_vs_power();
     test_slq_full();

@@ -173,12 +173,23 @@ static size_t hvp_chunk_rows(const finite_data *f) {
     return B < 16 ? 16 : B > 256 ? 256 : B;
 }
 
+/* Slabs: runs of consecutive chunks, each summed into its own P-vector, the
+   slabs then added in order, so the sum never depends on the thread count.
+   As many slabs as chunks (all cores busy on a big node), up to 1024 and to
+   32 MB of slab vectors; the count depends on N and P only. */
+static size_t hvp_slabs(size_t nchunks, size_t P) {
+    size_t cap = ((size_t)32 << 20) / (P * sizeof(double) + 1);
+    if (cap < 1) cap = 1;
+    if (cap > 1024) cap = 1024;
+    return nchunks < cap ? nchunks : cap;
+}
+
 int mlpf_finite_hvp(void *ctx, const double *x, const size_t *subset, size_t nsubset,
                     const double *v, double *hv, mlpf_error *err) {
     const finite_data *f = ctx;
     size_t P = f->net->nparams, n = subset ? nsubset : f->n;
     size_t B = hvp_chunk_rows(f), nchunks = (n + B - 1) / B;
-    size_t S = nchunks < 4 ? nchunks : 4; /* fixed slabs: reproducible sums */
+    size_t S = hvp_slabs(nchunks, P);
     int threads = f->threads > 0 ? f->threads : omp_get_max_threads();
     if ((size_t)threads > S) threads = (int)S;
     if ((double)n * (double)P < 2e5) threads = 1;
@@ -196,7 +207,7 @@ int mlpf_finite_hvp(void *ctx, const double *x, const size_t *subset, size_t nsu
 #pragma omp critical(mlpf_hvp_status)
             if (!status) { status = st; if (err) *err = local_err; }
         }
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
         for (size_t s = 0; s < S; s++) {
             if (st) continue;
             for (size_t ch = nchunks * s / S; ch < nchunks * (s + 1) / S; ch++) {
