@@ -245,6 +245,9 @@ static int result_best(mlpf_result *r, const train_chain *c, const mlpf_objectiv
     /* converged refers to the objective that was minimised (the regularised one) */
     r->converged = r->gnorm_regularized <= pb->opt->min_gnorm ||
                    dyn_minloss_reached(pb->opt, r->loss, r->gnorm_regularized);
+    /* a channel to infinity has no minimum at finite parameters, however
+       small its gradient has become (issue 9) */
+    if (ode->stopped_by == DYN_CHANNEL || opt->stopped_by == DYN_CHANNEL) r->converged = 0;
     return MLPF_OK;
 }
 
