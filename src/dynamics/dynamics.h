@@ -179,18 +179,20 @@ double dyn_trs_eigen(const double *lam, const double *g, size_t n, double delta,
 
 /* ---- the minimiser-phase channel watch (watch.c) ---- */
 
-/* Growth of the largest |y_i| at checks every few accepted iterations. */
+/* Growth of the largest |y_i| at checks every few accepted iterations,
+   over a window of DYN_WATCH_CHECKS checks. */
+#define DYN_WATCH_CHECKS 6
 typedef struct {
     long next;            /* accepted-iteration count of the next check     */
     double ymax;          /* largest |y_i| at the last check                */
-    double loss[6];       /* losses at the last checks (a ring)             */
+    double loss[DYN_WATCH_CHECKS]; /* losses at the last checks (a ring) */
     int checks, growing;  /* checks so far; checks in a row with growing weights */
 } dyn_watch;
 
 void dyn_watch_init(dyn_watch *w);
 /* 1 when the iterates y (p) with loss f, after `accepted` accepted
    iterations, drift along a channel: weights growing at every check of
-   the window while the loss falls by less than 10 %. */
+   the window while the loss falls by less than 1 %. */
 int dyn_watch_channel(dyn_watch *w, const double *y, size_t p, double f, long accepted);
 
 /* ---- the method registry (registry.c): the one list of methods ---- */
