@@ -238,6 +238,14 @@ int mlpf_objective_eval(const mlpf_objective *obj, const double *x, double *loss
 int mlpf_objective_eval_subset(const mlpf_objective *obj, const double *x,
                                const size_t *subset, size_t nsubset, double *loss,
                                double *grad, double *hess, mlpf_error *err);
+/* A bound of the rounding error of the loss at x, where the objective knows
+   one: the exact Gaussian objective's loss is a difference of O(1) terms
+   (near a recovered teacher, -1e-15 ... 1e-15 of pure rounding, growing like
+   |a|^2 eps at large output weights); its bound is sum |term| times the
+   terms' relative accuracy. NAN (and MLPF_OK) for objectives without an
+   estimate (finite data: a sum of non-negative terms, relative accuracy). */
+int mlpf_objective_loss_error(const mlpf_objective *obj, const double *x, double *loss_error,
+                              mlpf_error *err);
 
 typedef enum { MLPF_LOSS_MSE = 0, MLPF_LOSS_CROSSENTROPY = 1 } mlpf_loss_kind;
 

@@ -260,44 +260,38 @@ static double solver_lasth(solver *s) {
 #define CHANNEL_GROWTH 5e-3
 #define CHANNEL_LOSS_DROP 0.1
 
-/* An open-ended flow (maxT = inf) followed by a minimiser hands over to it once it is in the
-   basin of a minimum: the Hessian has no negative curvature beyond 1e-4 of its
-   largest eigenvalue (a minimum approached along a flat valley shows a little) and one
-   Newton step, pseudo-inverse on the flat directions that overparameterised
-   minima always have, shrinks the gradient or the loss at least tenfold. There the
-   minimiser converges quadratically, and following the ever slower flow into
-   the minimum buys nothing (measured on the built-in example: the flow alone
-   needs minutes to reach loss 1e-9; flow to the basin then Newton reaches 1e-30
-   in about a second). Saddles fail the test, so the flow goes on there. */
+/* An open-ended flow (maxT = inf) followed by a minimiser hands over to it
+   once it is in the basin of a minimum: no eigenvalue of the Hessian below
+   -BASIN_NEGATIVE times the largest. Minima of over-complete students are
+   degenerate (zero eigenvalues up to rounding) and the flow approaches them
+   along curved valleys that show a little negative curvature for decades
+   of flow time (README problem: -1e-4 of the largest at t = 1e3, -1e-5 at
+   1e4, -1e-7 ... -1e-8 at 1e6); the minimiser (Newton TR with its valley
+   corrector, newtontr.c) finishes such a valley in 200-1000 iterations,
+   where BDF needs ~200 steps per decade of flow time up to t ~ 1e11. The
+   earlier test (also a pseudo-inverse Newton step that shrinks the gradient
+   tenfold) failed in these valleys until t ~ 1e10. Saddles with more
+   negative curvature fail the test, so the flow goes on there. *psd
+   reports no negative curvature beyond 1e-4 of the largest eigenvalue (the
+   channel watch's test). */
+#define BASIN_NEGATIVE 1e-6
+
 static int in_newton_basin(dyn_problem *pb, const double *y, double ly, const double *g, double gnorm,
                            int *basin, int *psd, mlpf_error *err) {
+    (void)ly, (void)g, (void)gnorm;
     size_t p = pb->p;
     *basin = 0;
     *psd = 0;
-    double *H = mlpf_malloc(p * p * sizeof *H, err), *v = mlpf_malloc(3 * p * sizeof *v, err);
-    if (!H || !v) { free(H); free(v); return MLPF_ENOMEM; }
-    double *ev = v + p, *yn = v + 2 * p, loss;
-    int st = mlpf_objective_eval(pb->obj, y, &loss, NULL, H, err);
-    if (!st && LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'L', (lapack_int)p, H, (lapack_int)p, ev) == 0) {
-        double lmax = fmax(fabs(ev[0]), fabs(ev[p - 1])), tol = 1e-9 * lmax;
-        if (lmax > 0 && ev[0] >= -1e-4 * lmax) {
-            *psd = 1;
-            /* yn = y - sum over eigenvalues above tol of (v_k . g / lambda_k) v_k */
-            memcpy(yn, y, p * sizeof *yn);
-            for (size_t k = 0; k < p; k++) {
-                if (ev[k] <= tol) continue;
-                double c = 0;
-                for (size_t i = 0; i < p; i++) c += H[i * p + k] * g[i];
-                c /= ev[k];
-                for (size_t i = 0; i < p; i++) yn[i] -= c * H[i * p + k];
-            }
-            st = mlpf_objective_eval(pb->obj, yn, &loss, v, NULL, err);
-            if (st == MLPF_ENONFINITE) st = MLPF_OK;
-            else if (!st && isfinite(loss) && (dyn_gnorm(pb, v) <= 0.1 * gnorm || loss <= 0.1 * ly)) *basin = 1;
-        }
+    double *H = mlpf_malloc(p * p * sizeof *H, err), *ev = mlpf_malloc(p * sizeof *ev, err);
+    if (!H || !ev) { free(H); free(ev); return MLPF_ENOMEM; }
+    int st = mlpf_objective_eval(pb->obj, y, NULL, NULL, H, err);
+    if (!st && LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'L', (lapack_int)p, H, (lapack_int)p, ev) == 0) {
+        double lmax = fmax(fabs(ev[0]), fabs(ev[p - 1]));
+        *psd = lmax > 0 && ev[0] >= -1e-4 * lmax;
+        *basin = lmax > 0 && ev[0] >= -BASIN_NEGATIVE * lmax;
     }
     free(H);
-    free(v);
+    free(ev);
     return st;
 }
 
