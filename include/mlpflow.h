@@ -403,9 +403,11 @@ typedef struct {
     double loss, ode_loss;      /* loss is the regularised loss at x */
     double gnorm;               /* inf-norm of the gradient of the unregularised loss */
     double gnorm_regularized;
-    int converged;              /* gnorm <= min_gnorm or loss <= minloss (a negative loss,
-                                   or a small one with gnorm > 1e3 sqrt(minloss), is
-                                   rounding and does not meet minloss >= 0) */
+    int converged;              /* gnorm <= min_gnorm or loss + loss_error <= minloss (a
+                                   negative loss, or a small one with gnorm > 1e3
+                                   sqrt(minloss), is rounding and does not meet minloss
+                                   >= 0); never at a channel (either phase stopped by
+                                   "channel") */
     char ode_stopped_by[64];    /* "maxT", "maxtime", "maxiterations", "minloss", "basin"
                                    (open-ended flow reached the basin of a minimum: Hessian
                                    positive semi-definite, a Newton step shrinks the gradient
@@ -429,6 +431,9 @@ typedef struct {
     double *trajectory_t;       /* (ntrajectory), flow times, log-spaced */
     double *trajectory_x;       /* (ntrajectory, P) */
     double *loss_curve;         /* (ntrajectory) loss at trajectory_t */
+    double loss_error;          /* bound of the rounding error of loss (NAN when the
+                                   objective has none: mlpf_objective_loss_error); a
+                                   loss within it of 0 does not meet minloss */
 } mlpf_result;
 
 void mlpf_result_free(mlpf_result *res);

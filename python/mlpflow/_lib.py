@@ -168,6 +168,7 @@ class mlpf_result(Structure):
         ("trajectory_t", POINTER(c_double)),
         ("trajectory_x", POINTER(c_double)),
         ("loss_curve", POINTER(c_double)),
+        ("loss_error", c_double),
     ]
 
 

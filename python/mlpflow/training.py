@@ -324,7 +324,7 @@ def _result_dict(r):
         "trajectory": {"t": traj_t, "x": traj_x},
         "loss_curve": _vec(r.loss_curve, nt),
         "alg": r.alg.decode(), "optim_solver": r.optim_solver.decode(),
-        "ode_wall_time": r.ode_wall_time, "nparams": P,
+        "ode_wall_time": r.ode_wall_time, "nparams": P, "loss_error": r.loss_error,
     }
 
 
