@@ -409,9 +409,9 @@ typedef struct {
                                    >= 0); never at a channel (either phase stopped by
                                    "channel") */
     char ode_stopped_by[64];    /* "maxT", "maxtime", "maxiterations", "minloss", "basin"
-                                   (open-ended flow reached the basin of a minimum: Hessian
-                                   positive semi-definite, a Newton step shrinks the gradient
-                                   10x),
+                                   (open-ended flow reached the basin of a minimum: no
+                                   Hessian eigenvalue below -1e-6 of the largest, so
+                                   degenerate minima count, and weights not growing),
                                    "channel" (open-ended flow drifts along a channel to
                                    infinity: weights grow at every doubling of flow time,
                                    the loss hardly falls; the minimiser is skipped),
@@ -419,7 +419,10 @@ typedef struct {
                                    "skipped" */
     char optim_stopped_by[64];  /* as above, plus "stalled": the minimiser cannot
                                    lower loss or gradient any further at this
-                                   precision (rounding floor, degenerate valley) */
+                                   precision (rounding floor, degenerate valley);
+                                   "channel": its iterates drift along a channel to
+                                   infinity (weights growing at six checks 50
+                                   iterations apart while the loss falls < 1 %) */
     char alg[32], optim_solver[32]; /* what actually ran; alg "m>bdf(failure)" or
                                    "m>bdf(stall)": BDF took over from m and why */
     long ode_iterations, optim_iterations;
