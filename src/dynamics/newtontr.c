@@ -227,6 +227,9 @@ static int correct_step(dyn_problem *pb, ntr_ws *w, double *fn, mlpf_error *err)
    g^2 / lambda, orders of magnitude below the loss, and min_gnorm stops as
    always. */
 #define POLISH_FRACTION 1e-2
+/* ... when min_gnorm asks for convergence to rounding (the default 1e-15);
+   a larger min_gnorm is the user's own early stop and is kept. */
+#define POLISH_MAX_GNORM 1e-12
 
 /* Newton decrement sum gt_k^2 / (2 lam_k) over the eigenvalues above the
    rounding band of H (flat directions predict nothing). lam, gt (n). */
@@ -249,7 +252,7 @@ int dyn_newtontr(dyn_problem *pb, const double *y0, dyn_outcome *out, mlpf_error
     double f;
     st = mlpf_objective_eval(pb->obj, x, &f, g, H, err);
     if (st) goto done;
-    double delta = 0.01, snorm = 0;
+    double delta = 1, snorm = 0;
     long it = 0, accepted = 0;
     dyn_stop why = DYN_GO;
     dyn_watch watch;
@@ -264,7 +267,9 @@ int dyn_newtontr(dyn_problem *pb, const double *y0, dyn_outcome *out, mlpf_error
         /* H = Q diag(lam) Q^T, Q overwrites H (eigenvectors in columns) */
         if (eig_serial(H, lam, p) != 0) { why = DYN_SOLVER_FAILURE; break; }
         matvec(H, g, p, 1, gt);
-        if (why == DYN_MIN_GNORM && !(newton_decrement(lam, gt, p) > POLISH_FRACTION * f)) break;
+        if (why == DYN_MIN_GNORM && !(pb->opt->min_gnorm <= POLISH_MAX_GNORM &&
+                                      newton_decrement(lam, gt, p) > POLISH_FRACTION * f))
+            break;
         why = DYN_GO;
         /* shrink the region until a step lowers the loss */
         for (;;) {
