@@ -421,7 +421,7 @@ typedef struct {
                                    lower loss or gradient any further at this
                                    precision (rounding floor, degenerate valley);
                                    "channel": its iterates drift along a channel to
-                                   infinity (weights growing at six checks 50
+                                   infinity (weights growing at six checks 200
                                    iterations apart while the loss falls < 1 %) */
     char alg[32], optim_solver[32]; /* what actually ran; alg "m>bdf(failure)" or
                                    "m>bdf(stall)": BDF took over from m and why */

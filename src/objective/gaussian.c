@@ -17,14 +17,15 @@
    1e-16, of either sign, growing like |a|^2 eps at large output weights.
    Each evaluation bounds the loss's error by its terms' own: sum |term| *
    (TERM_ULPS eps for closed forms, the quadrature's 1e-14 otherwise) + the
-   teacher constant's; that bound is mlpf_objective_loss_error. The terms
-   are summed with Neumaier's compensated sum, but that gains nothing
-   measurable (a teacher unit split into two with output weights c + A and
-   -A, erf and tanh, A = 1 ... 1e4: computed losses of the exact zero within
-   a factor 0.5-2.4 of the plain sum's, 1e-16 at A = 1 to 1e-12 at 1e4):
-   the rounding sits in the O(|a|) row sums a_i sum_j a_j S_ij, not in the
-   final sum. Expanding the pair terms of near-identical units would be the
-   next step. Gradients and Hessians likewise have an
+   teacher constant's; that bound is mlpf_objective_loss_error. A
+   compensated (Neumaier) sum of the terms gained nothing measurable (a
+   teacher unit split into two with output weights c + A and -A, erf and
+   tanh, A = 1 ... 1e4: computed losses of the exact zero within a factor
+   0.5-2.4 of the plain sum's, 1e-16 at A = 1 to 1e-12 at 1e4; and at
+   student = teacher it broke the plain sum's exact cancellation, 0 ->
+   2e-18), so the plain sum stays: the rounding sits in the O(|a|) row sums
+   a_i sum_j a_j S_ij, not in the final sum. Expanding the pair terms of
+   near-identical units would be the next step. Gradients and Hessians likewise have an
    absolute, not relative, noise floor of ~1e-16. */
 #include "objective/gaussian.h"
 
@@ -178,20 +179,17 @@ typedef struct {
     double d0;             /* a0 - c0: student minus teacher output bias */
     int need;              /* 0 loss, 1 + gradient, 2 + Hessian */
     int outbias;           /* student or teacher has an output bias */
-    double loss, comp;     /* Neumaier sum of the loss's terms and its compensation */
+    double loss;
     double loss_err;       /* bound of the terms' own errors */
     double *ga;            /* (k + sob) output-weight gradient, inside grad, or NULL */
     double *hess;          /* (P, P) or NULL */
 } gauss_eval_state;
 
-/* One term of the loss into the compensated sum; rel is the term's own
-   relative error. The terms are O(1) and cancel near a minimum: summed
-   naively they add ~k^2 eps |a|^2 of rounding to L. */
+/* One term of the loss into the sum, and its error into the bound; rel is
+   the term's own relative error (+ its products and the addition). */
 static void loss_add(gauss_eval_state *st, double term, double rel) {
-    double t = st->loss + term;
-    st->comp += fabs(st->loss) >= fabs(term) ? (st->loss - t) + term : (term - t) + st->loss;
-    st->loss = t;
-    st->loss_err += (rel + 2 * DBL_EPSILON) * fabs(term); /* + the term's own products */
+    st->loss += term;
+    st->loss_err += (rel + 2 * DBL_EPSILON) * fabs(term);
 }
 
 /* hidden unit i of the student: its weights (din) and bias */
@@ -318,17 +316,18 @@ static void add_output_bias_terms(gauss_eval_state *st) {
     int k = c->k;
     size_t P = c->P;
     const double *a = st->a, *ms = st->w.ms;
-    double am = 0, cn = 0, d0 = st->d0;
+    double am = 0, cn = 0, d0 = st->d0, err = 0;
     double rs = single_rel_err(c, &c->sact), rt = single_rel_err(c, &c->tact);
     for (int i = 0; i < k; i++) {
         am += a[i] * ms[i];
-        loss_add(st, 2 * d0 * a[i] * ms[i], rs);
+        err += (rs + 2 * DBL_EPSILON) * fabs(2 * d0 * a[i] * ms[i]);
     }
     for (int j = 0; j < c->m; j++) {
         cn += c->tc[j] * c->tn[j];
-        loss_add(st, -2 * d0 * c->tc[j] * c->tn[j], rt);
+        err += (rt + 2 * DBL_EPSILON) * fabs(2 * d0 * c->tc[j] * c->tn[j]);
     }
-    loss_add(st, d0 * d0, 2 * DBL_EPSILON);
+    loss_add(st, 2 * d0 * (am - cn) + d0 * d0, 2 * DBL_EPSILON);
+    st->loss_err += err;
     if (c->sob && st->ga) st->ga[k] = 2 * (am - cn) + 2 * d0;
     if (c->sob && st->hess) {
         size_t i0 = c->off2 + (size_t)k;
@@ -379,9 +378,8 @@ static int gauss_eval_err(const gauss_ctx *c, const double *x, double *loss, dou
     if (st.outbias) add_output_bias_terms(&st);
     loss_add(&st, c->U, 0);
     add_hidden_terms(&st, grad);
-    double L = st.loss + st.comp;
+    double L = st.loss;
     if (loss) *loss = L;
-    /* the compensated sum is within eps |L| of the sum of the rounded terms */
     if (loss_err) *loss_err = st.loss_err + c->U_err + 2 * DBL_EPSILON * fabs(L);
     free(st.w.buf);
     return MLPF_OK;
@@ -472,7 +470,7 @@ mlpf_objective *mlpf_objective_gaussian_opts(const mlpf_net *teacher, const doub
     /* teacher constants: U = sum_jl c_j c_l E[h_j h_l], n_j = E[h_j] */
     gauss_work w;
     if (work_alloc(c, &w, err)) { gauss_ctx_free(c); return NULL; }
-    gauss_eval_state us = {.c = c};  /* only its compensated sum */
+    gauss_eval_state us = {.c = c};  /* only its sum and error bound */
     double rel = pair_rel_err(c, &c->tact, &c->tact);
     for (int j = 0; j < m; j++) {
         const double *vj = c->tw + (size_t)j * din;
@@ -484,7 +482,7 @@ mlpf_objective *mlpf_objective_gaussian_opts(const mlpf_net *teacher, const doub
         c->tn[j] = w.out.val;
     }
     free(w.buf);
-    c->U = us.loss + us.comp;
+    c->U = us.loss;
     c->U_err = us.loss_err + DBL_EPSILON * fabs(c->U);
     mlpf_objective_ops ops = {.name = "gaussian", .nparams = c->P, .nsamples = 0,
                               .eval = gauss_eval, .free_ctx = gauss_ctx_free};
