@@ -25,7 +25,7 @@ static void test_watch_verdicts(void) {
         double y[2] = {1.0, -0.5}, f = 1e-8;
         long called_at = -1;
         for (long it = 0; it <= 4000 && called_at < 0; it++) {
-            if (dyn_watch_channel(&w, y, 2, f, it)) called_at = it;
+            if (dyn_watch_channel(&w, y, 2, f, 1e-12, it)) called_at = it;
             if (it % 50 == 49) { /* the iterates move between checks */
                 y[0] *= growth[c];
                 f *= drop[c];

@@ -496,7 +496,10 @@ static void test_teacher_student(void) {
         double d = 0;
         for (size_t i = 0; i < t.P; i++) d = fmax(d, fabs(res->x[i] - t.teacher[i]));
         CHECK(d < 1e-8, "student != teacher by %g", d);
-        CHECK(res->optim_iterations < 40, "%ld Newton iterations", res->optim_iterations);
+        /* 41 measured with newtontr's valley corrector limited to trust
+           regions below 1e-3 (< 40 with it always on, which sent a tied
+           objective of test_symmetry.c into a channel) */
+        CHECK(res->optim_iterations < 50, "%ld Newton iterations", res->optim_iterations);
     }
     mlpf_result_free(res);
     /* fast local convergence: from the first gradient below 1e-6 to the

@@ -190,10 +190,12 @@ typedef struct {
 } dyn_watch;
 
 void dyn_watch_init(dyn_watch *w);
-/* 1 when the iterates y (p) with loss f, after `accepted` accepted
-   iterations, drift along a channel: weights growing at every check of
-   the window while the loss falls by less than 1 %. */
-int dyn_watch_channel(dyn_watch *w, const double *y, size_t p, double f, long accepted);
+/* 1 when the iterates y (p) with loss f and gradient inf-norm gnorm, after
+   `accepted` accepted iterations, drift along a channel: weights growing
+   at every check of the window while the loss falls by less than 1 %, at
+   a gradient below ~sqrt(eps) max(1, f). */
+int dyn_watch_channel(dyn_watch *w, const double *y, size_t p, double f, double gnorm,
+                      long accepted);
 
 /* ---- the method registry (registry.c): the one list of methods ---- */
 
