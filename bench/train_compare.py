@@ -25,6 +25,7 @@ the wall time of the first evaluation <= L. Adam(lr=1e-2): loss before each step
 Each runs for --torch-budget seconds (default 20).
 
 usage: /usr/bin/python3 bench/train_compare.py [--quick] [--seeds 20] [--mlpflow build/mlpflow]
+       [--default-only] [--torch-budget 20]
 Prints markdown tables (per seed, then medians) and the issue target check."""
 import argparse
 import json
@@ -167,6 +168,8 @@ def main():
     ap.add_argument("--data-seed", type=int, default=1234)
     ap.add_argument("--no-issue-opts", action="store_true",
                     help="skip the second mlpflow configuration (dopri5 100 steps + bfgs)")
+    ap.add_argument("--default-only", action="store_true",
+                    help="run only mlpflow's default path (no tuned configurations)")
     ap.add_argument("--opts", default=None, help="mlpflow train options replacing the default "
                     "choice, e.g. \"--alg dopri5 --maxtime_ode 0.3 --optim_solver bfgs\"")
     a = ap.parse_args()
@@ -178,13 +181,16 @@ def main():
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')} "
           f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}; "
-          f"one thread each; torch budget {a.torch_budget:g} s")
+          f"one thread each; torch budget {a.torch_budget:g} s; load average %.2f %.2f %.2f"
+          % os.getloadavg())
     # the default path first: what `mlpflow train` does without algorithm options
     configs = [("mlpflow (default path)", []),
                ("mlpflow " + " ".join(BEST if a.opts is None else a.opts.split()),
                 BEST if a.opts is None else a.opts.split())]
     if not a.no_issue_opts:
         configs.append(("mlpflow " + " ".join(ISSUE), ISSUE))
+    if a.default_only:
+        configs = configs[:1]
     with tempfile.TemporaryDirectory(prefix="mlpf_train_") as d:
         # a private copy: other engineers rebuild build/mlpflow while we run
         exe = os.path.join(d, "mlpflow")

@@ -238,6 +238,14 @@ int mlpf_objective_eval(const mlpf_objective *obj, const double *x, double *loss
 int mlpf_objective_eval_subset(const mlpf_objective *obj, const double *x,
                                const size_t *subset, size_t nsubset, double *loss,
                                double *grad, double *hess, mlpf_error *err);
+/* A bound of the rounding error of the loss at x, where the objective knows
+   one: the exact Gaussian objective's loss is a difference of O(1) terms
+   (near a recovered teacher, -1e-15 ... 1e-15 of pure rounding, growing like
+   |a|^2 eps at large output weights); its bound is sum |term| times the
+   terms' relative accuracy. NAN (and MLPF_OK) for objectives without an
+   estimate (finite data: a sum of non-negative terms, relative accuracy). */
+int mlpf_objective_loss_error(const mlpf_objective *obj, const double *x, double *loss_error,
+                              mlpf_error *err);
 
 typedef enum { MLPF_LOSS_MSE = 0, MLPF_LOSS_CROSSENTROPY = 1 } mlpf_loss_kind;
 
@@ -397,13 +405,15 @@ typedef struct {
     double loss, ode_loss;      /* loss is the regularised loss at x */
     double gnorm;               /* inf-norm of the gradient of the unregularised loss */
     double gnorm_regularized;
-    int converged;              /* gnorm <= min_gnorm or loss <= minloss (a negative loss,
-                                   or a small one with gnorm > 1e3 sqrt(minloss), is
-                                   rounding and does not meet minloss >= 0) */
+    int converged;              /* gnorm <= min_gnorm or loss + loss_error <= minloss (a
+                                   negative loss, or a small one with gnorm > 1e3
+                                   sqrt(minloss), is rounding and does not meet minloss
+                                   >= 0); never at a channel (either phase stopped by
+                                   "channel") */
     char ode_stopped_by[64];    /* "maxT", "maxtime", "maxiterations", "minloss", "basin"
-                                   (open-ended flow reached the basin of a minimum: Hessian
-                                   positive semi-definite, a Newton step shrinks the gradient
-                                   10x),
+                                   (open-ended flow reached the basin of a minimum: no
+                                   Hessian eigenvalue below -1e-6 of the largest, so
+                                   degenerate minima count, and weights not growing),
                                    "channel" (open-ended flow drifts along a channel to
                                    infinity: weights grow at every doubling of flow time,
                                    the loss hardly falls; the minimiser is skipped),
@@ -414,7 +424,10 @@ typedef struct {
                                    "skipped" */
     char optim_stopped_by[64];  /* as above, plus "stalled": the minimiser cannot
                                    lower loss or gradient any further at this
-                                   precision (rounding floor, degenerate valley) */
+                                   precision (rounding floor, degenerate valley);
+                                   "channel": its iterates drift along a channel to
+                                   infinity (weights growing at six checks 200
+                                   iterations apart while the loss falls < 1 %) */
     char alg[32], optim_solver[32]; /* what actually ran; alg "m>bdf(failure)" or
                                    "m>bdf(stall)": BDF took over from m and why */
     long ode_iterations, optim_iterations;
@@ -430,6 +443,9 @@ typedef struct {
                                    side changes first, "w1[3] (812 flips), w1[0] (4 flips)"
                                    (row 3 of layer w1, from 0; infinite data: "w1[3]");
                                    else "" */
+    double loss_error;          /* bound of the rounding error of loss (NAN when the
+                                   objective has none: mlpf_objective_loss_error); a
+                                   loss within it of 0 does not meet minloss */
 } mlpf_result;
 
 void mlpf_result_free(mlpf_result *res);

@@ -67,6 +67,8 @@ struct mlpf_objective {
     void *ctx;
     const mlpf_net *net;  /* borrowed view into ctx, or NULL */
     mlpf_hvp_fn hvp;      /* matrix-free Hessian-vector product, or NULL */
+    /* bound of the loss's rounding error at x (mlpf_objective_loss_error), or NULL */
+    int (*loss_error)(void *ctx, const double *x, double *loss_err, mlpf_error *err);
 };
 
 /* The argument checks of mlpf_objective_eval_subset (x finite, subset valid),

@@ -207,7 +207,14 @@ static void test_stop_reasons(void) {
         mlpf_result_free(r);
         o.minloss = 0;
         o.min_gnorm = 1e-5;
-        RUN_EXPECT(optim_stopped_by, "min_gnorm");
+        r = NULL;
+        CHECK_OK(mlpf_train(obj, x0, &o, &r, &err), &err);
+        /* Newton TR with its corrector can land on the minimum exactly (loss
+           and gradient 0); minloss comes first in the stop rule */
+        CHECK(r && (!strcmp(r->optim_stopped_by, "min_gnorm") ||
+                    (!strcmp(r->optim_stopped_by, "minloss") && r->loss == 0)),
+              "%s: optim_stopped_by %s (loss %g), want min_gnorm", solvers[s],
+              r ? r->optim_stopped_by : "-", r ? r->loss : -1);
         CHECK(r && r->gnorm <= 1e-5 && r->converged, "%s gnorm %g", solvers[s], r ? r->gnorm : -1);
         mlpf_result_free(r);
     }
@@ -263,6 +270,9 @@ static void test_interrupt(void) {
         stopper s = {&flag, 0, 5};
         mlpf_train_options o;
         options(&o, algs[a], "bfgs");
+        /* a finite maxT: the flow from this convex start would otherwise
+           hand over to the minimiser at its first basin check */
+        o.maxT = 1e6;
         o.rk4_step = 1e-4;
         o.interrupt = &flag;
         o.verbosity = 1;
@@ -486,7 +496,10 @@ static void test_teacher_student(void) {
         double d = 0;
         for (size_t i = 0; i < t.P; i++) d = fmax(d, fabs(res->x[i] - t.teacher[i]));
         CHECK(d < 1e-8, "student != teacher by %g", d);
-        CHECK(res->optim_iterations < 40, "%ld Newton iterations", res->optim_iterations);
+        /* 41 measured with newtontr's valley corrector limited to trust
+           regions below 1e-3 (< 40 with it always on, which sent a tied
+           objective of test_symmetry.c into a channel) */
+        CHECK(res->optim_iterations < 50, "%ld Newton iterations", res->optim_iterations);
     }
     mlpf_result_free(res);
     /* fast local convergence: from the first gradient below 1e-6 to the

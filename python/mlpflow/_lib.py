@@ -169,6 +169,7 @@ class mlpf_result(Structure):
         ("trajectory_x", POINTER(c_double)),
         ("loss_curve", POINTER(c_double)),
         ("ode_kinks", c_char * 96),
+        ("loss_error", c_double),
     ]
 
 

@@ -26,7 +26,7 @@ _SCALARS = ("version", "nparams", "loss", "ode_loss", "gnorm", "gnorm_regularize
             "ode_stopped_by", "optim_stopped_by", "alg", "optim_solver", "ode_iterations",
             "optim_iterations", "ode_time_run", "optim_time_run", "ode_wall_time", "total_time")
 _FLOATS = ("loss", "ode_loss", "gnorm", "gnorm_regularized", "ode_time_run", "optim_time_run",
-           "ode_wall_time", "total_time")
+           "ode_wall_time", "total_time", "loss_error")
 _VECTORS = ("x", "init", "ode_x")
 _DATA_PREFIX = "net_"
 

@@ -325,7 +325,7 @@ def _result_dict(r):
         "loss_curve": _vec(r.loss_curve, nt),
         "alg": r.alg.decode(), "optim_solver": r.optim_solver.decode(),
         "ode_wall_time": r.ode_wall_time, "nparams": P,
-        "ode_kinks": r.ode_kinks.decode(),
+        "ode_kinks": r.ode_kinks.decode(), "loss_error": r.loss_error,
     }
 
 

@@ -180,6 +180,26 @@ int dyn_nlopt(dyn_problem *pb, const char *solver, const double *y0, dyn_outcome
    -(g.s + s.lam.s / 2) >= 0. Handles indefinite lam and the hard case. */
 double dyn_trs_eigen(const double *lam, const double *g, size_t n, double delta, double *s);
 
+/* ---- the minimiser-phase channel watch (watch.c) ---- */
+
+/* Growth of the largest |y_i| at checks every few accepted iterations,
+   over a window of DYN_WATCH_CHECKS checks. */
+#define DYN_WATCH_CHECKS 6
+typedef struct {
+    long next;            /* accepted-iteration count of the next check     */
+    double ymax;          /* largest |y_i| at the last check                */
+    double loss[DYN_WATCH_CHECKS]; /* losses at the last checks (a ring) */
+    int checks, growing;  /* checks so far; checks in a row with growing weights */
+} dyn_watch;
+
+void dyn_watch_init(dyn_watch *w);
+/* 1 when the iterates y (p) with loss f and gradient inf-norm gnorm, after
+   `accepted` accepted iterations, drift along a channel: weights growing
+   at every check of the window while the loss falls by less than 1 %, at
+   a gradient below ~sqrt(eps) max(1, f). */
+int dyn_watch_channel(dyn_watch *w, const double *y, size_t p, double f, double gnorm,
+                      long accepted);
+
 /* ---- the method registry (registry.c): the one list of methods ---- */
 
 typedef enum { DYN_KIND_FLOW, DYN_KIND_DESCENT, DYN_KIND_MINIMISER, DYN_KIND_SKIP } dyn_kind;

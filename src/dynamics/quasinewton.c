@@ -299,11 +299,14 @@ int dyn_quasinewton(dyn_problem *pb, int limited, const double *y0, dyn_outcome 
     if (st) goto done;
     memcpy(q.x, y0, p * sizeof *q.x);
     if ((st = mlpf_objective_eval(pb->obj, q.x, &f, q.g, NULL, err))) goto done;
+    dyn_watch watch;
+    dyn_watch_init(&watch);
     while (!why) {
         double gnorm = dyn_gnorm(pb, q.g);
         dyn_progress(pb, "optim", 0, f, gnorm, step, it);
         dyn_state state = {f, gnorm, it, 0, 0};
         if ((why = dyn_stop_test(pb, &lim, &state))) break;
+        if (dyn_watch_channel(&watch, q.x, p, f, gnorm, it)) { why = DYN_CHANNEL; break; }
         if ((st = qn_iterate(&q, pb, &lim, &f, &step, &it, &why, err))) goto done;
     }
     out->stopped_by = why;

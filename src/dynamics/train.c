@@ -243,9 +243,18 @@ static int result_best(mlpf_result *r, const train_chain *c, const mlpf_objectiv
         if (st) return st;
         r->gnorm = free_gnorm(pb, g);
     }
-    /* converged refers to the objective that was minimised (the regularised one) */
+    /* the base objective's rounding bound (the regulariser's terms are
+       non-negative and add no cancellation) */
+    if ((st = mlpf_objective_loss_error(obj, r->x, &r->loss_error, err))) return st;
+    /* converged refers to the objective that was minimised (the regularised
+       one); a loss that its rounding cannot tell from minloss does not count */
+    double lerr = isfinite(r->loss_error) ? r->loss_error : 0;
     r->converged = r->gnorm_regularized <= pb->opt->min_gnorm ||
-                   dyn_minloss_reached(pb->opt, r->loss, r->gnorm_regularized);
+                   (dyn_minloss_reached(pb->opt, r->loss, r->gnorm_regularized) &&
+                    (pb->opt->minloss < 0 || r->loss + lerr <= pb->opt->minloss));
+    /* a channel to infinity has no minimum at finite parameters, however
+       small its gradient has become (issue 9) */
+    if (ode->stopped_by == DYN_CHANNEL || opt->stopped_by == DYN_CHANNEL) r->converged = 0;
     return MLPF_OK;
 }
 

@@ -14,10 +14,22 @@
    Accuracy: every term is accurate to rounding (closed forms) or to the
    quadrature bound, but near a zero of the loss (a student that recovers the
    teacher) L is a difference of O(1) terms and carries their rounding: a few
-   1e-16, of either sign. Gradients and Hessians likewise have an absolute, not
-   relative, noise floor of ~1e-16. */
+   1e-16, of either sign, growing like |a|^2 eps at large output weights.
+   Each evaluation bounds the loss's error by its terms' own: sum |term| *
+   (TERM_ULPS eps for closed forms, the quadrature's 1e-14 otherwise) + the
+   teacher constant's; that bound is mlpf_objective_loss_error. A
+   compensated (Neumaier) sum of the terms gained nothing measurable (a
+   teacher unit split into two with output weights c + A and -A, erf and
+   tanh, A = 1 ... 1e4: computed losses of the exact zero within a factor
+   0.5-2.4 of the plain sum's, 1e-16 at A = 1 to 1e-12 at 1e4; and at
+   student = teacher it broke the plain sum's exact cancellation, 0 ->
+   2e-18), so the plain sum stays: the rounding sits in the O(|a|) row sums
+   a_i sum_j a_j S_ij, not in the final sum. Expanding the pair terms of
+   near-identical units would be the next step. Gradients and Hessians likewise have an
+   absolute, not relative, noise floor of ~1e-16. */
 #include "objective/gaussian.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -30,7 +42,7 @@ typedef struct {
     double *tc;       /* (m) teacher output weights */
     double tc0;
     double *tn;       /* (m) E[h(v_j)] */
-    double U;
+    double U, U_err;  /* teacher constant and its error bound */
     size_t P, off2;
     int no_cf;
     mlpf_gq_rules rules;
@@ -108,6 +120,22 @@ static void single_eval(const gauss_ctx *c, gauss_work *w, const mlpf_activation
         mlpf_gq_single(&c->rules, &w->gq, f, c->din, wi, bi, need, &w->out);
 }
 
+/* Relative error of one pair / single expectation as pair_eval computes it:
+   closed forms are accurate to a few ulps (TERM_ULPS covers them and the
+   products with the output weights), quadrature to 1e-14 of the pair's
+   scale (gaussian_quad.c: rule sizes chosen for that bound). */
+#define TERM_ULPS 16
+static double pair_rel_err(const gauss_ctx *c, const mlpf_activation *f, const mlpf_activation *g) {
+    int closed = !c->no_cf && (mlpf_cf_pair_supported(f, g) ||
+                               (f->kind == MLPF_ACT_RELU && g->kind == MLPF_ACT_RELU));
+    return closed ? TERM_ULPS * DBL_EPSILON : 1e-14;
+}
+
+static double single_rel_err(const gauss_ctx *c, const mlpf_activation *f) {
+    int closed = !c->no_cf && (mlpf_cf_single_supported(f) || f->kind == MLPF_ACT_RELU);
+    return closed ? TERM_ULPS * DBL_EPSILON : 1e-14;
+}
+
 /* parameter index of component r (0..din-1 weights, din bias) of hidden unit i, or -1 */
 static long th(const gauss_ctx *c, int i, int r) {
     if (r == c->din && !c->sb) return -1;
@@ -152,9 +180,17 @@ typedef struct {
     int need;              /* 0 loss, 1 + gradient, 2 + Hessian */
     int outbias;           /* student or teacher has an output bias */
     double loss;
+    double loss_err;       /* bound of the terms' own errors */
     double *ga;            /* (k + sob) output-weight gradient, inside grad, or NULL */
     double *hess;          /* (P, P) or NULL */
 } gauss_eval_state;
+
+/* One term of the loss into the sum, and its error into the bound; rel is
+   the term's own relative error (+ its products and the addition). */
+static void loss_add(gauss_eval_state *st, double term, double rel) {
+    st->loss += term;
+    st->loss_err += (rel + 2 * DBL_EPSILON) * fabs(term);
+}
 
 /* hidden unit i of the student: its weights (din) and bias */
 static const double *student_unit(const gauss_eval_state *st, int i, double *bias) {
@@ -218,14 +254,17 @@ static void add_teacher_pairs(gauss_eval_state *st, int i) {
     double bi, ti = 0, *G = st->w.G;
     const double *wi = student_unit(st, i, &bi);
     mlpf_pair_out *o = &st->w.out;
+    double rel = pair_rel_err(c, &c->sact, &c->tact), abs_ti = 0;
     for (int j = 0; j < c->m; j++) {
         pair_eval(c, &st->w, &c->sact, &c->tact, wi, bi, c->tw + (size_t)j * din, c->tbias[j], st->need, 0);
         ti += c->tc[j] * o->val;
+        abs_ti += fabs(c->tc[j] * o->val);
         if (!st->need) continue;
         for (int r = 0; r < d1; r++) G[i * d1 + r] -= 2 * c->tc[j] * o->gi[r];
         if (st->hess) add_block(c, st->hess, i, i, o->hii, -2 * a[i] * c->tc[j]);
     }
-    st->loss -= 2 * a[i] * ti;
+    loss_add(st, -2 * a[i] * ti, 0);
+    st->loss_err += rel * 2 * fabs(a[i]) * abs_ti;
     if (st->ga) st->ga[i] -= 2 * ti;
 }
 
@@ -252,10 +291,19 @@ static void add_output_weight_terms(gauss_eval_state *st) {
     int k = c->k;
     size_t P = c->P;
     const double *a = st->a, *S = st->w.S;
+    double rel = pair_rel_err(c, &c->sact, &c->sact);
     for (int i = 0; i < k; i++) {
-        double si = 0;
-        for (int j = 0; j < k; j++) si += a[j] * S[i * k + j];
-        st->loss += a[i] * si;
+        /* a_i (sum_j a_j S_ij): the inner sum cancels first, at the scale of
+           |a| (a split unit's copies have equal S entries to the last bit);
+           the products a_i a_j S_ij summed one by one would each carry
+           |a|^2 eps (measured: 1e3x worse at |a| = 1e4) */
+        double si = 0, abs_si = 0;
+        for (int j = 0; j < k; j++) {
+            si += a[j] * S[i * k + j];
+            abs_si += fabs(a[j] * S[i * k + j]);
+        }
+        loss_add(st, a[i] * si, 0);
+        st->loss_err += rel * fabs(a[i]) * abs_si;
         if (st->ga) st->ga[i] += 2 * si + (st->outbias ? 2 * st->d0 * st->w.ms[i] : 0.0);
         if (st->hess)
             for (int j = 0; j < k; j++) st->hess[(c->off2 + i) * P + c->off2 + j] += 2 * S[i * k + j];
@@ -268,10 +316,18 @@ static void add_output_bias_terms(gauss_eval_state *st) {
     int k = c->k;
     size_t P = c->P;
     const double *a = st->a, *ms = st->w.ms;
-    double am = 0, cn = 0, d0 = st->d0;
-    for (int i = 0; i < k; i++) am += a[i] * ms[i];
-    for (int j = 0; j < c->m; j++) cn += c->tc[j] * c->tn[j];
-    st->loss += 2 * d0 * (am - cn) + d0 * d0;
+    double am = 0, cn = 0, d0 = st->d0, err = 0;
+    double rs = single_rel_err(c, &c->sact), rt = single_rel_err(c, &c->tact);
+    for (int i = 0; i < k; i++) {
+        am += a[i] * ms[i];
+        err += (rs + 2 * DBL_EPSILON) * fabs(2 * d0 * a[i] * ms[i]);
+    }
+    for (int j = 0; j < c->m; j++) {
+        cn += c->tc[j] * c->tn[j];
+        err += (rt + 2 * DBL_EPSILON) * fabs(2 * d0 * c->tc[j] * c->tn[j]);
+    }
+    loss_add(st, 2 * d0 * (am - cn) + d0 * d0, 2 * DBL_EPSILON);
+    st->loss_err += err;
     if (c->sob && st->ga) st->ga[k] = 2 * (am - cn) + 2 * d0;
     if (c->sob && st->hess) {
         size_t i0 = c->off2 + (size_t)k;
@@ -298,12 +354,10 @@ static void add_hidden_terms(const gauss_eval_state *st, double *grad) {
         for (int i = 0; i < c->k; i++) add_col(c, st->hess, i, c->off2 + (size_t)i, G + (size_t)i * d1, 1.0);
 }
 
-/* x (P) -> loss, grad (P), hess (P, P); P = k (din + sb) + k + sob */
-static int gauss_eval(void *vctx, const double *x, const size_t *subset, size_t nsubset,
-                      double *loss, double *grad, double *hess, mlpf_error *err) {
-    (void)subset;
-    (void)nsubset;
-    const gauss_ctx *c = vctx;
+/* x (P) -> loss, grad (P), hess (P, P) and the loss's error bound;
+   P = k (din + sb) + k + sob */
+static int gauss_eval_err(const gauss_ctx *c, const double *x, double *loss, double *loss_err,
+                          double *grad, double *hess, mlpf_error *err) {
     gauss_eval_state st = {.c = c, .x = x, .a = x + c->off2, .hess = hess};
     if (work_alloc(c, &st.w, err)) return MLPF_ENOMEM;
     st.need = hess ? 2 : grad ? 1 : 0;
@@ -322,11 +376,24 @@ static int gauss_eval(void *vctx, const double *x, const size_t *subset, size_t 
     }
     add_output_weight_terms(&st);
     if (st.outbias) add_output_bias_terms(&st);
-    st.loss += c->U;
+    loss_add(&st, c->U, 0);
     add_hidden_terms(&st, grad);
-    if (loss) *loss = st.loss;
+    double L = st.loss;
+    if (loss) *loss = L;
+    if (loss_err) *loss_err = st.loss_err + c->U_err + 2 * DBL_EPSILON * fabs(L);
     free(st.w.buf);
     return MLPF_OK;
+}
+
+static int gauss_eval(void *vctx, const double *x, const size_t *subset, size_t nsubset,
+                      double *loss, double *grad, double *hess, mlpf_error *err) {
+    (void)subset;
+    (void)nsubset;
+    return gauss_eval_err(vctx, x, loss, NULL, grad, hess, err);
+}
+
+static int gauss_loss_error(void *vctx, const double *x, double *loss_err, mlpf_error *err) {
+    return gauss_eval_err(vctx, x, NULL, loss_err, NULL, NULL, err);
 }
 
 static int check_net(const mlpf_net *net, const char *who, mlpf_error *err) {
@@ -403,23 +470,26 @@ mlpf_objective *mlpf_objective_gaussian_opts(const mlpf_net *teacher, const doub
     /* teacher constants: U = sum_jl c_j c_l E[h_j h_l], n_j = E[h_j] */
     gauss_work w;
     if (work_alloc(c, &w, err)) { gauss_ctx_free(c); return NULL; }
-    double U = 0;
+    gauss_eval_state us = {.c = c};  /* only its sum and error bound */
+    double rel = pair_rel_err(c, &c->tact, &c->tact);
     for (int j = 0; j < m; j++) {
         const double *vj = c->tw + (size_t)j * din;
         for (int l = j; l < m; l++) {
             pair_eval(c, &w, &c->tact, &c->tact, vj, c->tbias[j], c->tw + (size_t)l * din, c->tbias[l], 0, 0);
-            U += (l == j ? 1.0 : 2.0) * c->tc[j] * c->tc[l] * w.out.val;
+            loss_add(&us, (l == j ? 1.0 : 2.0) * c->tc[j] * c->tc[l] * w.out.val, rel);
         }
         single_eval(c, &w, &c->tact, vj, c->tbias[j], 0);
         c->tn[j] = w.out.val;
     }
     free(w.buf);
-    c->U = U;
+    c->U = us.loss;
+    c->U_err = us.loss_err + DBL_EPSILON * fabs(c->U);
     mlpf_objective_ops ops = {.name = "gaussian", .nparams = c->P, .nsamples = 0,
                               .eval = gauss_eval, .free_ctx = gauss_ctx_free};
     mlpf_objective *obj = mlpf_objective_custom(&ops, c, err);
     if (!obj) return NULL;
     obj->net = c->student;
+    obj->loss_error = gauss_loss_error;
     return obj;
 }
 

@@ -3,6 +3,7 @@
    context, evaluated through mlpf_objective_eval. */
 #include "internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -68,4 +69,14 @@ int mlpf_objective_eval_subset(const mlpf_objective *obj, const double *x, const
 int mlpf_objective_eval(const mlpf_objective *obj, const double *x, double *loss, double *grad,
                         double *hess, mlpf_error *err) {
     return mlpf_objective_eval_subset(obj, x, NULL, 0, loss, grad, hess, err);
+}
+
+int mlpf_objective_loss_error(const mlpf_objective *obj, const double *x, double *loss_error,
+                              mlpf_error *err) {
+    if (!obj || !x || !loss_error)
+        return mlpf_fail(err, MLPF_EINVAL, "mlpf_objective_loss_error: obj, x and loss_error are required");
+    *loss_error = NAN;
+    int st = mlpf_objective_check_call(obj, x, NULL, 0, err);
+    if (st || !obj->loss_error) return st;
+    return obj->loss_error(obj->ctx, x, loss_error, err);
 }

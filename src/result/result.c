@@ -1,10 +1,13 @@
 /* result.c - allocation and release of mlpf_result. */
 #include "result/result.h"
 
+#include <math.h>
+
 mlpf_result *mlpf_result_new(size_t P, mlpf_error *err) {
     mlpf_result *r = mlpf_calloc(1, sizeof *r, err);
     if (!r) return NULL;
     r->nparams = P;
+    r->loss_error = NAN; /* no estimate until an objective gives one */
     r->x = mlpf_malloc(P * sizeof(double), err);
     r->init = mlpf_malloc(P * sizeof(double), err);
     r->ode_x = mlpf_malloc(P * sizeof(double), err);

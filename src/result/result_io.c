@@ -36,7 +36,8 @@ cJSON *mlpf_result_json(const mlpf_result *res, const mlpf_train_options *opt) {
              add(o, "ode_wall_time", mlpf_json_number(res->ode_wall_time)) &&
              add(o, "total_time", mlpf_json_number(res->total_time)) &&
              add(o, "ntrajectory", cJSON_CreateNumber((double)res->ntrajectory)) &&
-             add(o, "ode_kinks", cJSON_CreateString(res->ode_kinks));
+             add(o, "ode_kinks", cJSON_CreateString(res->ode_kinks)) &&
+             add(o, "loss_error", mlpf_json_number(res->loss_error));
     if (ok && opt) ok = add(o, "options", mlpf_train_options_json(opt));
     if (!ok) {
         cJSON_Delete(o);
