@@ -114,11 +114,17 @@ void mlpf_mm_tn(int M, int N, int K, const double *A, int lda, const double *B, 
 void mlpf_mm_nt_acc(int M, int N, int K, const double *A, int lda, const double *B, int ldb,
                     double *C, int ldc);
 
-/* The memory budget (io/budget.c): half the physical memory, or MLPF_MAX_BYTES
+/* The memory budget (io/budget.c): half the physical memory or of the control
+   group's limit when lower, or MLPF_MAX_BYTES
    (bytes, with an optional K/M/G/T suffix). check_budget fails with MLPF_ENOMEM
    naming what and the bytes it needs when bytes exceed it; call it before
    allocating sizes that come from files, specs or callers. */
 int mlpf_memory_budget(size_t *bytes, mlpf_error *err);
+/* The lowest memory limit of this process's control groups (v1 or v2, the
+   group and its parents) under sysroot ("" for the real system: a test passes
+   a directory holding proc/self/cgroup and sys/fs/cgroup/...), SIZE_MAX when
+   none is set or readable. */
+size_t mlpf_cgroup_memory_limit(const char *sysroot);
 int mlpf_check_budget(const char *what, double bytes, mlpf_error *err);
 
 #if defined(__GNUC__)

@@ -678,6 +678,45 @@ static void test_budget(void) {
     CHECK(st == MLPF_EINVAL && strstr(err.msg, "1..5000"), "order bounded: %s", err.msg);
 }
 
+/* The budget follows a container's memory limit: fake cgroup trees (v1 with
+   a parent limit lower than the group's own, v2 with "max" in the group and a
+   limit above it, hybrid's "unified" mount, and none at all). */
+static void write_at(const char *rel, const char *text) {
+    char path[512], cmd[600];
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    snprintf(cmd, sizeof cmd, "mkdir -p \"$(dirname '%s')\"", path);
+    if (system(cmd) != 0) fprintf(stderr, "mkdir for %s failed\n", path);
+    write_text(path, text);
+}
+
+static void test_cgroup_limit(void) {
+    char root[300];
+    write_at("v1/proc/self/cgroup", "5:devices:/\n4:cpu,memory:/jobs/42\n0::/\n");
+    write_at("v1/sys/fs/cgroup/memory/jobs/42/memory.limit_in_bytes", "8000000000\n");
+    write_at("v1/sys/fs/cgroup/memory/jobs/memory.limit_in_bytes", "3000000000\n");
+    write_at("v1/sys/fs/cgroup/memory/memory.limit_in_bytes", "9223372036854771712\n");
+    snprintf(root, sizeof root, "%s/v1", dir);
+    CHECK(mlpf_cgroup_memory_limit(root) == 3000000000u, "v1: %zu", mlpf_cgroup_memory_limit(root));
+    write_at("v2/proc/self/cgroup", "0::/user.slice/job.scope\n");
+    write_at("v2/sys/fs/cgroup/user.slice/job.scope/memory.max", "max\n");
+    write_at("v2/sys/fs/cgroup/user.slice/memory.max", "2147483648\n");
+    snprintf(root, sizeof root, "%s/v2", dir);
+    CHECK(mlpf_cgroup_memory_limit(root) == 2147483648u, "v2: %zu", mlpf_cgroup_memory_limit(root));
+    write_at("hy/proc/self/cgroup", "4:memory:/\n0::/a\n");
+    write_at("hy/sys/fs/cgroup/unified/a/memory.max", "1073741824\n");
+    snprintf(root, sizeof root, "%s/hy", dir);
+    CHECK(mlpf_cgroup_memory_limit(root) == 1073741824u, "hybrid: %zu", mlpf_cgroup_memory_limit(root));
+    write_at("none/proc/self/cgroup", "0::/\n");
+    snprintf(root, sizeof root, "%s/none", dir);
+    CHECK(mlpf_cgroup_memory_limit(root) == SIZE_MAX, "no limit");
+    snprintf(root, sizeof root, "%s/missing", dir);
+    CHECK(mlpf_cgroup_memory_limit(root) == SIZE_MAX, "no /proc");
+    size_t budget = 0;
+    mlpf_error err = {0};
+    CHECK_OK(mlpf_memory_budget(&budget, &err), &err);
+    CHECK(budget > 0 && budget <= mlpf_cgroup_memory_limit("") / 2 + 1, "budget %zu", budget);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "/tmp/mlpf_test_io_XXXXXX");
     if (!mkdtemp(dir)) {
@@ -698,6 +737,7 @@ int main(void) {
     test_write_targets();
     test_json_strict();
     test_budget();
+    test_cgroup_limit();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);

@@ -264,6 +264,15 @@ static void test_changed_and_extend(void) {
           err.msg);
     mlpf_sweep_free(s);
     CHECK(finished_sum(db) == before && count(db, "1") == 4, "refused sweeps changed the database");
+    /* a second job on a database that a sweep is writing is refused at once */
+    s = parse("{" BASE ", \"axes\": {\"seed\": [1, 2], \"layers.0.0\": [2, 3]}}", &err);
+    mlpf_store *writing = NULL;
+    CHECK_OK(mlpf_store_open(db, s, 0, &writing, &err), &err);
+    CHECK(mlpf_sweep_run(s, db, &o, &err) == MLPF_EIO && strstr(err.msg, "another sweep is "
+              "writing this database") && strstr(err.msg, "ext.sqlite-lock"), "%s", err.msg);
+    mlpf_store_close(writing);
+    CHECK_OK(mlpf_sweep_run(s, db, &o, &err), &err);   /* closed: free again */
+    mlpf_sweep_free(s);
     /* --extend: 2 new seeds x 2 widths run, the 4 old runs stay as they were */
     s = parse("{" BASE ", \"axes\": {\"seed\": [1, 2, 3, 4], \"layers.0.0\": [2, 3]}}", &err);
     CHECK_OK(mlpf_sweep_run(s, db, &o, &err), &err);

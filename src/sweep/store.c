@@ -13,21 +13,35 @@
                           (numpy.load(io.BytesIO(npy)) reads one)
    A run's row and arrays are written in one transaction, so a run is recorded
    completely or not at all, whatever kills the process. Write-ahead logging
-   lets readers (sqlite3, Python) read while the sweep writes. */
+   lets readers (sqlite3, Python) read while the sweep writes. One sweep
+   writes a database at a time: it holds a lock on DB-lock (a file beside the
+   database, left in place), which the system releases when the process ends
+   however it ends, so a second job on the same database is refused at once
+   instead of running the same runs twice. */
+#define _GNU_SOURCE   /* F_OFD_SETLK: a lock per open file, not per process */
 #include "sweep/sweep.h"
 
 #include "io/io.h"   /* mlpf_npy_header */
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#ifndef F_OFD_SETLK   /* older systems: per-process locks still keep two jobs apart */
+#define F_OFD_SETLK F_SETLK
+#define F_OFD_GETLK F_GETLK
+#endif
 
 #define STORE_FORMAT "mlpflow-sweep-1"
 
 struct mlpf_store {
     sqlite3 *db;
     char *path;
+    int lock_fd;   /* DB-lock, locked while open; -1 when none */
     const mlpf_sweep *s;
     sqlite3_stmt *update, *del_arrays, *put_array;
 };
@@ -258,6 +272,45 @@ static int prepare_writes(mlpf_store *st, mlpf_error *err) {
     return MLPF_OK;
 }
 
+/* The process id the holder wrote into the lock file, or 0. */
+static long lock_holder(int fd) {
+    char buf[32] = "";
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    buf[n > 0 ? n : 0] = '\0';
+    return strtol(buf, NULL, 10);
+}
+
+/* Lock path-lock for writing and write our process id into it, or fail naming
+   the process that holds it. */
+static int lock_store(mlpf_store *st, mlpf_error *err) {
+    size_t n = strlen(st->path) + 6;
+    char *name = malloc(n);
+    if (!name) return mlpf_fail(err, MLPF_ENOMEM, "%s: out of memory", st->path);
+    snprintf(name, n, "%s-lock", st->path);
+    st->lock_fd = open(name, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int rc = MLPF_OK;
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    if (st->lock_fd < 0) {
+        rc = mlpf_fail(err, MLPF_EIO, "%s: cannot open %s: %s", st->path, name, strerror(errno));
+    } else if (fcntl(st->lock_fd, F_OFD_SETLK, &fl) != 0) {
+        int e = errno;
+        long pid = lock_holder(st->lock_fd);
+        char who[48] = "";
+        if (pid > 0) snprintf(who, sizeof who, " (process %ld)", pid);
+        rc = e == EACCES || e == EAGAIN
+           ? mlpf_fail(err, MLPF_EIO, "%s: another sweep is writing this database%s; wait for it "
+                       "or stop it (its lock is %s)", st->path, who, name)
+           : mlpf_fail(err, MLPF_EIO, "%s: cannot lock %s: %s", st->path, name, strerror(e));
+    } else {
+        char pid[32];
+        int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+        int wrote = ftruncate(st->lock_fd, 0) == 0 && pwrite(st->lock_fd, pid, (size_t)len, 0) == len;
+        (void)wrote;   /* the id only names the holder in messages; the lock holds without it */
+    }
+    free(name);
+    return rc;
+}
+
 int mlpf_store_open(const char *path, const mlpf_sweep *s, int extend, mlpf_store **out,
                     mlpf_error *err) {
     mlpf_error local;
@@ -266,12 +319,17 @@ int mlpf_store_open(const char *path, const mlpf_sweep *s, int extend, mlpf_stor
     mlpf_store *st = mlpf_calloc(1, sizeof *st, err);
     if (!st) return MLPF_ENOMEM;
     st->s = s;
+    st->lock_fd = -1;
     st->path = strdup(path);
     if (!st->path) {
         free(st);
         return mlpf_fail(err, MLPF_ENOMEM, "%s: out of memory", path);
     }
-    int rc;
+    int rc = lock_store(st, err);
+    if (rc) {
+        mlpf_store_close(st);
+        return rc;
+    }
     if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL)) {
         rc = st->db ? sql_fail(st, err, "cannot open")
                     : mlpf_fail(err, MLPF_ENOMEM, "%s: out of memory", path);
@@ -302,6 +360,7 @@ void mlpf_store_close(mlpf_store *st) {
     sqlite3_finalize(st->del_arrays);
     sqlite3_finalize(st->put_array);
     sqlite3_close(st->db);
+    if (st->lock_fd >= 0) close(st->lock_fd);   /* releases the lock */
     free(st->path);
     free(st);
 }

@@ -82,6 +82,23 @@ rc = p.wait()
 print(rc, done())
 EOF
 export M
+# a second job on a database another process is writing is refused at once
+check second_job_refused -- $PY - <<'EOF'
+import os, signal, sqlite3, subprocess, time
+M = os.environ["M"]
+first = subprocess.Popen([M, "sweep", "S120.json", "--db", "two.sqlite", "--threads", "1", "--quiet"])
+def done():
+    try:
+        return sqlite3.connect("two.sqlite", timeout=30).execute("select count(*) from runs where status = 'done'").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+while done() < 1 and first.poll() is None:
+    time.sleep(0.01)
+second = subprocess.run([M, "sweep", "S120.json", "--db", "two.sqlite", "--quiet"], capture_output=True, text=True)
+first.send_signal(signal.SIGINT)
+first.wait()
+assert second.returncode == 1 and "another sweep is writing this database (process %d)" % first.pid in second.stderr, second
+EOF
 out=$($PY stop.py SIGINT 10); rc=${out% *}; n1=${out#* }
 [ "$rc" = 1 ] && [ "$n1" -ge 10 ] && [ "$n1" -lt 120 ] && grep -q 'interrupted with .* runs left; run the same sweep again' stop_err.txt \
     && ok || { bad "Ctrl-C: exit $rc, $n1 done"; cat stop_err.txt; }
