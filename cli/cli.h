@@ -44,9 +44,9 @@ int cli_check_output(const char *cmd, const char *path, const char *suffix);
 int cli_read_params(const char *path, const mlpf_net *net, double **x);
 /* Every value of an array file (.npy, CSV) or of a run's array ("RUN.npz[:KEY]",
    "RUN.json[:KEY]", KEY defaults to x; the RUN.json + RUN.npz pair checked);
-   non-finite values refused. flag names the option in messages; from_run says
-   which kind it was. Message and CLI_FAIL on error. */
-int cli_read_values(const char *flag, const char *path, double **v, size_t *n, int *from_run);
+   non-finite values refused. flag names the option in messages. Message and
+   CLI_FAIL on error. */
+int cli_read_values(const char *flag, const char *path, double **v, size_t *n);
 /* A number as JSON text: 17 significant digits, or "inf" / "-inf" / "nan" as
    strings (JSON has no infinity), the convention of every file we write. */
 void cli_json_number(char *buf, size_t cap, double v);

@@ -121,7 +121,7 @@ static int starting_points(const cli_args *a, const mlpf_problem *p, size_t k, u
     if (init) {
         double *v;
         size_t n;
-        int from_run, rc = cli_read_values("init", init, &v, &n, &from_run);
+        int rc = cli_read_values("init", init, &v, &n);
         if (rc) return rc;
         if (n != k * np) {
             free(v);

@@ -174,14 +174,13 @@ static const char *run_array_key(const char *path, char *run, size_t cap) {
     return ends_with(run, ".npz") || ends_with(run, ".json") ? colon + 1 : NULL;
 }
 
-int cli_read_values(const char *flag, const char *path, double **v, size_t *n, int *from_run) {
+int cli_read_values(const char *flag, const char *path, double **v, size_t *n) {
     mlpf_error err = {0};
     char run[4096];
     const char *key = run_array_key(path, run, sizeof run);
     size_t shape[2];
     int ndim;
     *v = NULL;
-    *from_run = key != NULL;
     int st = key ? mlpf_result_read_array(run, key, v, shape, &ndim, &err)
                  : mlpf_read_array(path, v, shape, &ndim, &err);
     if (st) return cli_error(CLI_FAIL, "--%s: %s", flag, err.msg);
@@ -206,7 +205,7 @@ int cli_read_params(const char *path, const mlpf_net *net, double **x) {
     }
     double *v;
     size_t n, np = mlpf_net_nparams(net);
-    int from_run, rc = cli_read_values("params", path, &v, &n, &from_run);
+    int rc = cli_read_values("params", path, &v, &n);
     if (rc) return rc;
     if (n != np) {
         free(v);

@@ -114,6 +114,15 @@ static void check_npz(const char *path, const mlpf_result *res) {
 
 /* ---- RUN.json ---- */
 
+/* j as the writer prints it (mlpf_json_print: bytes that are not UTF-8 become
+   U+FFFD), parsed back; NULL when it does not print. Free with cJSON_Delete. */
+static cJSON *as_printed(const cJSON *j) {
+    char *text = j ? mlpf_json_print(j, 0) : NULL;
+    cJSON *back = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    return back;
+}
+
 static void check_number(const cJSON *o, const char *key, double want) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     FUZZ_CHECK(v != NULL, "RUN.json has no %s", key);
@@ -129,23 +138,17 @@ static void check_number(const cJSON *o, const char *key, double want) {
 /* want as the writer prints it (bytes that are not UTF-8 become U+FFFD) */
 static void check_string(const cJSON *o, const char *key, const char *want) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    cJSON *raw = cJSON_CreateString(want);
-    char *text = raw ? mlpf_json_print(raw, 0) : NULL;
-    cJSON *printed = text ? cJSON_Parse(text) : NULL;
+    cJSON *raw = cJSON_CreateString(want), *printed = as_printed(raw);
     FUZZ_CHECK(cJSON_IsString(v) && cJSON_IsString(printed) &&
                    !strcmp(v->valuestring, printed->valuestring), "%s changed", key);
     cJSON_Delete(printed);
-    free(text);
     cJSON_Delete(raw);
 }
 
 static void check_options(const cJSON *saved, const mlpf_train_options *opt) {
     /* the options as the writer prints them: strings that are not UTF-8 come
        back with U+FFFD in place of their bad bytes */
-    cJSON *raw = mlpf_train_options_json(opt);
-    char *text = raw ? mlpf_json_print(raw, 0) : NULL;
-    cJSON *want = text ? cJSON_Parse(text) : NULL;
-    free(text);
+    cJSON *raw = mlpf_train_options_json(opt), *want = as_printed(raw);
     FUZZ_CHECK(want && cJSON_Compare(want, saved, 1), "RUN.json options differ from the options");
     mlpf_train_config c;
     mlpf_train_config_init(&c);
@@ -201,15 +204,13 @@ static void check_json(const char *path, const mlpf_result *res, const mlpf_trai
     check_string(o, "optim_solver", res->optim_solver);
     check_options(cJSON_GetObjectItemCaseSensitive(o, "options"), opt);
     /* the extra items as the writer prints them (U+FFFD for bytes that are not UTF-8) */
-    char *extra_text = extra ? mlpf_json_print(extra, 0) : NULL;
-    cJSON *printed = extra_text ? cJSON_Parse(extra_text) : NULL;
+    cJSON *printed = as_printed(extra);
     FUZZ_CHECK(!extra || printed, "extra items do not print");
     const cJSON *e;
     cJSON_ArrayForEach(e, printed)
         FUZZ_CHECK(cJSON_Compare(e, cJSON_GetObjectItemCaseSensitive(o, e->string), 1),
                    "extra item %s changed", e->string);
     cJSON_Delete(printed);
-    free(extra_text);
     cJSON_Delete(o);
     free(text);
 }
