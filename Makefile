@@ -106,11 +106,16 @@ asan-test:
 	@MLPF_ONLY="$(T)" MLPF_SKIP_PYTHON=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    sh scripts/run_tests.sh build-asan
 
-# valgrind's leak check on the library's test binaries (fast ones; OpenMP's
+# valgrind's leak check on the library's test binaries (the ones that take minutes
+# under valgrind stay out: test_matfree ~13 min; test_gaussian_train, whose runs
+# hit their wall-clock safety nets at valgrind's 50x slowdown; ASan's leak check
+# covers them all; OpenMP's
 # thread pool is told to stay put so its stacks are not reported). Its own
 # build for baseline x86-64: valgrind cannot run AVX-512 code (nor OpenBLAS's
 # AVX-512 kernels: an unset OPENBLAS_CORETYPE becomes the baseline Prescott).
-VALGRIND_TESTS ?= test_finite test_io test_abi
+VALGRIND_TESTS ?= test_finite test_io test_abi test_activation test_classify test_dynamics \
+                  test_glu test_landscape test_loss_error test_minimiser_phase test_symmetry \
+                  test_train test_sweep
 valgrind-test:
 	@$(MAKE) --no-print-directory BUILD=build-vg OPT="-O2 -g -DMLPF_NO_DISPATCH" lib \
 	    $(VALGRIND_TESTS:%=build-vg/tests/%)

@@ -94,6 +94,8 @@ static void test_cosine(void) {
     CHECK_CLOSE(mlpf_cosine_similarity(a, c, 1), 1.0, 1e-15, 0, "first component only");
     CHECK(mlpf_cosine_similarity(a, z, 3) == 0.0, "zero vector gives 0");
     CHECK_CLOSE(mlpf_cosine_similarity(big, big2, 2), 1.0, 1e-15, 0, "no overflow at 1e200");
+    double tiny[2] = {1e-200, 2e-200}, tiny2[2] = {3e-200, 6e-200};
+    CHECK_CLOSE(mlpf_cosine_similarity(tiny, tiny2, 2), 1.0, 1e-15, 0, "no underflow at 1e-200");
     double na[3] = {-1, -2, -3};
     CHECK_CLOSE(mlpf_cosine_similarity(a, na, 3), -1.0, 1e-15, 0, "antiparallel");
 }

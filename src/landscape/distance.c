@@ -112,13 +112,26 @@ int mlpf_trajectory_distance(const double *traj, size_t n, const double *ref, si
     return MLPF_OK;
 }
 
-double mlpf_cosine_similarity(const double *a, const double *b, size_t n) {
-    if (!a || !b || n == 0 || n > (size_t)INT32_MAX) return 0.0;
-    /* dnrm2 scales internally, so huge or tiny vectors do not over/underflow;
-       dividing by each norm before the dot product keeps that true for a.b. */
-    double na = cblas_dnrm2((int)n, a, 1), nb = cblas_dnrm2((int)n, b, 1);
-    if (na == 0.0 || nb == 0.0) return 0.0;
+/* |v| / scale and scale = max |v_i|: the squares of v / scale are <= 1, so the
+   norm neither overflows at 1e200 nor underflows at 1e-200 (BLAS dnrm2 only does
+   this where its kernel carries 80-bit x87 sums, which valgrind rounds to 64). */
+static double scaled_norm(const double *v, size_t n, double *scale) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs(v[i]));
+    *scale = m;
+    if (m == 0.0) return 0.0;
     double s = 0;
-    for (size_t i = 0; i < n; i++) s += (a[i] / na) * (b[i] / nb);
+    for (size_t i = 0; i < n; i++) s += (v[i] / m) * (v[i] / m);
+    return sqrt(s);
+}
+
+double mlpf_cosine_similarity(const double *a, const double *b, size_t n) {
+    if (!a || !b || n == 0) return 0.0;
+    double sa, sb, na = scaled_norm(a, n, &sa), nb = scaled_norm(b, n, &sb);
+    if (na == 0.0 || nb == 0.0) return 0.0;
+    /* a.b / (|a| |b|) with each vector divided by its scale and its scaled norm
+       before the product, so no intermediate leaves the double range */
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (a[i] / sa / na) * (b[i] / sb / nb);
     return s;
 }

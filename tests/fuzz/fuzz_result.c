@@ -6,7 +6,7 @@
    - RUN.npz (zip_read.h) holds x, init, ode_x, trajectory_t, trajectory_x and
      loss_curve with the result's shapes and bits (missing arrays empty);
    - RUN.json parses, is valid UTF-8 whatever bytes the strings hold, and gives
-     back every scalar (non-finite ones as "inf" / "-inf" / "nan"), the strings,
+     back every scalar (loss_error included) (non-finite ones as "inf" / "-inf" / "nan"), the strings,
      the extra items and the options as printed (bytes that are not UTF-8 as
      U+FFFD), which load back (mlpf_train_config_set) to the same options JSON;
    - nothing else is left in the directory (no temp files). */
@@ -195,6 +195,7 @@ static void check_json(const char *path, const mlpf_result *res, const mlpf_trai
     check_number(o, "total_time", res->total_time);
     check_number(o, "ode_iterations", (double)res->ode_iterations);
     check_number(o, "optim_iterations", (double)res->optim_iterations);
+    check_number(o, "loss_error", res->loss_error);
     FUZZ_CHECK(cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(o, "converged")) &&
                    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "converged")) == !!res->converged,
                "converged changed");
@@ -202,6 +203,7 @@ static void check_json(const char *path, const mlpf_result *res, const mlpf_trai
     check_string(o, "optim_stopped_by", res->optim_stopped_by);
     check_string(o, "alg", res->alg);
     check_string(o, "optim_solver", res->optim_solver);
+    check_string(o, "ode_kinks", res->ode_kinks);
     check_options(cJSON_GetObjectItemCaseSensitive(o, "options"), opt);
     /* the extra items as the writer prints them (U+FFFD for bytes that are not UTF-8) */
     cJSON *printed = as_printed(extra);
@@ -257,6 +259,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     res.trajectory_t = take_array(&r, nt, present & 8);
     res.trajectory_x = take_array(&r, nt * p, present & 16);
     res.loss_curve = take_array(&r, nt, present & 32);
+    /* read after the arrays, so that the corpus written before these fields
+       existed still sets everything above as it did */
+    res.loss_error = take_double(&r);
+    take_string(&r, res.ode_kinks, sizeof res.ode_kinks);
 
     cJSON *extra = cJSON_CreateObject();
     if (!extra || !cJSON_AddStringToObject(extra, "spec", spec) ||
