@@ -57,7 +57,7 @@ static const abi_entry ABI[] = {
     F(mlpf_result, ntrajectory), F(mlpf_result, trajectory_t), F(mlpf_result, trajectory_x),
     F(mlpf_result, loss_curve), F(mlpf_result, ode_kinks), F(mlpf_result, loss_error),
     S(mlpf_eigs_options), F(mlpf_eigs_options, ncv), F(mlpf_eigs_options, max_hvp),
-    F(mlpf_eigs_options, tol), F(mlpf_eigs_options, seed),
+    F(mlpf_eigs_options, tol), F(mlpf_eigs_options, seed), F(mlpf_eigs_options, deflate),
     S(mlpf_eigs_info), F(mlpf_eigs_info, nconv), F(mlpf_eigs_info, nhvp),
     F(mlpf_eigs_info, restarts), F(mlpf_eigs_info, hnorm),
     S(mlpf_sweep_options), F(mlpf_sweep_options, threads), F(mlpf_sweep_options, extend),

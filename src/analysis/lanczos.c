@@ -9,7 +9,20 @@
    (Wu & Simon's thick restart; T becomes diagonal plus one coupling row, and
    the next Gram-Schmidt column fills that row in). The extra O(P ncv) work per
    step is small beside a Hessian-vector product. Sums run in plain loops in a
-   fixed order, so results do not depend on the BLAS thread count. */
+   fixed order, so results do not depend on the BLAS thread count.
+
+   The smallest eigenvalues are sought with the top of the spectrum deflated:
+   Lanczos needs about sqrt(spread / gap) products per eigenvalue, the spread
+   being lambda_max - lambda_min, and a network's Hessian has a few large
+   outliers above a bulk (the digits net: lambda_1 = 4.19, lambda_11 = 0.44).
+   The top eigenvectors U converge in a few dozen products; the smallest are
+   then sought in U's orthogonal complement (basis orthogonal to U, every
+   product projected), where the spread is lambda_{m+1} - lambda_min. Exact
+   accounting of what that costs in accuracy: for y orthogonal to U,
+   |H y - theta y|^2 = |P(H y - theta y)|^2 + |R^T y|^2 with R = H U - U Theta,
+   so the reported residual adds |R|_F (the top pairs' residuals) in quadrature
+   and stays a bound of the true one. Rayleigh-Ritz of H on a subspace still
+   interlaces: theta_i >= lambda_i. */
 #include "internal.h"
 
 #include <lapacke.h>
@@ -21,11 +34,24 @@ typedef struct {
     const double *x;
     size_t P;
     int nhvp;
+    const double *U; /* (nu, P) orthonormal rows projected out of every product, or NULL */
+    int nu;
+    double *uh;      /* (2 nu) scratch of the projection */
 } hvp_op;
 
+static void orthogonalise(const double *V, int j, size_t P, double *w, double *h, double *c);
+
+/* w -= U U^T w (twice, like the basis): w in the deflated space. w (P). */
+static void project_out(const hvp_op *op, double *w) {
+    if (op->nu > 0) orthogonalise(op->U, op->nu - 1, op->P, w, op->uh, op->uh + op->nu);
+}
+
+/* hv = P H v with P = I - U U^T (v is orthogonal to U already). */
 static int apply_h(hvp_op *op, const double *v, double *hv, mlpf_error *err) {
     op->nhvp++;
-    return mlpf_objective_hvp(op->obj, op->x, v, hv, err);
+    int st = mlpf_objective_hvp(op->obj, op->x, v, hv, err);
+    if (!st) project_out(op, hv);
+    return st;
 }
 
 /* Four partial sums in a fixed order: vectorisable and deterministic. */
@@ -69,11 +95,12 @@ static void orthogonalise(const double *V, int j, size_t P, double *w, double *h
     }
 }
 
-/* A seeded random unit vector orthogonal to V[0..j-1] (j may be 0): v (P). */
-static void random_unit(mlpf_rng *rng, const double *V, int j, size_t P, double *v, double *h,
-                        double *c) {
+/* A seeded random unit vector orthogonal to op's U and to V[0..j-1] (j may be 0): v (P). */
+static void random_unit(const hvp_op *op, mlpf_rng *rng, const double *V, int j, size_t P, double *v,
+                        double *h, double *c) {
     for (;;) {
         for (size_t q = 0; q < P; q++) v[q] = mlpf_rng_normal(rng);
+        project_out(op, v);
         if (j > 0) orthogonalise(V, j - 1, P, v, h, c);
         double n = sqrt(dot(v, v, P));
         if (n > 1e-8 * sqrt((double)P)) {
@@ -95,6 +122,10 @@ static int lanczos_extend(hvp_op *op, double *V, double *T, int j0, int end, int
         int st = apply_h(op, V + (size_t)j * P, w, err);
         if (st) return st;
         orthogonalise(V, j, P, w, h, h + m + 1);
+        /* Again against U: the basis rows carry rounding-level U parts that the
+           subtraction above brings back and the division by a small beta would
+           amplify step after step (seen: |U^T v| 1e-10 after 130 steps, 0.66 later). */
+        project_out(op, w);
         for (int i = 0; i <= j; i++) T[(size_t)i * (size_t)m + (size_t)j] = T[(size_t)j * (size_t)m + (size_t)i] = h[i];
         if (fabs(h[j]) > *hnorm) *hnorm = fabs(h[j]);
         double b = sqrt(dot(w, w, P));
@@ -103,7 +134,7 @@ static int lanczos_extend(hvp_op *op, double *V, double *T, int j0, int end, int
             for (size_t q = 0; q < P; q++) next[q] = w[q] / b;
         } else {
             b = 0;
-            if ((size_t)j + 1 < P) random_unit(rng, V, j + 1, P, next, h, h + m + 1);
+            if ((size_t)j + 1 < P - (size_t)op->nu) random_unit(op, rng, V, j + 1, P, next, h, h + m + 1);
         }
         if (j + 1 < m) T[(size_t)(j + 1) * (size_t)m + (size_t)j] = T[(size_t)j * (size_t)m + (size_t)(j + 1)] = b;
         *beta = b;
@@ -165,9 +196,9 @@ static int eigs_check(const mlpf_objective *obj, const double *x, int k, mlpf_ei
         return mlpf_fail(err, MLPF_EINVAL, "hessian_eigs: k = %d, need 1 <= k <= P = %zu", k, P);
     if (which != MLPF_EIGS_SMALLEST && which != MLPF_EIGS_LARGEST)
         return mlpf_fail(err, MLPF_EINVAL, "hessian_eigs: which = %d, need MLPF_EIGS_SMALLEST or MLPF_EIGS_LARGEST", (int)which);
-    if (o->ncv < 0 || o->max_hvp < 0 || !(o->tol >= 0) || !(o->tol < 1))
-        return mlpf_fail(err, MLPF_EINVAL, "hessian_eigs: options ncv = %d, max_hvp = %d must be >= 0 and tol = %g in [0, 1)",
-                         o->ncv, o->max_hvp, o->tol);
+    if (o->ncv < 0 || o->max_hvp < 0 || !(o->tol >= 0) || !(o->tol < 1) || o->deflate < -1)
+        return mlpf_fail(err, MLPF_EINVAL, "hessian_eigs: options ncv = %d, max_hvp = %d must be >= 0, "
+                         "tol = %g in [0, 1) and deflate = %d >= -1", o->ncv, o->max_hvp, o->tol, o->deflate);
     return mlpf_objective_check_call(obj, x, NULL, 0, err);
 }
 
@@ -191,6 +222,21 @@ static mlpf_eigs_options eigs_defaults(const mlpf_eigs_options *opt, int k, size
     return o;
 }
 
+/* Top eigenvectors projected out by default before the smallest are sought
+   (mlpf_eigs_options.deflate = 0); measured in bench/README.md ("The 10
+   smallest eigenvalues"). */
+#define MLPF_EIGS_DEFLATE_DEFAULT 20
+
+/* How many top eigenvectors to project out: only for the smallest, and only
+   when the space is large beside the basis (else the basis spans most of it
+   and plain Lanczos is exact in few cycles). */
+static int deflation_size(const mlpf_eigs_options *o, int k, mlpf_eigs_which which, size_t P) {
+    int nu = o->deflate ? o->deflate : MLPF_EIGS_DEFLATE_DEFAULT;
+    if (which != MLPF_EIGS_SMALLEST || nu < 0) return 0;
+    if (4 * ((size_t)nu + (size_t)o->ncv + (size_t)k) > P) return 0;
+    return nu;
+}
+
 typedef struct {
     double *V, *T, *Y, *theta, *w, *h, *tmp, *mem;
 } eigs_ws;
@@ -210,49 +256,127 @@ static int eigs_alloc(int m, size_t P, eigs_ws *ws, mlpf_error *err) {
     return MLPF_OK;
 }
 
-/* Copies the k wanted pairs out (ascending) with their residuals. */
-static void eigs_output(const eigs_ws *ws, int m, int k, double beta, mlpf_eigs_which which, size_t P,
-                        double *evals, double *evecs, double *resid) {
+/* Copies the k wanted pairs out (ascending) with their residuals, rdefl (the
+   deflated pairs' |R|_F) added in quadrature. */
+static void eigs_output(const eigs_ws *ws, int m, int k, double beta, double rdefl, mlpf_eigs_which which,
+                        size_t P, double *evals, double *evecs, double *resid) {
     for (int r = 0; r < k; r++) {
         int pos = which == MLPF_EIGS_SMALLEST ? r : k - 1 - r; /* ascending output */
         int c = wanted(r, m, which);
         evals[pos] = ws->theta[c];
-        if (resid) resid[pos] = fabs(beta * ws->Y[(size_t)(m - 1) * (size_t)m + (size_t)c]);
+        if (resid) resid[pos] = hypot(beta * ws->Y[(size_t)(m - 1) * (size_t)m + (size_t)c], rdefl);
         if (evecs) memcpy(evecs + (size_t)pos * P, ws->tmp + (size_t)r * P, P * sizeof *evecs);
     }
 }
 
-/* Wanted pairs whose Lanczos residual |beta y[n-1]| meets tol |H| in the
-   (n, n) projection held by ws; raises hnorm to the largest |Ritz value|. */
-static int count_converged(const eigs_ws *ws, int n, int k, double beta, mlpf_eigs_which which,
-                           double tol, double *hnorm) {
+/* Wanted pairs whose residual bound hypot(beta y[n-1], rdefl) meets tol |H|
+   in the (n, n) projection held by ws; raises hnorm to the largest |Ritz value|. */
+static int count_converged(const eigs_ws *ws, int n, int k, double beta, double rdefl,
+                           mlpf_eigs_which which, double tol, double *hnorm) {
     for (int i = 0; i < n; i++) if (fabs(ws->theta[i]) > *hnorm) *hnorm = fabs(ws->theta[i]);
     int nconv = 0;
     for (int r = 0; r < k && n >= k; r++)
-        nconv += fabs(beta * ws->Y[(size_t)(n - 1) * (size_t)n + (size_t)wanted(r, n, which)]) <= tol * *hnorm;
+        nconv += hypot(beta * ws->Y[(size_t)(n - 1) * (size_t)n + (size_t)wanted(r, n, which)], rdefl) <=
+                 tol * *hnorm;
     return nconv;
 }
+
+/* What one run is after: k pairs at one end, tol, and rdefl from deflation. */
+typedef struct {
+    int k;
+    mlpf_eigs_which which;
+    double tol, rdefl;
+} eigs_goal;
 
 /* One cycle: extend the basis from j0 towards m, testing the wanted pairs every
    max(5, n/8) steps (geometric, so the small eigenproblems cost little), and
    stop as soon as all k converge: a cycle is not run to its end when the
    answer is already there (top-1 takes tens of products, not ncv). *n returns
    the basis size reached; ws->theta / Y hold the (n, n) projection's pairs. */
-static int lanczos_to_convergence(hvp_op *op, eigs_ws *ws, int m, int j0, int k, mlpf_eigs_which which,
-                                  double tol, mlpf_rng *rng, int *n, double *beta, double *hnorm,
-                                  int *nconv, mlpf_error *err) {
+static int lanczos_to_convergence(hvp_op *op, eigs_ws *ws, int m, int j0, const eigs_goal *g,
+                                  mlpf_rng *rng, int *n, double *beta, double *hnorm, int *nconv,
+                                  mlpf_error *err) {
     int j = j0;
     for (;;) {
         int step = j / 8 > 5 ? j / 8 : 5, end = j + step;
-        if (end < k) end = k;
+        if (end < g->k) end = g->k;
         if (end > m) end = m;
         int st = lanczos_extend(op, ws->V, ws->T, j, end, m, beta, rng, ws->w, ws->h, hnorm, err);
         if (!st) st = tridiag_eig(ws->T, m, end, ws->theta, ws->Y, err);
         if (st) return st;
         j = *n = end;
-        *nconv = count_converged(ws, end, k, *beta, which, tol, hnorm);
-        if (*nconv == k || end == m) return MLPF_OK;
+        *nconv = count_converged(ws, end, g->k, *beta, g->rdefl, g->which, g->tol, hnorm);
+        if (*nconv == g->k || end == m) return MLPF_OK;
     }
+}
+
+/* Thick-restart Lanczos in the space orthogonal to op's U (all of R^P when
+   nu = 0): the k wanted pairs of g into evals / evecs / resid, info filled
+   (nconv < k when max_hvp ran out). o has its defaults; info->hnorm enters as
+   the |H| estimate known so far. */
+static int eigs_run(hvp_op *op, const eigs_goal *g, const mlpf_eigs_options *o, double *evals,
+                    double *evecs, double *resid, mlpf_eigs_info *info, mlpf_error *err) {
+    size_t P = op->P, dim = P - (size_t)op->nu;
+    int m = (size_t)o->ncv > dim ? (int)dim : o->ncv, keep = g->k + (m - g->k) / 2;
+    if (keep >= m) keep = m - 1;
+    eigs_ws ws;
+    if (eigs_alloc(m, P, &ws, err)) return MLPF_ENOMEM;
+    mlpf_rng rng;
+    mlpf_rng_seed(&rng, o->seed);
+    random_unit(op, &rng, ws.V, 0, P, ws.V, ws.h, ws.h + m + 1);
+    double beta = 0, hnorm = info->hnorm;
+    int j0 = 0, n = 0, restarts = 0, nconv = 0, st;
+    for (;;) {
+        st = lanczos_to_convergence(op, &ws, m, j0, g, &rng, &n, &beta, &hnorm, &nconv, err);
+        /* n == dim: the basis spans the space and T holds its whole spectrum. */
+        if (st || nconv == g->k || n == (int)dim || op->nhvp + (m - keep) > o->max_hvp) break;
+        thick_restart(ws.V, ws.T, ws.theta, ws.Y, m, keep, beta, g->which, P, ws.tmp);
+        j0 = keep;
+        restarts++;
+    }
+    if (!st) {
+        if (n == (int)dim) {
+            beta = 0;
+            nconv = count_converged(&ws, n, g->k, 0.0, g->rdefl, g->which, g->tol, &hnorm);
+        }
+        if (evecs) ritz_vectors(ws.V, ws.Y, n, g->k, g->which, P, ws.tmp);
+        eigs_output(&ws, n, g->k, beta, g->rdefl, g->which, P, evals, evecs, resid);
+        *info = (mlpf_eigs_info){nconv, op->nhvp, restarts, hnorm};
+    }
+    free(ws.mem);
+    return st;
+}
+
+/* The nu largest eigenpairs, each to tol / (4 sqrt(nu)) (so |R|_F <= tol |H| / 4),
+   become op's U; *rdefl = |R|_F, *hnorm their largest |theta|. *mem owns U.
+   When they do not converge within their budget (20 nu + 200 products) the
+   deflation is dropped (op->nu = 0): a loose U would bound every later
+   residual from below. */
+static int deflate_top(hvp_op *op, int nu, const mlpf_eigs_options *o, double **mem, double *rdefl,
+                       double *hnorm, mlpf_error *err) {
+    size_t P = op->P, n = (size_t)nu;
+    *mem = mlpf_malloc((n * P + 4 * n) * sizeof **mem, err);
+    if (!*mem) return MLPF_ENOMEM;
+    double *U = *mem, *theta = U + n * P, *res = theta + n, *uh = res + n;
+    mlpf_eigs_options ot = {.tol = o->tol / (4.0 * sqrt((double)nu)), .seed = o->seed ^ 0x5eedU,
+                            .max_hvp = 20 * nu + 200 < o->max_hvp ? 20 * nu + 200 : o->max_hvp};
+    ot = eigs_defaults(&ot, nu, P);
+    eigs_goal g = {nu, MLPF_EIGS_LARGEST, ot.tol, 0.0};
+    mlpf_eigs_info ti = {0};
+    int st = eigs_run(op, &g, &ot, theta, U, res, &ti, err);
+    if (st || ti.nconv < nu) {
+        free(*mem);
+        *mem = NULL;
+        return st;
+    }
+    double r2 = 0;
+    for (int i = 0; i < nu; i++) r2 += res[i] * res[i];
+    *rdefl = sqrt(r2);
+    *hnorm = ti.hnorm;
+    op->U = U;
+    op->nu = nu;
+    op->uh = uh;
+    return MLPF_OK;
 }
 
 int mlpf_hessian_eigs(const mlpf_objective *obj, const double *x, int k, mlpf_eigs_which which,
@@ -263,37 +387,22 @@ int mlpf_hessian_eigs(const mlpf_objective *obj, const double *x, int k, mlpf_ei
     if (st) return st;
     size_t P = obj->ops.nparams;
     o = eigs_defaults(opt, k, P);
-    int m = o.ncv, keep = k + (m - k) / 2;
-    if (keep >= m) keep = m - 1;
-    eigs_ws ws;
-    if (eigs_alloc(m, P, &ws, err)) return MLPF_ENOMEM;
-    hvp_op op = {obj, x, P, 0};
-    mlpf_rng rng;
-    mlpf_rng_seed(&rng, o.seed);
-    random_unit(&rng, ws.V, 0, P, ws.V, ws.h, ws.h + m + 1);
-    double beta = 0, hnorm = 0;
-    int j0 = 0, n = 0, restarts = 0, nconv = 0;
-    for (;;) {
-        st = lanczos_to_convergence(&op, &ws, m, j0, k, which, o.tol, &rng, &n, &beta, &hnorm, &nconv, err);
-        /* n == P: the basis spans everything and T holds the whole spectrum. */
-        if (st || nconv == k || n == (int)P || op.nhvp + (m - keep) > o.max_hvp) break;
-        thick_restart(ws.V, ws.T, ws.theta, ws.Y, m, keep, beta, which, P, ws.tmp);
-        j0 = keep;
-        restarts++;
-    }
-    if (!st) {
-        if (n == (int)P) { beta = 0; nconv = k; }
-        if (evecs) ritz_vectors(ws.V, ws.Y, n, k, which, P, ws.tmp);
-        eigs_output(&ws, n, k, beta, which, P, evals, evecs, resid);
-        if (info) *info = (mlpf_eigs_info){nconv, op.nhvp, restarts, hnorm};
-        if (nconv < k)
-            st = mlpf_fail(err, MLPF_ENUMERIC,
-                           "hessian_eigs: %d of %d eigenpairs met tol = %g after %d Hessian-vector "
-                           "products (max_hvp); raise max_hvp or ncv (now %d)", nconv, k, o.tol,
-                           op.nhvp, m);
-    }
-    free(ws.mem);
-    return st;
+    hvp_op op = {obj, x, P, 0, NULL, 0, NULL};
+    double *defl = NULL;
+    eigs_goal g = {k, which, o.tol, 0.0};
+    mlpf_eigs_info out = {0};
+    int nu = deflation_size(&o, k, which, P);
+    if (nu > 0) st = deflate_top(&op, nu, &o, &defl, &g.rdefl, &out.hnorm, err);
+    if (!st) st = eigs_run(&op, &g, &o, evals, evecs, resid, &out, err);
+    free(defl);
+    if (st) return st;
+    if (info) *info = out;
+    if (out.nconv < k)
+        return mlpf_fail(err, MLPF_ENUMERIC,
+                         "hessian_eigs: %d of %d eigenpairs met tol = %g after %d Hessian-vector "
+                         "products (max_hvp); raise max_hvp or ncv (now %d)", out.nconv, k, o.tol,
+                         out.nhvp, o.ncv);
+    return MLPF_OK;
 }
 
 /* A Rademacher vector z (P) of +-1 entries. */
@@ -358,7 +467,7 @@ int mlpf_hessian_slq(const mlpf_objective *obj, const double *x, int nprobes, in
     int m = (size_t)steps > P ? (int)P : steps;
     eigs_ws ws;
     if (eigs_alloc(m, P, &ws, err)) return MLPF_ENOMEM;
-    hvp_op op = {obj, x, P, 0};
+    hvp_op op = {obj, x, P, 0, NULL, 0, NULL};
     mlpf_rng rng;
     mlpf_rng_seed(&rng, seed);
     for (int s = 0; s < nprobes && !st; s++) {
