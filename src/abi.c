@@ -59,7 +59,7 @@ static const abi_entry ABI[] = {
     S(mlpf_eigs_options), F(mlpf_eigs_options, ncv), F(mlpf_eigs_options, max_hvp),
     F(mlpf_eigs_options, tol), F(mlpf_eigs_options, seed), F(mlpf_eigs_options, deflate),
     S(mlpf_eigs_info), F(mlpf_eigs_info, nconv), F(mlpf_eigs_info, nhvp),
-    F(mlpf_eigs_info, restarts), F(mlpf_eigs_info, hnorm),
+    F(mlpf_eigs_info, restarts), F(mlpf_eigs_info, hnorm), F(mlpf_eigs_info, ndeflated),
     S(mlpf_sweep_options), F(mlpf_sweep_options, threads), F(mlpf_sweep_options, extend),
     F(mlpf_sweep_options, verbosity), F(mlpf_sweep_options, progress_interval),
     F(mlpf_sweep_options, interrupt),

@@ -265,10 +265,10 @@ static double residual_excess(const mlpf_objective *obj, const double *x, size_t
     return worst;
 }
 
-/* Deflating the top eigenvectors (the default for "smallest") changes the
-   products, not the answer: the same 8 smallest as without deflation and as
-   dense eigh, reported residuals that bound the true ones, and the same bits
-   on 1 and 3 threads. */
+/* Locking converged top eigenvectors out at restarts (the default for
+   "smallest") changes the products, not the answer: the same 8 smallest as
+   without deflation and as dense eigh, reported residuals that bound the true
+   ones, and the same bits on 1 and 3 threads. */
 static void test_eigs_deflation(void) {
     mlpf_error err;
     mlpf_net *net1, *net3;
@@ -284,7 +284,7 @@ static void test_eigs_deflation(void) {
     const int deflate[3] = {-1, 30, 30};
     for (int r = 0; r < 3; r++) {
         vec[r] = malloc(K * P * sizeof *vec[r]);
-        mlpf_eigs_options o = {.tol = 1e-8, .deflate = deflate[r]};
+        mlpf_eigs_options o = {.ncv = 60, .tol = 1e-8, .deflate = deflate[r]}; /* restarts: locking */
         CHECK_OK(mlpf_hessian_eigs(r < 2 ? obj : obj3, x, K, MLPF_EIGS_SMALLEST, &o, lam[r], vec[r], res[r],
                                    &info[r], &err), &err);
         for (int i = 0; i < K; i++) {
@@ -295,8 +295,10 @@ static void test_eigs_deflation(void) {
         CHECK(excess <= 1e-12 * info[r].hnorm, "deflate %d: a true residual exceeds the reported one by %g",
               deflate[r], excess);
     }
-    printf("eigs P=%zu k=%d smallest, tol 1e-8: %d HVPs without deflation, %d with the top 30 deflated\n",
-           P, K, info[0].nhvp, info[1].nhvp);
+    printf("eigs P=%zu k=%d smallest, tol 1e-8, ncv 60: %d HVPs without deflation, %d with %d top "
+           "eigenvectors locked out\n", P, K, info[0].nhvp, info[1].nhvp, info[1].ndeflated);
+    CHECK(info[0].ndeflated == 0 && info[1].ndeflated > 0 && info[1].ndeflated <= 30 && info[1].restarts > 0,
+          "locked %d and %d top eigenvectors (%d restarts)", info[0].ndeflated, info[1].ndeflated, info[1].restarts);
     CHECK(!memcmp(lam[1], lam[2], sizeof lam[1]) && !memcmp(vec[1], vec[2], K * P * sizeof *vec[1]) &&
           info[1].nhvp == info[2].nhvp, "1 and 3 threads give different eigenpairs");
     mlpf_eigs_options bad = {.deflate = -2};

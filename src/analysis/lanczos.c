@@ -11,17 +11,19 @@
    step is small beside a Hessian-vector product. Sums run in plain loops in a
    fixed order, so results do not depend on the BLAS thread count.
 
-   The smallest eigenvalues are sought with the top of the spectrum deflated:
-   Lanczos needs about sqrt(spread / gap) products per eigenvalue, the spread
-   being lambda_max - lambda_min, and a network's Hessian has a few large
-   outliers above a bulk (the digits net: lambda_1 = 4.19, lambda_11 = 0.44).
-   The top eigenvectors U converge in a few dozen products; the smallest are
-   then sought in U's orthogonal complement (basis orthogonal to U, every
-   product projected), where the spread is lambda_{m+1} - lambda_min. Exact
-   accounting of what that costs in accuracy: for y orthogonal to U,
+   The smallest eigenvalues are sought with the top of the spectrum locked
+   out: Lanczos needs about sqrt(spread / gap) products per eigenvalue, the
+   spread being lambda_max - lambda_min, and a network's Hessian has large
+   outliers above a bulk (the digits net: lambda_1 = 4.19, lambda_21 = 0.19,
+   lambda_41 = 0.083). The top Ritz pairs converge first, in the same basis:
+   at each restart those converged to tol / (4 sqrt(deflate)) join U and are
+   projected out of every later product, so the later cycles work in U's
+   orthogonal complement, where the spread is lambda_{nu+1} - lambda_min. A
+   run that converges in its first cycle locks nothing and costs the same.
+   What it costs in accuracy, exactly: for y orthogonal to U,
    |H y - theta y|^2 = |P(H y - theta y)|^2 + |R^T y|^2 with R = H U - U Theta,
-   so the reported residual adds |R|_F (the top pairs' residuals) in quadrature
-   and stays a bound of the true one. Rayleigh-Ritz of H on a subspace still
+   so the reported residual adds |R|_F (<= tol |H| / 4) in quadrature and
+   stays a bound of the true one. Rayleigh-Ritz of H on a subspace still
    interlaces: theta_i >= lambda_i. */
 #include "internal.h"
 
@@ -34,24 +36,33 @@ typedef struct {
     const double *x;
     size_t P;
     int nhvp;
-    const double *U; /* (nu, P) orthonormal rows projected out of every product, or NULL */
-    int nu;
-    double *uh;      /* (2 nu) scratch of the projection */
+    double *U;       /* (ucap, P): rows 0..nu-1 orthonormal, projected out of every product */
+    int nu, ucap;    /* locked rows, room (0: no deflation) */
+    double *uh;      /* (2 ucap) scratch of the projection */
 } hvp_op;
 
-static void orthogonalise(const double *V, int j, size_t P, double *w, double *h, double *c);
+static double dot(const double *a, const double *b, size_t n);
+static void subtract_rows(const double *V, int j, size_t P, const double *c, double *w);
 
-/* w -= U U^T w (twice, like the basis): w in the deflated space. w (P). */
+/* w -= U U^T w: w in the deflated space. One pass, a second only when the
+   first removed more than ~30 % of w (as orthogonalise_step). w (P). */
 static void project_out(const hvp_op *op, double *w) {
-    if (op->nu > 0) orthogonalise(op->U, op->nu - 1, op->P, w, op->uh, op->uh + op->nu);
+    if (op->nu <= 0) return;
+    double before = dot(w, w, op->P);
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < op->nu; i++) op->uh[i] = dot(op->U + (size_t)i * op->P, w, op->P);
+        subtract_rows(op->U, op->nu - 1, op->P, op->uh, w);
+        double after = dot(w, w, op->P);
+        if (after > 0.717 * 0.717 * before) break;
+        before = after;
+    }
 }
 
-/* hv = P H v with P = I - U U^T (v is orthogonal to U already). */
+/* hv = H v. Projected (P H v) by the caller after its Gram-Schmidt: the basis
+   is orthogonal to U, so the order does not change the coefficients. */
 static int apply_h(hvp_op *op, const double *v, double *hv, mlpf_error *err) {
     op->nhvp++;
-    int st = mlpf_objective_hvp(op->obj, op->x, v, hv, err);
-    if (!st) project_out(op, hv);
-    return st;
+    return mlpf_objective_hvp(op->obj, op->x, v, hv, err);
 }
 
 /* Four partial sums in a fixed order: vectorisable and deterministic. */
@@ -152,8 +163,8 @@ static int lanczos_extend(hvp_op *op, double *V, double *T, int j0, int end, int
         int st = apply_h(op, V + (size_t)j * P, w, err);
         if (st) return st;
         orthogonalise_step(V, T, m, j, P, w, h, h + m + 1);
-        /* Again against U: the basis rows carry rounding-level U parts that the
-           subtraction above brings back and the division by a small beta would
+        /* Against U last: the basis rows carry rounding-level U parts that the
+           subtraction above would bring back and the division by a small beta
            amplify step after step (seen: |U^T v| 1e-10 after 130 steps, 0.66 later). */
         project_out(op, w);
         for (int i = 0; i <= j; i++) T[(size_t)i * (size_t)m + (size_t)j] = T[(size_t)j * (size_t)m + (size_t)i] = h[i];
@@ -259,17 +270,20 @@ static mlpf_eigs_options eigs_defaults(const mlpf_eigs_options *opt, int k, size
     return o;
 }
 
-/* Top eigenvectors projected out by default before the smallest are sought
-   (mlpf_eigs_options.deflate = 0); measured in bench/README.md ("The 10
-   smallest eigenvalues"). */
-#define MLPF_EIGS_DEFLATE_DEFAULT 20
+/* Most top eigenvectors locked out by default (mlpf_eigs_options.deflate =
+   0): at the trained digits net (P = 85 002, k = 10, tol 1e-6, ncv 160) none /
+   80 took 1558 / 749 products; at P = 2410, 631 / 344 (bench/README.md, "The
+   10 smallest eigenvalues"). Each locked row costs a pass over P per product. */
+#define MLPF_EIGS_DEFLATE_DEFAULT 80
 
-/* How many top eigenvectors to project out: only for the smallest, and only
-   when the space is large beside the basis (else the basis spans most of it
-   and plain Lanczos is exact in few cycles). */
+/* Room for locked top eigenvectors: only for the smallest, only when the
+   space is large beside the basis (else the basis spans most of it and plain
+   Lanczos is exact in few cycles), and at most 128 MB of rows. */
 static int deflation_size(const mlpf_eigs_options *o, int k, mlpf_eigs_which which, size_t P) {
     int nu = o->deflate ? o->deflate : MLPF_EIGS_DEFLATE_DEFAULT;
     if (which != MLPF_EIGS_SMALLEST || nu < 0) return 0;
+    size_t cap = ((size_t)1 << 27) / (8 * P);
+    if ((size_t)nu > cap) nu = (int)cap;
     if (4 * ((size_t)nu + (size_t)o->ncv + (size_t)k) > P) return 0;
     return nu;
 }
@@ -347,13 +361,36 @@ static int lanczos_to_convergence(hvp_op *op, eigs_ws *ws, int m, int j0, const 
     }
 }
 
+/* At a restart: the top Ritz pairs of the (m, m) projection whose residual
+   meets tol |H| / (4 sqrt(ucap)), from the top down while they fit and are not
+   among the keep wanted ones, join U (locked: projected out from now on) and
+   their residuals g->rdefl, so that |R|_F <= tol |H| / 4 however many join.
+   The kept Ritz vectors and the residual direction are orthogonal to them. */
+static void lock_top(hvp_op *op, const eigs_ws *ws, int m, int keep, double beta, double hnorm,
+                     eigs_goal *g) {
+    if (g->which != MLPF_EIGS_SMALLEST || op->ucap == 0) return;
+    double lim = g->tol * hnorm / (4.0 * sqrt((double)op->ucap)), r2 = 0;
+    int t = 0;
+    while (op->nu + t < op->ucap && m - 1 - t >= keep) {
+        double r = beta * ws->Y[(size_t)(m - 1) * (size_t)m + (size_t)(m - 1 - t)];
+        if (fabs(r) > lim) break;
+        r2 += r * r;
+        t++;
+    }
+    if (t == 0) return;
+    ritz_vectors(ws->V, ws->Y, m, t, MLPF_EIGS_LARGEST, op->P, op->U + (size_t)op->nu * op->P);
+    op->nu += t;
+    g->rdefl = sqrt(g->rdefl * g->rdefl + r2);
+}
+
 /* Thick-restart Lanczos in the space orthogonal to op's U (all of R^P when
    nu = 0): the k wanted pairs of g into evals / evecs / resid, info filled
    (nconv < k when max_hvp ran out). o has its defaults; info->hnorm enters as
    the |H| estimate known so far. */
-static int eigs_run(hvp_op *op, const eigs_goal *g, const mlpf_eigs_options *o, double *evals,
+static int eigs_run(hvp_op *op, const eigs_goal *goal, const mlpf_eigs_options *o, double *evals,
                     double *evecs, double *resid, mlpf_eigs_info *info, mlpf_error *err) {
-    size_t P = op->P, dim = P - (size_t)op->nu;
+    eigs_goal gl = *goal, *g = &gl; /* g->rdefl grows as top pairs are locked */
+    size_t P = op->P, dim = P - (size_t)op->ucap;
     int m = (size_t)o->ncv > dim ? (int)dim : o->ncv, keep = g->k + (m - g->k) / 2;
     if (keep >= m) keep = m - 1;
     eigs_ws ws;
@@ -366,54 +403,23 @@ static int eigs_run(hvp_op *op, const eigs_goal *g, const mlpf_eigs_options *o, 
     for (;;) {
         st = lanczos_to_convergence(op, &ws, m, j0, g, &rng, &n, &beta, &hnorm, &nconv, err);
         /* n == dim: the basis spans the space and T holds its whole spectrum. */
-        if (st || nconv == g->k || n == (int)dim || op->nhvp + (m - keep) > o->max_hvp) break;
+        if (st || nconv == g->k || (size_t)n == P - (size_t)op->nu || op->nhvp + (m - keep) > o->max_hvp) break;
+        lock_top(op, &ws, m, keep, beta, hnorm, g);
         thick_restart(ws.V, ws.T, ws.theta, ws.Y, m, keep, beta, g->which, P, ws.tmp);
         j0 = keep;
         restarts++;
     }
     if (!st) {
-        if (n == (int)dim) {
+        if ((size_t)n == P - (size_t)op->nu) {
             beta = 0;
             nconv = count_converged(&ws, n, g->k, 0.0, g->rdefl, g->which, g->tol, &hnorm);
         }
         if (evecs) ritz_vectors(ws.V, ws.Y, n, g->k, g->which, P, ws.tmp);
         eigs_output(&ws, n, g->k, beta, g->rdefl, g->which, P, evals, evecs, resid);
-        *info = (mlpf_eigs_info){nconv, op->nhvp, restarts, hnorm};
+        *info = (mlpf_eigs_info){nconv, op->nhvp, restarts, hnorm, op->nu};
     }
     free(ws.mem);
     return st;
-}
-
-/* The nu largest eigenpairs, each to tol / (4 sqrt(nu)) (so |R|_F <= tol |H| / 4),
-   become op's U; *rdefl = |R|_F, *hnorm their largest |theta|. *mem owns U.
-   When they do not converge within their budget (20 nu + 200 products) the
-   deflation is dropped (op->nu = 0): a loose U would bound every later
-   residual from below. */
-static int deflate_top(hvp_op *op, int nu, const mlpf_eigs_options *o, double **mem, double *rdefl,
-                       double *hnorm, mlpf_error *err) {
-    size_t P = op->P, n = (size_t)nu;
-    *mem = mlpf_malloc((n * P + 4 * n) * sizeof **mem, err);
-    if (!*mem) return MLPF_ENOMEM;
-    double *U = *mem, *theta = U + n * P, *res = theta + n, *uh = res + n;
-    mlpf_eigs_options ot = {.tol = o->tol / (4.0 * sqrt((double)nu)), .seed = o->seed ^ 0x5eedU,
-                            .max_hvp = 20 * nu + 200 < o->max_hvp ? 20 * nu + 200 : o->max_hvp};
-    ot = eigs_defaults(&ot, nu, P);
-    eigs_goal g = {nu, MLPF_EIGS_LARGEST, ot.tol, 0.0};
-    mlpf_eigs_info ti = {0};
-    int st = eigs_run(op, &g, &ot, theta, U, res, &ti, err);
-    if (st || ti.nconv < nu) {
-        free(*mem);
-        *mem = NULL;
-        return st;
-    }
-    double r2 = 0;
-    for (int i = 0; i < nu; i++) r2 += res[i] * res[i];
-    *rdefl = sqrt(r2);
-    *hnorm = ti.hnorm;
-    op->U = U;
-    op->nu = nu;
-    op->uh = uh;
-    return MLPF_OK;
 }
 
 int mlpf_hessian_eigs(const mlpf_objective *obj, const double *x, int k, mlpf_eigs_which which,
@@ -424,14 +430,16 @@ int mlpf_hessian_eigs(const mlpf_objective *obj, const double *x, int k, mlpf_ei
     if (st) return st;
     size_t P = obj->ops.nparams;
     o = eigs_defaults(opt, k, P);
-    hvp_op op = {obj, x, P, 0, NULL, 0, NULL};
-    double *defl = NULL;
+    hvp_op op = {obj, x, P, 0, NULL, 0, deflation_size(&o, k, which, P), NULL};
     eigs_goal g = {k, which, o.tol, 0.0};
     mlpf_eigs_info out = {0};
-    int nu = deflation_size(&o, k, which, P);
-    if (nu > 0) st = deflate_top(&op, nu, &o, &defl, &g.rdefl, &out.hnorm, err);
-    if (!st) st = eigs_run(&op, &g, &o, evals, evecs, resid, &out, err);
-    free(defl);
+    if (op.ucap > 0) {
+        op.U = mlpf_malloc(((size_t)op.ucap * P + 2 * (size_t)op.ucap) * sizeof *op.U, err);
+        if (!op.U) return MLPF_ENOMEM;
+        op.uh = op.U + (size_t)op.ucap * P;
+    }
+    st = eigs_run(&op, &g, &o, evals, evecs, resid, &out, err);
+    free(op.U);
     if (st) return st;
     if (info) *info = out;
     if (out.nconv < k)
@@ -504,7 +512,7 @@ int mlpf_hessian_slq(const mlpf_objective *obj, const double *x, int nprobes, in
     int m = (size_t)steps > P ? (int)P : steps;
     eigs_ws ws;
     if (eigs_alloc(m, P, &ws, err)) return MLPF_ENOMEM;
-    hvp_op op = {obj, x, P, 0, NULL, 0, NULL};
+    hvp_op op = {obj, x, P, 0, NULL, 0, 0, NULL};
     mlpf_rng rng;
     mlpf_rng_seed(&rng, seed);
     for (int s = 0; s < nprobes && !st; s++) {
