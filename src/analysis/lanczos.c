@@ -42,6 +42,7 @@ typedef struct {
 } hvp_op;
 
 static double dot(const double *a, const double *b, size_t n);
+static void dot_rows(const double *V, int j, size_t P, const double *w, double *c);
 static void subtract_rows(const double *V, int j, size_t P, const double *c, double *w);
 
 /* w -= U U^T w: w in the deflated space. One pass, a second only when the
@@ -50,7 +51,7 @@ static void project_out(const hvp_op *op, double *w) {
     if (op->nu <= 0) return;
     double before = dot(w, w, op->P);
     for (int pass = 0; pass < 2; pass++) {
-        for (int i = 0; i < op->nu; i++) op->uh[i] = dot(op->U + (size_t)i * op->P, w, op->P);
+        dot_rows(op->U, op->nu - 1, op->P, w, op->uh);
         subtract_rows(op->U, op->nu - 1, op->P, op->uh, w);
         double after = dot(w, w, op->P);
         if (after > 0.717 * 0.717 * before) break;
@@ -79,6 +80,30 @@ static double dot(const double *a, const double *b, size_t n) {
     return (s0 + s1) + (s2 + s3);
 }
 
+/* c[i] = V[i] . w for i = 0..j, four rows per sweep over w (w is read a
+   quarter as often; each c[i] is summed in dot's fixed order). V (j + 1, P). */
+static void dot_rows(const double *V, int j, size_t P, const double *w, double *c) {
+    int i = 0;
+    for (; i + 4 <= j + 1; i += 4) {
+        const double *v0 = V + (size_t)i * P, *v1 = v0 + P, *v2 = v1 + P, *v3 = v2 + P;
+        double s[4][4] = {{0}};
+        size_t q = 0;
+        for (; q + 4 <= P; q += 4)
+            for (int t = 0; t < 4; t++) {
+                s[0][t] += v0[q + (size_t)t] * w[q + (size_t)t];
+                s[1][t] += v1[q + (size_t)t] * w[q + (size_t)t];
+                s[2][t] += v2[q + (size_t)t] * w[q + (size_t)t];
+                s[3][t] += v3[q + (size_t)t] * w[q + (size_t)t];
+            }
+        for (; q < P; q++) {
+            s[0][0] += v0[q] * w[q]; s[1][0] += v1[q] * w[q];
+            s[2][0] += v2[q] * w[q]; s[3][0] += v3[q] * w[q];
+        }
+        for (int r = 0; r < 4; r++) c[i + r] = (s[r][0] + s[r][1]) + (s[r][2] + s[r][3]);
+    }
+    for (; i <= j; i++) c[i] = dot(V + (size_t)i * P, w, P);
+}
+
 /* w -= V[0..j]^T c, four rows per sweep over w (memory traffic, not flops,
    bounds this at large P). V (j + 1, P), c (j + 1). */
 static void subtract_rows(const double *V, int j, size_t P, const double *c, double *w) {
@@ -100,7 +125,7 @@ static void subtract_rows(const double *V, int j, size_t P, const double *c, dou
 static void orthogonalise(const double *V, int j, size_t P, double *w, double *h, double *c) {
     for (int i = 0; i <= j; i++) h[i] = 0;
     for (int pass = 0; pass < 2; pass++) {
-        for (int i = 0; i <= j; i++) c[i] = dot(V + (size_t)i * P, w, P);
+        dot_rows(V, j, P, w, c);
         subtract_rows(V, j, P, c, w);
         for (int i = 0; i <= j; i++) h[i] += c[i];
     }
@@ -127,7 +152,7 @@ static void orthogonalise_step(const double *V, const double *T, int m, int j, s
     for (size_t q = 0; q < P; q++) w[q] -= h[j] * vj[q];
     double before = dot(w, w, P);
     for (int pass = 0; pass < 2; pass++) {
-        for (int i = 0; i <= j; i++) c[i] = dot(V + (size_t)i * P, w, P);
+        dot_rows(V, j, P, w, c);
         subtract_rows(V, j, P, c, w);
         for (int i = 0; i <= j; i++) h[i] += c[i];
         double after = dot(w, w, P);
