@@ -124,9 +124,10 @@ def bench_eigs(net, x):
             ok = "NOT converged in 3000 HVPs"
         dt = time.process_time() - t0
         print("2. 10 smallest eigenvalues at P = %d, tol %g: %.1f s CPU (goal <= 60 s), %s, "
-              "%d HVPs, %d restarts, max residual / |H| %.1e (|H| ~ %.4g)"
-              % (net.nparams, tol, dt, ok, info["nhvp"], info["restarts"],
-                 info["residuals"].max() / info["hnorm"], info["hnorm"]))
+              "%d HVPs, %d restarts, %d top eigenvectors locked out, max residual / |H| %.1e "
+              "(|H| ~ %.4g)" % (net.nparams, tol, dt, ok, info["nhvp"], info["restarts"],
+                                info["ndeflated"], info["residuals"].max() / info["hnorm"],
+                                info["hnorm"]))
         print("   ", np.array2string(info.get("values", ev), precision=6))
 
 

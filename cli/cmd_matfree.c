@@ -63,7 +63,8 @@ static int spectrum_k_run(const cli_args *a, const mlpf_objective *obj, const do
         cli_json_number(lo, sizeof lo, ev[0]);
         cli_json_number(hi, sizeof hi, ev[k - 1]);
         cli_json_number(rm, sizeof rm, rmax);
-        printf("{\"min\": %s, \"max\": %s, \"nhvp\": %d, \"max_residual\": %s}\n", lo, hi, info.nhvp, rm);
+        printf("{\"min\": %s, \"max\": %s, \"nhvp\": %d, \"max_residual\": %s, \"ndeflated\": %d}\n", lo, hi,
+               info.nhvp, rm, info.ndeflated);
     }
     free(ev); free(res); free(rows);
     return rc;

@@ -891,6 +891,10 @@ typedef struct {
     int max_hvp;     /* most Hessian-vector products; 0: max(20000, 50 ncv) */
     double tol;      /* residual bound |H y - theta y| <= tol * |H|; 0: 1e-8 */
     uint64_t seed;   /* of the start vector (every seed, 0 too, is valid) */
+    int deflate;     /* smallest only: up to `deflate` top eigenvectors, once converged
+                        (at a restart), are locked out of the later products (fewer
+                        products; see mlpf_hessian_eigs); 0: 80, -1: none.
+                        None when 4 (deflate + ncv + k) > P */
 } mlpf_eigs_options;
 
 typedef struct {
@@ -898,10 +902,15 @@ typedef struct {
     int nhvp;        /* Hessian-vector products used */
     int restarts;
     double hnorm;    /* the estimate of |H| (largest |Ritz value| seen) tol refers to */
+    int ndeflated;   /* top eigenvectors locked out (at most opt->deflate) */
 } mlpf_eigs_info;
 
 /* The k smallest (or largest) eigenvalues of H(x), ascending, by thick-restart
-   Lanczos with full reorthogonalisation on Hessian-vector products. Accuracy:
+   Lanczos with full reorthogonalisation on Hessian-vector products; for the
+   smallest, top eigenvectors converged at a restart (up to opt->deflate) are
+   locked out and the search continues in their orthogonal complement (resid
+   then includes their residuals in quadrature, still a bound of
+   |H y - theta y|). Accuracy:
    each returned pair has resid[i] = |H y_i - theta_i y_i| and an eigenvalue of H
    within resid[i] of theta_i; all k met tol unless MLPF_ENUMERIC (not converged
    in max_hvp products: the best estimates are still returned). evecs (k, P)

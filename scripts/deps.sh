@@ -2,7 +2,7 @@
 # Installs the Debian packages mlpflow needs when they are missing (as root),
 # otherwise names them and stops. With arguments: those packages instead (the
 # fuzzing build's clang, say: scripts/fuzz_deps.sh).
-PKGS="gcc make pkg-config libopenblas-openmp-dev liblapacke-dev libsundials-dev libnlopt-dev libcjson-dev python3 python3-numpy python3-pytest python3-matplotlib python3-sphinx valgrind libsqlite3-dev libopenmpi-dev openmpi-bin python3-pandas python3-sklearn python3-torch"
+PKGS="gcc make pkg-config libopenblas-openmp-dev liblapacke-dev libsundials-dev libnlopt-dev libcjson-dev python3 python3-numpy python3-pytest python3-matplotlib python3-sphinx valgrind libsqlite3-dev libopenmpi-dev openmpi-bin python3-pandas python3-sklearn python3-torch libarpack2-dev"
 [ $# -gt 0 ] && PKGS="$*"
 missing=""
 for p in $PKGS; do

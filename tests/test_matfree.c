@@ -229,19 +229,84 @@ static void test_hvp_many_slabs(void) {
     mlpf_net_free(net);
 }
 
-/* 20 -> 90 tanh -> 3 linear on 120 samples: P = 2163. */
-static mlpf_objective *wide_objective(mlpf_net **netp, double **xp) {
+/* 20 -> 90 tanh -> 3 linear on 120 samples: P = 2163 (threads: 0 = OpenMP's default). */
+static mlpf_objective *wide_objective_on(int threads, mlpf_net **netp, double **xp) {
     mlpf_error err;
     size_t N = 120;
     mlpf_net *net = mlpf_net_create(20, &err);
     mlpf_net_add_layer(net, 90, "tanh", 1, &err);
     mlpf_net_add_layer(net, 3, "identity", 1, &err);
     double *in = random_vec(N * 20, 41, 1.0), *t = random_vec(N * 3, 42, 1.0);
-    mlpf_objective *obj = mlpf_objective_finite(net, N, in, t, 3, NULL, NULL, &err);
+    mlpf_finite_options fo = {.loss = MLPF_LOSS_MSE, .threads = threads};
+    mlpf_objective *obj = mlpf_objective_finite(net, N, in, t, 3, NULL, &fo, &err);
     free(in); free(t);
     *netp = net;
     *xp = random_vec(mlpf_net_nparams(net), 43, 0.3);
     return obj;
+}
+
+static mlpf_objective *wide_objective(mlpf_net **netp, double **xp) {
+    return wide_objective_on(0, netp, xp);
+}
+
+/* max_i |H y_i - lam_i y_i| - res_i over k pairs (<= rounding: the reported
+   residuals bound the true ones). */
+static double residual_excess(const mlpf_objective *obj, const double *x, size_t P, int k, const double *lam,
+                             const double *vec, const double *res) {
+    mlpf_error err;
+    double *hv = malloc(P * sizeof *hv), worst = 0;
+    for (int i = 0; i < k; i++) {
+        CHECK_OK(mlpf_objective_hvp(obj, x, vec + (size_t)i * P, hv, &err), &err);
+        double r = 0;
+        for (size_t q = 0; q < P; q++) r += pow(hv[q] - lam[i] * vec[(size_t)i * P + q], 2);
+        worst = fmax(worst, sqrt(r) - res[i]);
+    }
+    free(hv);
+    return worst;
+}
+
+/* Locking converged top eigenvectors out at restarts (the default for
+   "smallest") changes the products, not the answer: the same 8 smallest as
+   without deflation and as dense eigh, reported residuals that bound the true
+   ones, and the same bits on 1 and 3 threads. */
+static void test_eigs_deflation(void) {
+    mlpf_error err;
+    mlpf_net *net1, *net3;
+    double *x, *x3;
+    mlpf_objective *obj = wide_objective_on(1, &net1, &x), *obj3 = wide_objective_on(3, &net3, &x3);
+    size_t P = mlpf_net_nparams(net1);
+    double *H = malloc(P * P * sizeof *H), *ev = malloc(P * sizeof *ev);
+    CHECK_OK(mlpf_objective_eval(obj, x, NULL, NULL, H, &err), &err);
+    CHECK_OK(mlpf_spectrum(H, P, ev, NULL, &err), &err);
+    enum { K = 8 };
+    double lam[3][K], res[3][K], *vec[3];
+    mlpf_eigs_info info[3];
+    const int deflate[3] = {-1, 30, 30};
+    for (int r = 0; r < 3; r++) {
+        vec[r] = malloc(K * P * sizeof *vec[r]);
+        mlpf_eigs_options o = {.ncv = 60, .tol = 1e-8, .deflate = deflate[r]}; /* restarts: locking */
+        CHECK_OK(mlpf_hessian_eigs(r < 2 ? obj : obj3, x, K, MLPF_EIGS_SMALLEST, &o, lam[r], vec[r], res[r],
+                                   &info[r], &err), &err);
+        for (int i = 0; i < K; i++) {
+            CHECK(res[r][i] <= 1e-8 * info[r].hnorm, "deflate %d: residual %g", deflate[r], res[r][i]);
+            CHECK_CLOSE(lam[r][i], ev[i], 1e-10 * info[r].hnorm, 0, "deflate %d: eigenvalue %d", deflate[r], i);
+        }
+        double excess = residual_excess(obj, x, P, K, lam[r], vec[r], res[r]);
+        CHECK(excess <= 1e-12 * info[r].hnorm, "deflate %d: a true residual exceeds the reported one by %g",
+              deflate[r], excess);
+    }
+    printf("eigs P=%zu k=%d smallest, tol 1e-8, ncv 60: %d HVPs without deflation, %d with %d top "
+           "eigenvectors locked out\n", P, K, info[0].nhvp, info[1].nhvp, info[1].ndeflated);
+    CHECK(info[0].ndeflated == 0 && info[1].ndeflated > 0 && info[1].ndeflated <= 30 && info[1].restarts > 0,
+          "locked %d and %d top eigenvectors (%d restarts)", info[0].ndeflated, info[1].ndeflated, info[1].restarts);
+    CHECK(!memcmp(lam[1], lam[2], sizeof lam[1]) && !memcmp(vec[1], vec[2], K * P * sizeof *vec[1]) &&
+          info[1].nhvp == info[2].nhvp, "1 and 3 threads give different eigenpairs");
+    mlpf_eigs_options bad = {.deflate = -2};
+    CHECK(mlpf_hessian_eigs(obj, x, 2, MLPF_EIGS_SMALLEST, &bad, lam[0], NULL, NULL, NULL, &err) == MLPF_EINVAL &&
+          strstr(err.msg, "deflate = -2"), "%s", err.msg);
+    for (int r = 0; r < 3; r++) free(vec[r]);
+    free(H); free(ev); free(x); free(x3);
+    mlpf_objective_free(obj); mlpf_objective_free(obj3); mlpf_net_free(net1); mlpf_net_free(net3);
 }
 
 static void test_eigs_vs_dense(void) {
@@ -596,6 +661,7 @@ int main(void) {
     test_hvp_threads();
     test_hvp_many_slabs();
     test_eigs_vs_dense();
+    test_eigs_deflation();
     test_top1_vs_power();
     test_slq_full();
     test_dense_guard();

@@ -24,11 +24,13 @@ __all__ = ["hvp", "hessian_spectrum", "hessian_trace", "hessian_density", "hessi
 
 
 class mlpf_eigs_options(ctypes.Structure):
-    _fields_ = [("ncv", c_int), ("max_hvp", c_int), ("tol", c_double), ("seed", c_uint64)]
+    _fields_ = [("ncv", c_int), ("max_hvp", c_int), ("tol", c_double), ("seed", c_uint64),
+                ("deflate", c_int)]
 
 
 class mlpf_eigs_info(ctypes.Structure):
-    _fields_ = [("nconv", c_int), ("nhvp", c_int), ("restarts", c_int), ("hnorm", c_double)]
+    _fields_ = [("nconv", c_int), ("nhvp", c_int), ("restarts", c_int), ("hnorm", c_double),
+                ("ndeflated", c_int)]
 
 
 _lib.bind("mlpf_objective_hvp", c_int, [OBJP, DP, DP, DP, ERRP])
@@ -124,7 +126,7 @@ def hvp(net, x, v, regularized=False):
 
 
 def hessian_spectrum(net, x, regularized=False, vectors=True, k=None, which="smallest",
-                     tol=1e-8, ncv=0, max_hvp=0, seed=0, info=None):
+                     tol=1e-8, ncv=0, max_hvp=0, seed=0, info=None, deflate=0):
     """Hessian eigenvalues (ascending) and eigenvectors as columns.
 
     ``k=None``: the whole spectrum from the dense Hessian (an error naming this function's
@@ -134,7 +136,10 @@ def hessian_spectrum(net, x, regularized=False, vectors=True, k=None, which="sma
     Pass a dict as ``info`` to receive nconv, nhvp, restarts, hnorm, the residuals and the
     values (also when not all converged and an Error is raised: the best estimates, each
     still within its residual of an eigenvalue and, for "smallest", the i-th >= the i-th
-    smallest eigenvalue).
+    smallest eigenvalue). For "smallest", up to ``deflate`` top eigenvectors (0: 80, -1: none),
+    once converged at a restart, are locked out of the later products, which cuts the
+    products on network Hessians (large outliers above the bulk: 1558 -> 749 at the trained
+    digits net, P = 85 002); the residuals include theirs (info["ndeflated"]: how many).
 
     Example::
 
@@ -156,7 +161,7 @@ def hessian_spectrum(net, x, regularized=False, vectors=True, k=None, which="sma
     P = net.nparams
     ev, res = np.empty(k), np.empty(k)
     V = np.empty((k, P)) if vectors else None
-    opt = mlpf_eigs_options(int(ncv), int(max_hvp), float(tol), int(seed))
+    opt = mlpf_eigs_options(int(ncv), int(max_hvp), float(tol), int(seed), int(deflate))
     inf = mlpf_eigs_info()
     err = core._err()
     st = _lib.need("mlpf_hessian_eigs")(obj, core._ptr(x), k, 0 if which == "smallest" else 1,
@@ -165,6 +170,7 @@ def hessian_spectrum(net, x, regularized=False, vectors=True, k=None, which="sma
                                         byref(inf), byref(err))
     if info is not None:
         info.update(nconv=inf.nconv, nhvp=inf.nhvp, restarts=inf.restarts, hnorm=inf.hnorm,
+                    ndeflated=inf.ndeflated,
                     residuals=res.copy(), values=ev.copy())
     _lib.check(st, err)
     return ev, (V.T.copy() if V is not None else None)

@@ -85,6 +85,29 @@ def test_spectrum_k_matches_eigh(which):
     assert np.allclose(evd, dense)
 
 
+def test_smallest_with_top_eigenvectors_locked_out():
+    """deflate: converged top eigenvectors leave the Krylov space at restarts; the answer
+    (dense eigh's 5 smallest, true residuals within the reported ones) does not change."""
+    rng = np.random.default_rng(7)
+    X, Y = rng.standard_normal((80, 8)), rng.standard_normal((80, 3))
+    net = mf.Net(layers=[(40, "tanh", True), (3, "identity", True)], input=X, target=Y)
+    x = 0.5 * rng.standard_normal(net.nparams)
+    H = mf.hessian(net, x)
+    dense = np.linalg.eigvalsh(H)
+    runs = {}
+    for deflate in (-1, 20):
+        info = {}
+        ev, V = mf.hessian_spectrum(net, x, k=5, which="smallest", ncv=40, tol=1e-10,
+                                    deflate=deflate, info=info)
+        assert np.allclose(ev, dense[:5], atol=1e-9 * info["hnorm"], rtol=0)
+        true = np.linalg.norm(H @ V - V * ev, axis=0)
+        assert np.all(true <= info["residuals"] + 1e-12 * info["hnorm"])
+        runs[deflate] = info
+    assert runs[-1]["ndeflated"] == 0 and 0 < runs[20]["ndeflated"] <= 20
+    with pytest.raises(mf.Error, match="deflate = -3"):
+        mf.hessian_spectrum(net, x, k=2, deflate=-3)
+
+
 def test_trace_and_density():
     rng = np.random.default_rng(4)
     net = _net(rng, [(12, "sigmoid", True), (2, "identity", True)], 4)

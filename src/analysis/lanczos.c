@@ -9,7 +9,22 @@
    (Wu & Simon's thick restart; T becomes diagonal plus one coupling row, and
    the next Gram-Schmidt column fills that row in). The extra O(P ncv) work per
    step is small beside a Hessian-vector product. Sums run in plain loops in a
-   fixed order, so results do not depend on the BLAS thread count. */
+   fixed order, so results do not depend on the BLAS thread count.
+
+   The smallest eigenvalues are sought with the top of the spectrum locked
+   out: Lanczos needs about sqrt(spread / gap) products per eigenvalue, the
+   spread being lambda_max - lambda_min, and a network's Hessian has large
+   outliers above a bulk (the digits net: lambda_1 = 4.19, lambda_21 = 0.19,
+   lambda_41 = 0.083). The top Ritz pairs converge first, in the same basis:
+   at each restart those converged to tol / (4 sqrt(deflate)) join U and are
+   projected out of every later product, so the later cycles work in U's
+   orthogonal complement, where the spread is lambda_{nu+1} - lambda_min. A
+   run that converges in its first cycle locks nothing and costs the same.
+   What it costs in accuracy, exactly: for y orthogonal to U,
+   |H y - theta y|^2 = |P(H y - theta y)|^2 + |R^T y|^2 with R = H U - U Theta,
+   so the reported residual adds |R|_F (<= tol |H| / 4) in quadrature and
+   stays a bound of the true one. Rayleigh-Ritz of H on a subspace still
+   interlaces: theta_i >= lambda_i. */
 #include "internal.h"
 
 #include <lapacke.h>
@@ -21,8 +36,31 @@ typedef struct {
     const double *x;
     size_t P;
     int nhvp;
+    double *U;       /* (ucap, P): rows 0..nu-1 orthonormal, projected out of every product */
+    int nu, ucap;    /* locked rows, room (0: no deflation) */
+    double *uh;      /* (2 ucap) scratch of the projection */
 } hvp_op;
 
+static double dot(const double *a, const double *b, size_t n);
+static void dot_rows(const double *V, int j, size_t P, const double *w, double *c);
+static void subtract_rows(const double *V, int j, size_t P, const double *c, double *w);
+
+/* w -= U U^T w: w in the deflated space. One pass, a second only when the
+   first removed more than ~30 % of w (as orthogonalise_step). w (P). */
+static void project_out(const hvp_op *op, double *w) {
+    if (op->nu <= 0) return;
+    double before = dot(w, w, op->P);
+    for (int pass = 0; pass < 2; pass++) {
+        dot_rows(op->U, op->nu - 1, op->P, w, op->uh);
+        subtract_rows(op->U, op->nu - 1, op->P, op->uh, w);
+        double after = dot(w, w, op->P);
+        if (after > 0.717 * 0.717 * before) break;
+        before = after;
+    }
+}
+
+/* hv = H v. Projected (P H v) by the caller after its Gram-Schmidt: the basis
+   is orthogonal to U, so the order does not change the coefficients. */
 static int apply_h(hvp_op *op, const double *v, double *hv, mlpf_error *err) {
     op->nhvp++;
     return mlpf_objective_hvp(op->obj, op->x, v, hv, err);
@@ -40,6 +78,30 @@ static double dot(const double *a, const double *b, size_t n) {
     }
     for (; i < n; i++) s0 += a[i] * b[i];
     return (s0 + s1) + (s2 + s3);
+}
+
+/* c[i] = V[i] . w for i = 0..j, four rows per sweep over w (w is read a
+   quarter as often; each c[i] is summed in dot's fixed order). V (j + 1, P). */
+static void dot_rows(const double *V, int j, size_t P, const double *w, double *c) {
+    int i = 0;
+    for (; i + 4 <= j + 1; i += 4) {
+        const double *v0 = V + (size_t)i * P, *v1 = v0 + P, *v2 = v1 + P, *v3 = v2 + P;
+        double s[4][4] = {{0}};
+        size_t q = 0;
+        for (; q + 4 <= P; q += 4)
+            for (int t = 0; t < 4; t++) {
+                s[0][t] += v0[q + (size_t)t] * w[q + (size_t)t];
+                s[1][t] += v1[q + (size_t)t] * w[q + (size_t)t];
+                s[2][t] += v2[q + (size_t)t] * w[q + (size_t)t];
+                s[3][t] += v3[q + (size_t)t] * w[q + (size_t)t];
+            }
+        for (; q < P; q++) {
+            s[0][0] += v0[q] * w[q]; s[1][0] += v1[q] * w[q];
+            s[2][0] += v2[q] * w[q]; s[3][0] += v3[q] * w[q];
+        }
+        for (int r = 0; r < 4; r++) c[i + r] = (s[r][0] + s[r][1]) + (s[r][2] + s[r][3]);
+    }
+    for (; i <= j; i++) c[i] = dot(V + (size_t)i * P, w, P);
 }
 
 /* w -= V[0..j]^T c, four rows per sweep over w (memory traffic, not flops,
@@ -63,17 +125,48 @@ static void subtract_rows(const double *V, int j, size_t P, const double *c, dou
 static void orthogonalise(const double *V, int j, size_t P, double *w, double *h, double *c) {
     for (int i = 0; i <= j; i++) h[i] = 0;
     for (int pass = 0; pass < 2; pass++) {
-        for (int i = 0; i <= j; i++) c[i] = dot(V + (size_t)i * P, w, P);
+        dot_rows(V, j, P, w, c);
         subtract_rows(V, j, P, c, w);
         for (int i = 0; i <= j; i++) h[i] += c[i];
     }
 }
 
-/* A seeded random unit vector orthogonal to V[0..j-1] (j may be 0): v (P). */
-static void random_unit(mlpf_rng *rng, const double *V, int j, size_t P, double *v, double *h,
-                        double *c) {
+/* One Lanczos step's w = H v_j made orthogonal to V[0..j] with h = the total
+   coefficients (T's column j). The couplings already known (T[i][j], i < j:
+   beta v_{j-1} in a plain step, the restart row after a thick restart) and
+   alpha come off first; then one classical Gram-Schmidt pass over the whole
+   basis, repeated only when it removed more than ~30 % of what was left
+   (Daniel-Gragg-Kaufman-Stewart; ARPACK's dsaitr uses the same 0.717): one pass
+   is then orthogonal to rounding. Twice unconditionally cost twice the basis
+   traffic, ~40 % of a step at P = 85 002, ncv 160. T (m, m), h and c (j + 1). */
+static void orthogonalise_step(const double *V, const double *T, int m, int j, size_t P, double *w,
+                               double *h, double *c) {
+    const double *vj = V + (size_t)j * P;
+    for (int i = 0; i < j; i++) {
+        h[i] = T[(size_t)i * (size_t)m + (size_t)j];
+        if (h[i] == 0) continue;
+        const double *vi = V + (size_t)i * P;
+        for (size_t q = 0; q < P; q++) w[q] -= h[i] * vi[q];
+    }
+    h[j] = dot(vj, w, P);
+    for (size_t q = 0; q < P; q++) w[q] -= h[j] * vj[q];
+    double before = dot(w, w, P);
+    for (int pass = 0; pass < 2; pass++) {
+        dot_rows(V, j, P, w, c);
+        subtract_rows(V, j, P, c, w);
+        for (int i = 0; i <= j; i++) h[i] += c[i];
+        double after = dot(w, w, P);
+        if (after > 0.717 * 0.717 * before) break;
+        before = after;
+    }
+}
+
+/* A seeded random unit vector orthogonal to op's U and to V[0..j-1] (j may be 0): v (P). */
+static void random_unit(const hvp_op *op, mlpf_rng *rng, const double *V, int j, size_t P, double *v,
+                        double *h, double *c) {
     for (;;) {
         for (size_t q = 0; q < P; q++) v[q] = mlpf_rng_normal(rng);
+        project_out(op, v);
         if (j > 0) orthogonalise(V, j - 1, P, v, h, c);
         double n = sqrt(dot(v, v, P));
         if (n > 1e-8 * sqrt((double)P)) {
@@ -94,7 +187,11 @@ static int lanczos_extend(hvp_op *op, double *V, double *T, int j0, int end, int
     for (int j = j0; j < end; j++) {
         int st = apply_h(op, V + (size_t)j * P, w, err);
         if (st) return st;
-        orthogonalise(V, j, P, w, h, h + m + 1);
+        orthogonalise_step(V, T, m, j, P, w, h, h + m + 1);
+        /* Against U last: the basis rows carry rounding-level U parts that the
+           subtraction above would bring back and the division by a small beta
+           amplify step after step (seen: |U^T v| 1e-10 after 130 steps, 0.66 later). */
+        project_out(op, w);
         for (int i = 0; i <= j; i++) T[(size_t)i * (size_t)m + (size_t)j] = T[(size_t)j * (size_t)m + (size_t)i] = h[i];
         if (fabs(h[j]) > *hnorm) *hnorm = fabs(h[j]);
         double b = sqrt(dot(w, w, P));
@@ -103,7 +200,7 @@ static int lanczos_extend(hvp_op *op, double *V, double *T, int j0, int end, int
             for (size_t q = 0; q < P; q++) next[q] = w[q] / b;
         } else {
             b = 0;
-            if ((size_t)j + 1 < P) random_unit(rng, V, j + 1, P, next, h, h + m + 1);
+            if ((size_t)j + 1 < P - (size_t)op->nu) random_unit(op, rng, V, j + 1, P, next, h, h + m + 1);
         }
         if (j + 1 < m) T[(size_t)(j + 1) * (size_t)m + (size_t)j] = T[(size_t)j * (size_t)m + (size_t)(j + 1)] = b;
         *beta = b;
@@ -126,17 +223,24 @@ static int wanted(int i, int m, mlpf_eigs_which which) {
     return which == MLPF_EIGS_SMALLEST ? i : m - 1 - i;
 }
 
-/* Vout (n, P) = Y[:, sel]^T V (m, P), sel the n most wanted columns. */
+/* Vout (n, P) = Y[:, sel]^T V (m, P), sel the n most wanted columns. In
+   blocks of 256 columns of V, so that each block (m x 2 KB) stays in cache for
+   all n outputs: unblocked, a restart at P = 85 002, m = 160, n = 85 read V
+   85 times (9 GB). Each entry's sum still runs over j = 0, 1, ... in order. */
 static void ritz_vectors(const double *V, const double *Y, int m, int n, mlpf_eigs_which which,
                          size_t P, double *Vout) {
-    for (int r = 0; r < n; r++) {
-        int c = wanted(r, m, which);
-        double *out = Vout + (size_t)r * P;
-        memset(out, 0, P * sizeof *out);
-        for (int j = 0; j < m; j++) {
-            double y = Y[(size_t)j * (size_t)m + (size_t)c];
-            const double *vj = V + (size_t)j * P;
-            for (size_t q = 0; q < P; q++) out[q] += y * vj[q];
+    enum { BLOCK = 256 };
+    for (size_t q0 = 0; q0 < P; q0 += BLOCK) {
+        size_t q1 = q0 + BLOCK < P ? q0 + BLOCK : P;
+        for (int r = 0; r < n; r++) {
+            int c = wanted(r, m, which);
+            double *out = Vout + (size_t)r * P;
+            for (size_t q = q0; q < q1; q++) out[q] = 0;
+            for (int j = 0; j < m; j++) {
+                double y = Y[(size_t)j * (size_t)m + (size_t)c];
+                const double *vj = V + (size_t)j * P;
+                for (size_t q = q0; q < q1; q++) out[q] += y * vj[q];
+            }
         }
     }
 }
@@ -165,9 +269,9 @@ static int eigs_check(const mlpf_objective *obj, const double *x, int k, mlpf_ei
         return mlpf_fail(err, MLPF_EINVAL, "hessian_eigs: k = %d, need 1 <= k <= P = %zu", k, P);
     if (which != MLPF_EIGS_SMALLEST && which != MLPF_EIGS_LARGEST)
         return mlpf_fail(err, MLPF_EINVAL, "hessian_eigs: which = %d, need MLPF_EIGS_SMALLEST or MLPF_EIGS_LARGEST", (int)which);
-    if (o->ncv < 0 || o->max_hvp < 0 || !(o->tol >= 0) || !(o->tol < 1))
-        return mlpf_fail(err, MLPF_EINVAL, "hessian_eigs: options ncv = %d, max_hvp = %d must be >= 0 and tol = %g in [0, 1)",
-                         o->ncv, o->max_hvp, o->tol);
+    if (o->ncv < 0 || o->max_hvp < 0 || !(o->tol >= 0) || !(o->tol < 1) || o->deflate < -1)
+        return mlpf_fail(err, MLPF_EINVAL, "hessian_eigs: options ncv = %d, max_hvp = %d must be >= 0, "
+                         "tol = %g in [0, 1) and deflate = %d >= -1", o->ncv, o->max_hvp, o->tol, o->deflate);
     return mlpf_objective_check_call(obj, x, NULL, 0, err);
 }
 
@@ -191,6 +295,24 @@ static mlpf_eigs_options eigs_defaults(const mlpf_eigs_options *opt, int k, size
     return o;
 }
 
+/* Most top eigenvectors locked out by default (mlpf_eigs_options.deflate =
+   0): at the trained digits net (P = 85 002, k = 10, tol 1e-6, ncv 160) none /
+   80 took 1558 / 749 products; at P = 2410, 631 / 344 (bench/README.md, "The
+   10 smallest eigenvalues"). Each locked row costs a pass over P per product. */
+#define MLPF_EIGS_DEFLATE_DEFAULT 80
+
+/* Room for locked top eigenvectors: only for the smallest, only when the
+   space is large beside the basis (else the basis spans most of it and plain
+   Lanczos is exact in few cycles), and at most 128 MB of rows. */
+static int deflation_size(const mlpf_eigs_options *o, int k, mlpf_eigs_which which, size_t P) {
+    int nu = o->deflate ? o->deflate : MLPF_EIGS_DEFLATE_DEFAULT;
+    if (which != MLPF_EIGS_SMALLEST || nu < 0) return 0;
+    size_t cap = ((size_t)1 << 27) / (8 * P);
+    if ((size_t)nu > cap) nu = (int)cap;
+    if (4 * ((size_t)nu + (size_t)o->ncv + (size_t)k) > P) return 0;
+    return nu;
+}
+
 typedef struct {
     double *V, *T, *Y, *theta, *w, *h, *tmp, *mem;
 } eigs_ws;
@@ -210,49 +332,119 @@ static int eigs_alloc(int m, size_t P, eigs_ws *ws, mlpf_error *err) {
     return MLPF_OK;
 }
 
-/* Copies the k wanted pairs out (ascending) with their residuals. */
-static void eigs_output(const eigs_ws *ws, int m, int k, double beta, mlpf_eigs_which which, size_t P,
-                        double *evals, double *evecs, double *resid) {
+/* Copies the k wanted pairs out (ascending) with their residuals, rdefl (the
+   deflated pairs' |R|_F) added in quadrature. */
+static void eigs_output(const eigs_ws *ws, int m, int k, double beta, double rdefl, mlpf_eigs_which which,
+                        size_t P, double *evals, double *evecs, double *resid) {
     for (int r = 0; r < k; r++) {
         int pos = which == MLPF_EIGS_SMALLEST ? r : k - 1 - r; /* ascending output */
         int c = wanted(r, m, which);
         evals[pos] = ws->theta[c];
-        if (resid) resid[pos] = fabs(beta * ws->Y[(size_t)(m - 1) * (size_t)m + (size_t)c]);
+        if (resid) resid[pos] = hypot(beta * ws->Y[(size_t)(m - 1) * (size_t)m + (size_t)c], rdefl);
         if (evecs) memcpy(evecs + (size_t)pos * P, ws->tmp + (size_t)r * P, P * sizeof *evecs);
     }
 }
 
-/* Wanted pairs whose Lanczos residual |beta y[n-1]| meets tol |H| in the
-   (n, n) projection held by ws; raises hnorm to the largest |Ritz value|. */
-static int count_converged(const eigs_ws *ws, int n, int k, double beta, mlpf_eigs_which which,
-                           double tol, double *hnorm) {
+/* Wanted pairs whose residual bound hypot(beta y[n-1], rdefl) meets tol |H|
+   in the (n, n) projection held by ws; raises hnorm to the largest |Ritz value|. */
+static int count_converged(const eigs_ws *ws, int n, int k, double beta, double rdefl,
+                           mlpf_eigs_which which, double tol, double *hnorm) {
     for (int i = 0; i < n; i++) if (fabs(ws->theta[i]) > *hnorm) *hnorm = fabs(ws->theta[i]);
     int nconv = 0;
     for (int r = 0; r < k && n >= k; r++)
-        nconv += fabs(beta * ws->Y[(size_t)(n - 1) * (size_t)n + (size_t)wanted(r, n, which)]) <= tol * *hnorm;
+        nconv += hypot(beta * ws->Y[(size_t)(n - 1) * (size_t)n + (size_t)wanted(r, n, which)], rdefl) <=
+                 tol * *hnorm;
     return nconv;
 }
+
+/* What one run is after: k pairs at one end, tol, and rdefl from deflation. */
+typedef struct {
+    int k;
+    mlpf_eigs_which which;
+    double tol, rdefl;
+} eigs_goal;
 
 /* One cycle: extend the basis from j0 towards m, testing the wanted pairs every
    max(5, n/8) steps (geometric, so the small eigenproblems cost little), and
    stop as soon as all k converge: a cycle is not run to its end when the
    answer is already there (top-1 takes tens of products, not ncv). *n returns
    the basis size reached; ws->theta / Y hold the (n, n) projection's pairs. */
-static int lanczos_to_convergence(hvp_op *op, eigs_ws *ws, int m, int j0, int k, mlpf_eigs_which which,
-                                  double tol, mlpf_rng *rng, int *n, double *beta, double *hnorm,
-                                  int *nconv, mlpf_error *err) {
+static int lanczos_to_convergence(hvp_op *op, eigs_ws *ws, int m, int j0, const eigs_goal *g,
+                                  mlpf_rng *rng, int *n, double *beta, double *hnorm, int *nconv,
+                                  mlpf_error *err) {
     int j = j0;
     for (;;) {
         int step = j / 8 > 5 ? j / 8 : 5, end = j + step;
-        if (end < k) end = k;
+        if (end < g->k) end = g->k;
         if (end > m) end = m;
         int st = lanczos_extend(op, ws->V, ws->T, j, end, m, beta, rng, ws->w, ws->h, hnorm, err);
         if (!st) st = tridiag_eig(ws->T, m, end, ws->theta, ws->Y, err);
         if (st) return st;
         j = *n = end;
-        *nconv = count_converged(ws, end, k, *beta, which, tol, hnorm);
-        if (*nconv == k || end == m) return MLPF_OK;
+        *nconv = count_converged(ws, end, g->k, *beta, g->rdefl, g->which, g->tol, hnorm);
+        if (*nconv == g->k || end == m) return MLPF_OK;
     }
+}
+
+/* At a restart: the top Ritz pairs of the (m, m) projection whose residual
+   meets tol |H| / (4 sqrt(ucap)), from the top down while they fit and are not
+   among the keep wanted ones, join U (locked: projected out from now on) and
+   their residuals g->rdefl, so that |R|_F <= tol |H| / 4 however many join.
+   The kept Ritz vectors and the residual direction are orthogonal to them. */
+static void lock_top(hvp_op *op, const eigs_ws *ws, int m, int keep, double beta, double hnorm,
+                     eigs_goal *g) {
+    if (g->which != MLPF_EIGS_SMALLEST || op->ucap == 0) return;
+    double lim = g->tol * hnorm / (4.0 * sqrt((double)op->ucap)), r2 = 0;
+    int t = 0;
+    while (op->nu + t < op->ucap && m - 1 - t >= keep) {
+        double r = beta * ws->Y[(size_t)(m - 1) * (size_t)m + (size_t)(m - 1 - t)];
+        if (fabs(r) > lim) break;
+        r2 += r * r;
+        t++;
+    }
+    if (t == 0) return;
+    ritz_vectors(ws->V, ws->Y, m, t, MLPF_EIGS_LARGEST, op->P, op->U + (size_t)op->nu * op->P);
+    op->nu += t;
+    g->rdefl = sqrt(g->rdefl * g->rdefl + r2);
+}
+
+/* Thick-restart Lanczos in the space orthogonal to op's U (all of R^P when
+   nu = 0): the k wanted pairs of g into evals / evecs / resid, info filled
+   (nconv < k when max_hvp ran out). o has its defaults; info->hnorm enters as
+   the |H| estimate known so far. */
+static int eigs_run(hvp_op *op, const eigs_goal *goal, const mlpf_eigs_options *o, double *evals,
+                    double *evecs, double *resid, mlpf_eigs_info *info, mlpf_error *err) {
+    eigs_goal gl = *goal, *g = &gl; /* g->rdefl grows as top pairs are locked */
+    size_t P = op->P, dim = P - (size_t)op->ucap;
+    int m = (size_t)o->ncv > dim ? (int)dim : o->ncv, keep = g->k + (m - g->k) / 2;
+    if (keep >= m) keep = m - 1;
+    eigs_ws ws;
+    if (eigs_alloc(m, P, &ws, err)) return MLPF_ENOMEM;
+    mlpf_rng rng;
+    mlpf_rng_seed(&rng, o->seed);
+    random_unit(op, &rng, ws.V, 0, P, ws.V, ws.h, ws.h + m + 1);
+    double beta = 0, hnorm = info->hnorm;
+    int j0 = 0, n = 0, restarts = 0, nconv = 0, st;
+    for (;;) {
+        st = lanczos_to_convergence(op, &ws, m, j0, g, &rng, &n, &beta, &hnorm, &nconv, err);
+        /* n == dim: the basis spans the space and T holds its whole spectrum. */
+        if (st || nconv == g->k || (size_t)n == P - (size_t)op->nu || op->nhvp + (m - keep) > o->max_hvp) break;
+        lock_top(op, &ws, m, keep, beta, hnorm, g);
+        thick_restart(ws.V, ws.T, ws.theta, ws.Y, m, keep, beta, g->which, P, ws.tmp);
+        j0 = keep;
+        restarts++;
+    }
+    if (!st) {
+        if ((size_t)n == P - (size_t)op->nu) {
+            beta = 0;
+            nconv = count_converged(&ws, n, g->k, 0.0, g->rdefl, g->which, g->tol, &hnorm);
+        }
+        if (evecs) ritz_vectors(ws.V, ws.Y, n, g->k, g->which, P, ws.tmp);
+        eigs_output(&ws, n, g->k, beta, g->rdefl, g->which, P, evals, evecs, resid);
+        *info = (mlpf_eigs_info){nconv, op->nhvp, restarts, hnorm, op->nu};
+    }
+    free(ws.mem);
+    return st;
 }
 
 int mlpf_hessian_eigs(const mlpf_objective *obj, const double *x, int k, mlpf_eigs_which which,
@@ -263,37 +455,24 @@ int mlpf_hessian_eigs(const mlpf_objective *obj, const double *x, int k, mlpf_ei
     if (st) return st;
     size_t P = obj->ops.nparams;
     o = eigs_defaults(opt, k, P);
-    int m = o.ncv, keep = k + (m - k) / 2;
-    if (keep >= m) keep = m - 1;
-    eigs_ws ws;
-    if (eigs_alloc(m, P, &ws, err)) return MLPF_ENOMEM;
-    hvp_op op = {obj, x, P, 0};
-    mlpf_rng rng;
-    mlpf_rng_seed(&rng, o.seed);
-    random_unit(&rng, ws.V, 0, P, ws.V, ws.h, ws.h + m + 1);
-    double beta = 0, hnorm = 0;
-    int j0 = 0, n = 0, restarts = 0, nconv = 0;
-    for (;;) {
-        st = lanczos_to_convergence(&op, &ws, m, j0, k, which, o.tol, &rng, &n, &beta, &hnorm, &nconv, err);
-        /* n == P: the basis spans everything and T holds the whole spectrum. */
-        if (st || nconv == k || n == (int)P || op.nhvp + (m - keep) > o.max_hvp) break;
-        thick_restart(ws.V, ws.T, ws.theta, ws.Y, m, keep, beta, which, P, ws.tmp);
-        j0 = keep;
-        restarts++;
+    hvp_op op = {obj, x, P, 0, NULL, 0, deflation_size(&o, k, which, P), NULL};
+    eigs_goal g = {k, which, o.tol, 0.0};
+    mlpf_eigs_info out = {0};
+    if (op.ucap > 0) {
+        op.U = mlpf_malloc(((size_t)op.ucap * P + 2 * (size_t)op.ucap) * sizeof *op.U, err);
+        if (!op.U) return MLPF_ENOMEM;
+        op.uh = op.U + (size_t)op.ucap * P;
     }
-    if (!st) {
-        if (n == (int)P) { beta = 0; nconv = k; }
-        if (evecs) ritz_vectors(ws.V, ws.Y, n, k, which, P, ws.tmp);
-        eigs_output(&ws, n, k, beta, which, P, evals, evecs, resid);
-        if (info) *info = (mlpf_eigs_info){nconv, op.nhvp, restarts, hnorm};
-        if (nconv < k)
-            st = mlpf_fail(err, MLPF_ENUMERIC,
-                           "hessian_eigs: %d of %d eigenpairs met tol = %g after %d Hessian-vector "
-                           "products (max_hvp); raise max_hvp or ncv (now %d)", nconv, k, o.tol,
-                           op.nhvp, m);
-    }
-    free(ws.mem);
-    return st;
+    st = eigs_run(&op, &g, &o, evals, evecs, resid, &out, err);
+    free(op.U);
+    if (st) return st;
+    if (info) *info = out;
+    if (out.nconv < k)
+        return mlpf_fail(err, MLPF_ENUMERIC,
+                         "hessian_eigs: %d of %d eigenpairs met tol = %g after %d Hessian-vector "
+                         "products (max_hvp); raise max_hvp or ncv (now %d)", out.nconv, k, o.tol,
+                         out.nhvp, o.ncv);
+    return MLPF_OK;
 }
 
 /* A Rademacher vector z (P) of +-1 entries. */
@@ -358,7 +537,7 @@ int mlpf_hessian_slq(const mlpf_objective *obj, const double *x, int nprobes, in
     int m = (size_t)steps > P ? (int)P : steps;
     eigs_ws ws;
     if (eigs_alloc(m, P, &ws, err)) return MLPF_ENOMEM;
-    hvp_op op = {obj, x, P, 0};
+    hvp_op op = {obj, x, P, 0, NULL, 0, 0, NULL};
     mlpf_rng rng;
     mlpf_rng_seed(&rng, seed);
     for (int s = 0; s < nprobes && !st; s++) {

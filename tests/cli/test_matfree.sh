@@ -23,6 +23,7 @@ assert np.allclose(Es, E[:4], atol=1e-8 * s) and np.allclose(El, E[-3:], atol=1e
 assert V.shape == (E.size, 4) and np.allclose(V.T @ V, np.eye(4), atol=1e-8)
 j = json.load(open("small.json"))
 assert j["nhvp"] > 0 and j["max_residual"] <= 1e-8 * s and j["min"] == Es[0]
+assert j["ndeflated"] == 0   # P = 86: too small beside the basis to lock top eigenvectors out
 PYEOF
 MLPF_MAX_BYTES=10K "$M" spectrum --spec S.json --params P.npy -o E2.npy 2>err.txt
 [ $? -eq 1 ] && grep -qF 'spectrum --k K' err.txt && ok || { bad "dense over budget"; cat err.txt; }
