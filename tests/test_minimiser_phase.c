@@ -37,6 +37,30 @@ static void test_watch_verdicts(void) {
     }
 }
 
+/* The watch's backstop on made-up iterates whose gradient, 1e-7, stays above
+   the sqrt(eps) bound (README problem, seed 10: Newton TR bounced across a
+   channel's stiff walls at gradient 1.3e-7 for 100 000 iterations): weights
+   growing 10 % per 50 iterations at a flat loss are a channel once they
+   grew at 25 checks in a row (5 000 iterations), not before; growth that
+   stops after 1 400 iterations (the tied objective of test_symmetry.c on
+   its way to a minimum) is never one. */
+static void test_watch_long_window(void) {
+    const long grow_until[2] = {100000, 1400};
+    const long lo[2] = {5000, -1}, hi[2] = {5600, -1};
+    for (int c = 0; c < 2; c++) {
+        dyn_watch w;
+        dyn_watch_init(&w);
+        double y[2] = {1.0, -0.5}, f = 1e-8;
+        long called_at = -1;
+        for (long it = 0; it <= 20000 && called_at < 0; it++) {
+            if (dyn_watch_channel(&w, y, 2, f, 1e-7, it)) called_at = it;
+            if (it % 50 == 49 && it < grow_until[c]) y[0] *= 1.1, f *= 0.9999;
+        }
+        CHECK(called_at >= lo[c] && called_at <= hi[c], "case %d: channel called at %ld", c,
+              called_at);
+    }
+}
+
 /* The channel problem of bench/long_flows.py: erf teacher of 5 units (Din 2,
    Glorot seed 100), exact Gaussian data, student of 5 from seed 0. After
    the flow to t = 1e3 Newton TR drifts along a channel (output weights
@@ -124,6 +148,7 @@ static void test_newtontr_polishes_degenerate_minima(void) {
 
 int main(void) {
     test_watch_verdicts();
+    test_watch_long_window();
     test_newtontr_stops_in_a_channel();
     test_newtontr_polishes_degenerate_minima();
     return check_report("test_minimiser_phase");
