@@ -425,8 +425,9 @@ typedef struct {
     char optim_stopped_by[64];  /* as above, plus "stalled": the minimiser cannot
                                    lower loss or gradient any further at this
                                    precision (rounding floor, degenerate valley), or
-                                   crawls (the loss fell < 0.1 % and the gradient
-                                   not tenfold over 5 000 iterations);
+                                   crawls (the loss fell < 0.1 % and a gradient
+                                   below ~sqrt(eps) max(1, loss) not tenfold over
+                                   5 000 iterations);
                                    "channel": its iterates drift along a channel to
                                    infinity (weights growing at six checks 200
                                    iterations apart while the loss falls < 1 %) */

@@ -43,14 +43,16 @@ static void test_watch_verdicts(void) {
    iterations at a steady gradient is "stalled" once the 25-check window
    (5 000 iterations) is full, not before; a loss falling 1 % per 50
    iterations is not, nor a flat loss whose gradient halves every 50
-   iterations (polishing a minimum at non-zero loss). */
+   iterations (polishing a minimum at non-zero loss), nor a flat stretch at
+   gradient 4e-6 (examples/10: such a stretch ended 15 % lower). */
 static void test_watch_crawl(void) {
-    const double drop[3] = {1 - 1e-6, 0.99, 1 - 1e-6}, gfall[3] = {1.0, 1.0, 0.5};
-    const long lo[3] = {5000, -1, -1}, hi[3] = {5400, -1, -1};
-    for (int c = 0; c < 3; c++) {
+    const double drop[4] = {1 - 1e-6, 0.99, 1 - 1e-6, 1 - 1e-6}, gfall[4] = {1.0, 1.0, 0.5, 1.0};
+    const double g0[4] = {1e-9, 1e-9, 1e-9, 4e-6};
+    const long lo[4] = {5000, -1, -1, -1}, hi[4] = {5400, -1, -1, -1};
+    for (int c = 0; c < 4; c++) {
         dyn_watch w;
         dyn_watch_init(&w);
-        double y[2] = {1.0, -0.5}, f = 3e-9, g = 1e-9;
+        double y[2] = {1.0, -0.5}, f = 3e-9, g = g0[c];
         long called_at = -1;
         dyn_stop seen = DYN_GO;
         for (long it = 0; it <= 20000 && called_at < 0; it++) {

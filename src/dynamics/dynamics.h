@@ -201,7 +201,8 @@ void dyn_watch_init(dyn_watch *w);
    channel (weights growing at every check of the window while the loss
    falls by less than 1 %, at a gradient below ~sqrt(eps) max(1, f)),
    DYN_STALLED when they crawl (the loss fell by less than 0.1 % and the
-   gradient not tenfold over the long window), else DYN_GO. */
+   gradient, below the same bound, not tenfold over the long window), else
+   DYN_GO. */
 dyn_stop dyn_watch_check(dyn_watch *w, const double *y, size_t p, double f, double gnorm,
                          long accepted);
 
