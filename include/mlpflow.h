@@ -449,6 +449,10 @@ typedef struct {
     double loss_error;          /* bound of the rounding error of loss (NAN when the
                                    objective has none: mlpf_objective_loss_error); a
                                    loss within it of 0 does not meet minloss */
+    long ode_retaken;           /* flow steps taken again because the loss rose beyond
+                                   its rounding (gradient flow never raises it: the
+                                   step is redone from the last accepted point with a
+                                   bounded step; counted in ode_iterations too) */
 } mlpf_result;
 
 void mlpf_result_free(mlpf_result *res);

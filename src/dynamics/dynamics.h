@@ -147,6 +147,7 @@ typedef struct {
     dyn_stop stopped_by;
     char alg[32];             /* the method if it switched ("kencarp58>bdf(failure)"), else "" */
     char kinks[96];           /* DYN_NONSMOOTH: the units at the kink (ode_kink.h), else "" */
+    long retaken;             /* flow steps taken again because the loss rose (ode.c) */
 } dyn_outcome;
 
 /* Gradient flow with SUNDIALS: "kencarp58", "bdf", "dopri5", "verner8", "rk4". */

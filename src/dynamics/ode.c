@@ -23,6 +23,11 @@
    recorded point is an accepted solver state, the times follow the log
    grid at the resolution of the steps.
 
+   Gradient flow never raises the loss: a step that ends above the last
+   accepted loss by more than its rounding is undone and taken again with
+   a bounded step (see GUARD_TRIES), so the recorded loss is monotone at
+   kinks and past long steps too; the result counts those steps.
+
    When the method cannot step (a solver failure) the flow goes on with BDF
    from the last accepted point, for good, and says so in the outcome's alg
    ("kencarp58>bdf(failure)"); with the default method, a flow whose time
@@ -43,6 +48,7 @@
    minimiser is skipped, its quadratic model being void at a kink. */
 #include "dynamics/dynamics.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -390,6 +396,11 @@ typedef struct {
     int kink_watching;      /* the last window collapsed: this one counts flips */
     long kink_flip_steps;   /* steps of this window with flips */
     int kink_windows;       /* windows in a row that chattered */
+    double *yacc, *gacc;    /* (p each) the last accepted state and its gradient */
+    double facc;            /* ... and its loss */
+    int guard_tries;        /* retakes of the current step (see GUARD_TRIES) */
+    int capped;             /* the solver runs with a maximum step */
+    long guarded;           /* steps retaken because the loss rose */
 } flow_state;
 
 /* The channel watch over the basin checks (see CHANNEL_CHECKS). */
@@ -404,6 +415,8 @@ typedef struct {
 static void flow_free(flow_state *fs) {
     dyn_kinks_free(fs->kinks);
     free(fs->yprev);
+    free(fs->yacc);
+    free(fs->gacc);
     solver_free(&fs->main);
     solver_free(&fs->bdf);
     if (fs->y) N_VDestroy(fs->y);
@@ -441,6 +454,9 @@ static int flow_alloc(flow_state *fs, dyn_problem *pb, const char *alg, mlpf_err
     int st = dyn_kinks_create(pb, &fs->kinks, err);
     if (st) return st;
     if (fs->kinks && !(fs->yprev = mlpf_malloc(p * sizeof(double), err))) return MLPF_ENOMEM;
+    fs->yacc = mlpf_malloc(p * sizeof(double), err);
+    fs->gacc = mlpf_malloc(p * sizeof(double), err);
+    if (!fs->yacc || !fs->gacc) return MLPF_ENOMEM;
     if (pb->scale) {
         /* error control in x: |dx_i| = scale_i |dy_i| */
         double *a = N_VGetArrayPointer(fs->atol);
@@ -650,6 +666,78 @@ static int flow_kink_failure(flow_state *fs, dyn_stop *why, mlpf_error *err) {
     return st;
 }
 
+/* The step guard: gradient flow never raises the loss, so a step whose end
+   has a loss above the last accepted one by more than its rounding is
+   taken again from that point with the solver's step bounded by a quarter
+   of the rejected one, up to GUARD_TRIES times (then the rise is kept);
+   the bound is lifted once a step is accepted. Each retake restarts the
+   method (order 1 for BDF). */
+#define GUARD_TRIES 6
+
+/* 1 when the loss f at the state y (the solver's) rose above the last
+   accepted loss by more than the rounding of both: 1024 eps relative, the
+   residuals' rounding (~eps sqrt(L) for O(1) targets) and the objective's
+   own bounds at both points (exact Gaussian data: a difference of O(1)
+   terms that grows like |a|^2 eps), asked for only when the cheap test
+   fails. */
+static int flow_rose(flow_state *fs, double f, int *rose, mlpf_error *err) {
+    double noise = DYN_LOSS_NOISE * fabs(fs->facc) + 8 * DBL_EPSILON * sqrt(fabs(fs->facc));
+    *rose = f > fs->facc + noise;
+    if (!*rose) return MLPF_OK;
+    double e0, e1;
+    const mlpf_objective *obj = fs->u.pb->obj;
+    int st = mlpf_objective_loss_error(obj, fs->yacc, &e0, err);
+    if (!st) st = mlpf_objective_loss_error(obj, N_VGetArrayPointer(fs->y), &e1, err);
+    if (st) return st;
+    *rose = f > fs->facc + noise + (isfinite(e0) ? e0 : 0) + (isfinite(e1) ? e1 : 0);
+    return MLPF_OK;
+}
+
+static int solver_restart(solver *s, double t, N_Vector y, double hmax) {
+    if (s->kind == S_ERK) return ERKStepReInit(s->mem, rhs, t, y) || ERKStepSetMaxStep(s->mem, hmax);
+    if (s->kind == S_ARK) return ARKStepReInit(s->mem, NULL, rhs, t, y) || ARKStepSetMaxStep(s->mem, hmax);
+    return CVodeReInit(s->mem, t, y) || CVodeSetMaxStep(s->mem, hmax);
+}
+
+static void solver_uncap(solver *s) {
+    if (s->kind == S_ERK) ERKStepSetMaxStep(s->mem, 0.0);
+    else if (s->kind == S_ARK) ARKStepSetMaxStep(s->mem, 0.0);
+    else CVodeSetMaxStep(s->mem, 0.0);
+}
+
+/* After an accepted step with loss f: *undone = 1 when the step was undone
+   (the state is the last accepted one again, the solver restarted there
+   with a bounded step), 0 when it stands. */
+static int flow_guard(flow_state *fs, double f, int *undone, mlpf_error *err) {
+    *undone = 0;
+    int fixed = !strcmp(fs->alg, "rk4") && fs->cur == &fs->main, rose = 0;
+    if (!fixed && fs->guard_tries < GUARD_TRIES) {
+        int st = flow_rose(fs, f, &rose, err);
+        if (st) return st;
+    }
+    if (rose) {
+        double hmax = 0.25 * (fs->t - fs->tprev);
+        size_t p = fs->u.p;
+        memcpy(N_VGetArrayPointer(fs->y), fs->yacc, p * sizeof(double));
+        memcpy(fs->u.cy, fs->yacc, p * sizeof(double));
+        memcpy(fs->u.cg, fs->gacc, p * sizeof(double));
+        fs->u.closs = fs->facc;
+        fs->u.cvalid = 1;
+        fs->t = fs->tprev;
+        if (!(hmax > 0) || solver_restart(fs->cur, fs->t, fs->y, hmax))
+            return mlpf_fail(err, MLPF_ENUMERIC, "gradient flow: restart at t = %g failed", fs->t);
+        fs->guard_tries++;
+        fs->capped = 1;
+        fs->guarded++;
+        *undone = 1;
+        return MLPF_OK;
+    }
+    fs->guard_tries = 0;
+    if (fs->capped) solver_uncap(fs->cur);
+    fs->capped = 0;
+    return MLPF_OK;
+}
+
 int dyn_flow_ex(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr,
                 dyn_outcome *out, int force_fallback, mlpf_error *err) {
     const mlpf_train_options *o = pb->opt;
@@ -688,6 +776,9 @@ int dyn_flow_ex(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr
         if (why) break;
         s.it++;
         if (fs.yprev) memcpy(fs.yprev, fs.u.cy, p * sizeof *yv); /* the state before this step */
+        memcpy(fs.yacc, fs.u.cy, p * sizeof *yv);
+        memcpy(fs.gacc, fs.u.cg, p * sizeof *yv);
+        fs.facc = fs.u.closs;
         if ((st = flow_eval(&fs, &bad, err))) goto done;
         if (bad) { /* a non-finite step: BDF goes on from the last good point */
             int ok;
@@ -696,6 +787,9 @@ int dyn_flow_ex(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr
             why = DYN_SOLVER_FAILURE;
             break;
         }
+        int undone;
+        if ((st = flow_guard(&fs, fs.u.closs, &undone, err))) goto done;
+        if (undone) continue;
         s.f = fs.u.closs;
         s.gnorm = dyn_gnorm(pb, fs.u.cg);
         if ((st = flow_record(&fs, tr, &lim, err))) goto done;
@@ -726,6 +820,7 @@ int dyn_flow_ex(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr
     out->iterations = s.it;
     out->t = fs.t;
     if (fs.switched) snprintf(out->alg, sizeof out->alg, "%s>bdf(%s)", alg, fs.switched);
+    out->retaken = fs.guarded;
     /* the end of the flow closes the trajectory */
     st = dyn_traj_add(tr, pb, fs.t, yv, fs.u.closs, err);
 
