@@ -60,8 +60,8 @@ static void channel_free(channel_problem *c) {
 }
 
 /* The channel flow to t = 1e12 at defaults (BDF, samples at its step ends):
-   it gets there (kencarp58 failed near t = 1e6), and the loss curve is
-   monotone. */
+   it gets there (kencarp58 failed near t = 1e6) within a step budget, and
+   the loss curve is monotone. */
 static void test_channel_to_1e12(void) {
     channel_problem c;
     if (!channel_make(&c)) return channel_free(&c);
@@ -77,7 +77,10 @@ static void test_channel_to_1e12(void) {
         CHECK(!strcmp(r->ode_stopped_by, "maxT") && r->ode_time_run == 1e12,
               "channel flow stopped by %s at t = %g after %ld steps", r->ode_stopped_by,
               r->ode_time_run, r->ode_iterations);
-        CHECK(r->ode_iterations < 10000, "%ld steps", r->ode_iterations);
+        /* ~1 660 steps: BDF takes a new Jacobian at every step once its
+           Newton iteration keeps failing (ode.c, NLS_WINDOW); with CVODE's
+           Jacobian reuse it took ~3 260 */
+        CHECK(r->ode_iterations < 2500, "%ld steps", r->ode_iterations);
         size_t k = first_rise(r, 4e-16);
         CHECK(k == 0, "recorded loss rises at sample %zu: %.17g -> %.17g", k,
               k ? r->loss_curve[k - 1] : 0, k ? r->loss_curve[k] : 0);

@@ -305,9 +305,11 @@ static double solver_lasth(solver *s) {
    iterations from the straight predictor do not converge there, as plain
    Newton steps do not in the minimiser (newtontr.c). Looser Newton tests make it worse (nonlinear
    convergence coefficient 0.3 / 1.0: 2x / 3x the steps to t = 1e13),
-   six Newton iterations save 10 %. So the flow is judged before that
-   regime: the channel test above, the basin test at least every
-   BASIN_CHECK_STEPS steps. */
+   six Newton iterations save 10 %; a new Jacobian at every step saves
+   40-50 % (see NLS_WINDOW: the reused Hessian is what the iteration lacks
+   there). And the flow is judged before that regime where it can be: the
+   channel test above, the basin test at least every BASIN_CHECK_STEPS
+   steps. */
 #define CHANNEL_CHECKS 8
 #define CHANNEL_GROWTH 5e-3
 #define CHANNEL_LOSS_DROP 0.1
@@ -401,6 +403,8 @@ typedef struct {
     int guard_tries;        /* retakes of the current step (see GUARD_TRIES) */
     int capped;             /* the solver runs with a maximum step */
     long guarded;           /* steps retaken because the loss rose */
+    long nls_it, nls_fails; /* BDF: step count and convergence failures at the window's start */
+    int fresh_jac;          /* BDF: a new Jacobian at every step (see NLS_WINDOW) */
 } flow_state;
 
 /* The channel watch over the basin checks (see CHANNEL_CHECKS). */
@@ -666,6 +670,40 @@ static int flow_kink_failure(flow_state *fs, dyn_stop *why, mlpf_error *err) {
     return st;
 }
 
+/* BDF's Jacobian policy. CVODE keeps a Jacobian (the Hessian) for up to 51
+   steps and its iteration matrix for 20; near channels and in the curved
+   valleys around degenerate minima almost every step then fails to
+   converge once (see CHANNEL_WHY), is cut 4x and restarts at order 1. A
+   window of NLS_WINDOW steps with at least NLS_FAIL_ON convergence
+   failures switches to a new Jacobian and iteration matrix at every step;
+   a window with at most NLS_FAIL_OFF switches back (a Hessian costs 3x a
+   gradient at P = 15, N = 1e4, and more at larger P). Measured with a new
+   Jacobian at every step throughout (bench/README.md): README problem seed
+   9, 14 014 -> 8 985 BDF steps (20 s -> 8 s with the minimiser), the erf
+   channel to 1e12 3 257 -> 1 364 steps, but cheap smooth flows 1.2-3x
+   slower (nearmin 0.027 -> 0.087 s at the same step count): hence the
+   switch. Not for networks with kinks: there the failures come from the
+   kinks, and fresh Jacobians across them cost steps (a ReLU flow that
+   crosses kinks: 2 878 -> 4 983 steps). */
+#define NLS_WINDOW 100
+#define NLS_FAIL_ON 20
+#define NLS_FAIL_OFF 2
+
+static void flow_jacobian_policy(flow_state *fs, long it) {
+    solver *sv = fs->cur;
+    if (sv->kind != S_CV || !fs->u.hess || fs->kinks || it - fs->nls_it < NLS_WINDOW) return;
+    long fails = 0;
+    CVodeGetNumNonlinSolvConvFails(sv->mem, &fails);
+    long d = fails >= fs->nls_fails ? fails - fs->nls_fails : fails; /* a restart zeroes it */
+    fs->nls_it = it;
+    fs->nls_fails = fails;
+    int want = fs->fresh_jac ? d > NLS_FAIL_OFF : d >= NLS_FAIL_ON;
+    if (want == fs->fresh_jac) return;
+    fs->fresh_jac = want;
+    CVodeSetLSetupFrequency(sv->mem, want ? 1 : 0); /* 0: CVODE's defaults */
+    CVodeSetJacEvalFrequency(sv->mem, want ? 1 : 0);
+}
+
 /* The step guard: gradient flow never raises the loss, so a step whose end
    has a loss above the last accepted one by more than its rounding is
    taken again from that point with the solver's step bounded by a quarter
@@ -809,6 +847,7 @@ int dyn_flow_ex(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr
             if ((st = flow_basin_check(pb, yv, &s, fs.u.cg, &cw, &why, err))) goto done;
         }
         if (!why && fs.kinks && (st = flow_kink_watch(&fs, yv, s.it, &why, err))) goto done;
+        if (!why) flow_jacobian_policy(&fs, s.it);
         if (!why && pb->auto_alg && flow_stalled(&fs, s.it)) {
             int ok;
             if ((st = flow_switch(&fs, fs.t, "stall", &ok, err))) goto done;
