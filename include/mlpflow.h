@@ -424,7 +424,10 @@ typedef struct {
                                    "skipped" */
     char optim_stopped_by[64];  /* as above, plus "stalled": the minimiser cannot
                                    lower loss or gradient any further at this
-                                   precision (rounding floor, degenerate valley);
+                                   precision (rounding floor, degenerate valley), or
+                                   crawls (the loss fell < 0.1 % and a gradient
+                                   below ~sqrt(eps) max(1, loss) not tenfold over
+                                   5 000 iterations);
                                    "channel": its iterates drift along a channel to
                                    infinity (weights growing at six checks 200
                                    iterations apart while the loss falls < 1 %) */
@@ -446,6 +449,10 @@ typedef struct {
     double loss_error;          /* bound of the rounding error of loss (NAN when the
                                    objective has none: mlpf_objective_loss_error); a
                                    loss within it of 0 does not meet minloss */
+    long ode_retaken;           /* flow steps taken again because the loss rose beyond
+                                   its rounding (gradient flow never raises it: the
+                                   step is redone from the last accepted point with a
+                                   bounded step; counted in ode_iterations too) */
 } mlpf_result;
 
 void mlpf_result_free(mlpf_result *res);

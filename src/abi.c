@@ -56,6 +56,7 @@ static const abi_entry ABI[] = {
     F(mlpf_result, optim_time_run), F(mlpf_result, ode_wall_time), F(mlpf_result, total_time),
     F(mlpf_result, ntrajectory), F(mlpf_result, trajectory_t), F(mlpf_result, trajectory_x),
     F(mlpf_result, loss_curve), F(mlpf_result, ode_kinks), F(mlpf_result, loss_error),
+    F(mlpf_result, ode_retaken),
     S(mlpf_eigs_options), F(mlpf_eigs_options, ncv), F(mlpf_eigs_options, max_hvp),
     F(mlpf_eigs_options, tol), F(mlpf_eigs_options, seed), F(mlpf_eigs_options, deflate),
     S(mlpf_eigs_info), F(mlpf_eigs_info, nconv), F(mlpf_eigs_info, nhvp),

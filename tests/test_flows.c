@@ -60,8 +60,8 @@ static void channel_free(channel_problem *c) {
 }
 
 /* The channel flow to t = 1e12 at defaults (BDF, samples at its step ends):
-   it gets there (kencarp58 failed near t = 1e6), and the loss curve is
-   monotone. */
+   it gets there (kencarp58 failed near t = 1e6) within a step budget, and
+   the loss curve is monotone. */
 static void test_channel_to_1e12(void) {
     channel_problem c;
     if (!channel_make(&c)) return channel_free(&c);
@@ -77,7 +77,10 @@ static void test_channel_to_1e12(void) {
         CHECK(!strcmp(r->ode_stopped_by, "maxT") && r->ode_time_run == 1e12,
               "channel flow stopped by %s at t = %g after %ld steps", r->ode_stopped_by,
               r->ode_time_run, r->ode_iterations);
-        CHECK(r->ode_iterations < 10000, "%ld steps", r->ode_iterations);
+        /* ~1 660 steps: BDF takes a new Jacobian at every step once its
+           Newton iteration keeps failing (ode.c, NLS_WINDOW); with CVODE's
+           Jacobian reuse it took ~3 260 */
+        CHECK(r->ode_iterations < 2500, "%ld steps", r->ode_iterations);
         size_t k = first_rise(r, 4e-16);
         CHECK(k == 0, "recorded loss rises at sample %zu: %.17g -> %.17g", k,
               k ? r->loss_curve[k - 1] : 0, k ? r->loss_curve[k] : 0);
@@ -286,6 +289,65 @@ static void test_kink_crossing_goes_on(void) {
     }
 }
 
+/* The long-flow battery's relu problem (bench/long_flows.py) on this file's
+   deterministic inputs: teacher relu(x1), student of two ReLU units, the
+   second (a = -1) shrinking to its kink at w = 0 while the loss falls to
+   1e-12 ... 1e-30. Steps across the kink used to end above the loss they
+   started from (recorded loss up to 13x higher with bdf, 583x with
+   kencarp58, 798x with dopri5); the step guard takes such steps again
+   with a bounded step, so the recorded loss never rises beyond its
+   rounding and the result counts the retaken steps. */
+static void test_relu_loss_never_rises(void) {
+    mlpf_error err;
+    const size_t n = 400;
+    mlpf_net *teacher = make_net(2, 1, "relu", 0, 0), *student = make_net(2, 2, "relu", 0, 0);
+    double tp[3] = {1, 0, 1}, x0[6] = {0.5, 0.0, 0.1, 0.05, 1.0, -1.0};
+    double *X = malloc(2 * n * sizeof *X), *Y = malloc(n * sizeof *Y);
+    mlpf_objective *obj = NULL;
+    if (teacher && student && X && Y) {
+        for (size_t i = 0; i < n; i++) {
+            double rad = 1 + 0.5 * sin(0.7 * (double)i);
+            X[2 * i] = sin(1.3 * (double)i + 0.5) * rad;
+            X[2 * i + 1] = cos(2.1 * (double)i) * rad;
+        }
+        mlpf_finite_options fo = {MLPF_LOSS_MSE, 1};
+        if (!mlpf_predict(teacher, tp, X, n, Y, &err))
+            obj = mlpf_objective_finite(student, n, X, Y, 1, NULL, &fo, &err);
+    }
+    CHECK(obj != NULL, "relu problem");
+    const char *algs[] = {"bdf", "kencarp58", "dopri5"};
+    long retaken = 0;
+    for (size_t a = 0; obj && a < 3; a++) {
+        mlpf_train_options o;
+        mlpf_train_options_default(&o);
+        o.maxT = 1e4;
+        snprintf(o.alg, sizeof o.alg, "%s", algs[a]);
+        snprintf(o.optim_solver, sizeof o.optim_solver, "none");
+        mlpf_result *res = NULL;
+        CHECK_OK(mlpf_train(obj, x0, &o, &res, &err), &err);
+        if (!res) continue;
+        /* rounding: 1e-12 relative and the residuals' (~1e-16 each) */
+        for (size_t k = 1; k < res->ntrajectory; k++) {
+            double l0 = res->loss_curve[k - 1], l1 = res->loss_curve[k];
+            if (l1 > l0 + 1e-12 * fabs(l0) + 1e-15 * sqrt(fabs(l0))) {
+                CHECK(0, "%s: recorded loss rises %.4g -> %.4g at t = %g", algs[a], l0, l1,
+                      res->trajectory_t[k]);
+                break;
+            }
+        }
+        CHECK(res->ode_retaken >= 0 && res->ode_retaken <= res->ode_iterations / 2,
+              "%s: %ld of %ld steps retaken", algs[a], res->ode_retaken, res->ode_iterations);
+        retaken += res->ode_retaken;
+        mlpf_result_free(res);
+    }
+    CHECK(!obj || retaken > 0, "no step retaken: the guard was not needed here");
+    mlpf_objective_free(obj);
+    mlpf_net_free(teacher);
+    mlpf_net_free(student);
+    free(X);
+    free(Y);
+}
+
 /* Exact Gaussian data: a ReLU student unit (a = 1) whose teacher is -relu(x1)
    shrinks its weights to 0 and the solver fails there: "nonsmooth" at that
    unit, not "solver_failure". */
@@ -333,5 +395,6 @@ int main(void) {
     test_kink_sliding_stops();
     test_kink_crossing_goes_on();
     test_kink_unit_dies();
+    test_relu_loss_never_rises();
     return check_report("test_flows");
 }

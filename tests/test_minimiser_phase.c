@@ -25,7 +25,7 @@ static void test_watch_verdicts(void) {
         double y[2] = {1.0, -0.5}, f = 1e-8;
         long called_at = -1;
         for (long it = 0; it <= 4000 && called_at < 0; it++) {
-            if (dyn_watch_channel(&w, y, 2, f, 1e-12, it)) called_at = it;
+            if (dyn_watch_check(&w, y, 2, f, 1e-12, it) == DYN_CHANNEL) called_at = it;
             if (it % 50 == 49) { /* the iterates move between checks */
                 y[0] *= growth[c];
                 f *= drop[c];
@@ -34,6 +34,33 @@ static void test_watch_verdicts(void) {
         CHECK((called_at >= 0) == channel[c], "case %d: channel called at %ld", c, called_at);
         /* the window (six checks 200 iterations apart) must fill first */
         if (channel[c]) CHECK(called_at >= 1200 && called_at <= 1600, "case %d: at %ld", c, called_at);
+    }
+}
+
+/* The crawl test on made-up iterates that do not grow (README problem, seed
+   10: Newton TR crept along a flat valley for 100 000 iterations with the
+   gradient wandering around 1e-9): a loss falling 1e-6 relative per 50
+   iterations at a steady gradient is "stalled" once the 25-check window
+   (5 000 iterations) is full, not before; a loss falling 1 % per 50
+   iterations is not, nor a flat loss whose gradient halves every 50
+   iterations (polishing a minimum at non-zero loss), nor a flat stretch at
+   gradient 4e-6 (examples/10: such a stretch ended 15 % lower). */
+static void test_watch_crawl(void) {
+    const double drop[4] = {1 - 1e-6, 0.99, 1 - 1e-6, 1 - 1e-6}, gfall[4] = {1.0, 1.0, 0.5, 1.0};
+    const double g0[4] = {1e-9, 1e-9, 1e-9, 4e-6};
+    const long lo[4] = {5000, -1, -1, -1}, hi[4] = {5400, -1, -1, -1};
+    for (int c = 0; c < 4; c++) {
+        dyn_watch w;
+        dyn_watch_init(&w);
+        double y[2] = {1.0, -0.5}, f = 3e-9, g = g0[c];
+        long called_at = -1;
+        dyn_stop seen = DYN_GO;
+        for (long it = 0; it <= 20000 && called_at < 0; it++) {
+            if ((seen = dyn_watch_check(&w, y, 2, f, g, it)) != DYN_GO) called_at = it;
+            if (it % 50 == 49) f *= drop[c], g = fmax(g * gfall[c], 1e-300);
+        }
+        CHECK(called_at >= lo[c] && called_at <= hi[c] && (called_at < 0 || seen == DYN_STALLED),
+              "case %d: %s at %ld", c, dyn_stop_name(seen), called_at);
     }
 }
 
@@ -124,6 +151,7 @@ static void test_newtontr_polishes_degenerate_minima(void) {
 
 int main(void) {
     test_watch_verdicts();
+    test_watch_crawl();
     test_newtontr_stops_in_a_channel();
     test_newtontr_polishes_degenerate_minima();
     return check_report("test_minimiser_phase");

@@ -170,6 +170,7 @@ class mlpf_result(Structure):
         ("loss_curve", POINTER(c_double)),
         ("ode_kinks", c_char * 96),
         ("loss_error", c_double),
+        ("ode_retaken", c_long),
     ]
 
 

@@ -326,6 +326,7 @@ def _result_dict(r):
         "alg": r.alg.decode(), "optim_solver": r.optim_solver.decode(),
         "ode_wall_time": r.ode_wall_time, "nparams": P,
         "ode_kinks": r.ode_kinks.decode(), "loss_error": r.loss_error,
+        "ode_retaken": r.ode_retaken,
     }
 
 

@@ -126,17 +126,22 @@ def test_default_flow_is_monotone_to_1e4():
 def test_relu_kink():
     """BDF (the default) crosses the kink at w = 0 in a few hundred steps and
     stays on the flow: a unit that merely reaches the kink is no "nonsmooth"
-    stop. Its recorded loss still rises there (by up to 10x at losses of
-    1e-12 ... 1e-17: the flow is not differentiable at w = 0), so
-    monotonicity is not asserted here."""
+    stop. Steps across the kink used to end above their starting loss (up to
+    10x at losses of 1e-12 ... 1e-17: the flow is not differentiable at
+    w = 0); the step guard takes them again with a bounded step, so the
+    recorded loss is monotone and the flow goes on down to minloss (5e-33 at
+    |w2| ~ 1e-7, w2 parallel to the teacher: a line of exact minima runs up
+    to the kink)."""
     net, x0 = relu_kink_problem()
     T = 1e4
     res = mlpflow.train(net, x0, maxT=T, optim_solver="none")
-    assert res["ode_stopped_by"] == "maxT", res["ode_stopped_by"]
+    assert res["ode_stopped_by"] in ("maxT", "minloss"), res["ode_stopped_by"]
+    assert rises(res).size == 0
+    assert 0 < res["ode_retaken"] < res["ode_iterations"], res["ode_retaken"]
     assert res["ode_iterations"] < 2000, res["ode_iterations"]
     assert res["ode_kinks"] == ""
     w2 = np.linalg.norm(res["trajectory"]["x"][:, 2:4], axis=1)
-    assert w2.min() < 1e-8, "the unit did not reach the kink: |w2| >= %g" % w2.min()
+    assert w2.min() < 1e-6, "the unit did not reach the kink: |w2| >= %g" % w2.min()
     d = distance(res, reference(net, x0, T))
     assert d < 1e-3, d
 

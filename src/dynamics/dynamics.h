@@ -147,6 +147,7 @@ typedef struct {
     dyn_stop stopped_by;
     char alg[32];             /* the method if it switched ("kencarp58>bdf(failure)"), else "" */
     char kinks[96];           /* DYN_NONSMOOTH: the units at the kink (ode_kink.h), else "" */
+    long retaken;             /* flow steps taken again because the loss rose (ode.c) */
 } dyn_outcome;
 
 /* Gradient flow with SUNDIALS: "kencarp58", "bdf", "dopri5", "verner8", "rk4". */
@@ -183,22 +184,28 @@ double dyn_trs_eigen(const double *lam, const double *g, size_t n, double delta,
 /* ---- the minimiser-phase channel watch (watch.c) ---- */
 
 /* Growth of the largest |y_i| at checks every few accepted iterations,
-   over a window of DYN_WATCH_CHECKS checks. */
+   over a window of DYN_WATCH_CHECKS checks; loss and gradient over a longer
+   window of DYN_WATCH_CRAWL_CHECKS checks. */
 #define DYN_WATCH_CHECKS 6
+#define DYN_WATCH_CRAWL_CHECKS 25
 typedef struct {
     long next;            /* accepted-iteration count of the next check     */
     double ymax;          /* largest |y_i| at the last check                */
     double loss[DYN_WATCH_CHECKS]; /* losses at the last checks (a ring) */
+    double crawl_loss[DYN_WATCH_CRAWL_CHECKS], crawl_gnorm[DYN_WATCH_CRAWL_CHECKS]; /* rings */
     int checks, growing;  /* checks so far; checks in a row with growing weights */
 } dyn_watch;
 
 void dyn_watch_init(dyn_watch *w);
-/* 1 when the iterates y (p) with loss f and gradient inf-norm gnorm, after
-   `accepted` accepted iterations, drift along a channel: weights growing
-   at every check of the window while the loss falls by less than 1 %, at
-   a gradient below ~sqrt(eps) max(1, f). */
-int dyn_watch_channel(dyn_watch *w, const double *y, size_t p, double f, double gnorm,
-                      long accepted);
+/* After `accepted` accepted iterations at the iterate y (p) with loss f and
+   gradient inf-norm gnorm: DYN_CHANNEL when the iterates drift along a
+   channel (weights growing at every check of the window while the loss
+   falls by less than 1 %, at a gradient below ~sqrt(eps) max(1, f)),
+   DYN_STALLED when they crawl (the loss fell by less than 0.1 % and the
+   gradient, below the same bound, not tenfold over the long window), else
+   DYN_GO. */
+dyn_stop dyn_watch_check(dyn_watch *w, const double *y, size_t p, double f, double gnorm,
+                         long accepted);
 
 /* ---- the method registry (registry.c): the one list of methods ---- */
 

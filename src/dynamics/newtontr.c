@@ -270,7 +270,8 @@ int dyn_newtontr(dyn_problem *pb, const double *y0, dyn_outcome *out, mlpf_error
         dyn_state state = {f, gnorm, it, 0, 0};
         why = dyn_stop_test(pb, &lim, &state);
         if (why && why != DYN_MIN_GNORM) break;
-        if (dyn_watch_channel(&watch, x, p, f, gnorm, accepted)) { why = DYN_CHANNEL; break; }
+        dyn_stop seen = dyn_watch_check(&watch, x, p, f, gnorm, accepted);
+        if (seen) { why = seen; break; }
         /* H = Q diag(lam) Q^T, Q overwrites H (eigenvectors in columns) */
         if (eig_serial(H, lam, p) != 0) { why = DYN_SOLVER_FAILURE; break; }
         matvec(H, g, p, 1, gt);

@@ -23,6 +23,11 @@
    recorded point is an accepted solver state, the times follow the log
    grid at the resolution of the steps.
 
+   Gradient flow never raises the loss: a step that ends above the last
+   accepted loss by more than its rounding is undone and taken again with
+   a bounded step (see GUARD_TRIES), so the recorded loss is monotone at
+   kinks and past long steps too; the result counts those steps.
+
    When the method cannot step (a solver failure) the flow goes on with BDF
    from the last accepted point, for good, and says so in the outcome's alg
    ("kencarp58>bdf(failure)"); with the default method, a flow whose time
@@ -43,6 +48,7 @@
    minimiser is skipped, its quadratic model being void at a kink. */
 #include "dynamics/dynamics.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -274,12 +280,36 @@ static double solver_lasth(solver *s) {
    per doubling of flow time): the Hessian has no negative curvature beyond
    1e-4 of its largest eigenvalue, the largest |y_i| grew by at least
    CHANNEL_GROWTH at each of CHANNEL_CHECKS checks in a row, and the loss
-   fell by less than CHANNEL_LOSS_DROP over them. Measured: erf teacher /
-   student of 5 units, the weights grow 5-13 % per doubling while the loss
-   falls 2 % over 6 doublings; flows into minima (the README problem) grow
-   by < 2 % per doubling, and only while the loss still halves. Four checks
-   took a slow saddle passage (softplus 2 / 2 units, loss 6e-3, gnorm 3e-4
-   over t = 25 ... 400) for a channel; eight do not. */
+   fell by less than CHANNEL_LOSS_DROP over the last CHANNEL_CHECKS checks
+   (a sliding window: the growth often begins while the loss still falls
+   fast, README problem seed 10: 1.4e-5 -> 1.2e-5 over the first checks,
+   then 1.0364e-5 for ten decades of flow time; measured from where the
+   growth began, that fall hid the channel and BDF ground on for 77 000
+   steps, see CHANNEL_WHY). Measured: erf teacher / student of 5 units,
+   the weights grow 5-13 % per doubling while the loss falls 2 % over 6
+   doublings; flows into minima (the README problem) grow by < 2 % per
+   doubling, and only while the loss still halves. Four checks took a slow
+   saddle passage (softplus 2 / 2 units, loss 6e-3, gnorm 3e-4 over t = 25
+   ... 400) for a channel; eight do not.
+
+   CHANNEL_WHY: why BDF needs 10^4-10^5 steps in a channel at large flow
+   time (CVODE's counters, README problem, N = 10 000, seeds 9 and 10):
+   almost every Jacobian evaluation follows a nonlinear convergence failure
+   (seed 10 to t = 3.9e13: 30 000 steps, 18 800 Jacobians, 18 807
+   convergence failures, 86 error-test failures), each failure cuts the
+   step 4x and the order drops to 1, so h / t stays at 1e-4 ... 1e-6 and
+   the steps per decade grow with t; it is not the error test. The likely
+   reason: with h ~ 1e9 the implicit step is a proximal step, min |y -
+   y_pred|^2 / (2 gamma) + L(y), in a curved valley (Hessian eigenvalues
+   from 1e-13 to 1.5e3 at seed 10's t = 5e12), and three Newton
+   iterations from the straight predictor do not converge there, as plain
+   Newton steps do not in the minimiser (newtontr.c). Looser Newton tests make it worse (nonlinear
+   convergence coefficient 0.3 / 1.0: 2x / 3x the steps to t = 1e13),
+   six Newton iterations save 10 %; a new Jacobian at every step saves
+   40-50 % (see NLS_WINDOW: the reused Hessian is what the iteration lacks
+   there). And the flow is judged before that regime where it can be: the
+   channel test above, the basin test at least every BASIN_CHECK_STEPS
+   steps. */
 #define CHANNEL_CHECKS 8
 #define CHANNEL_GROWTH 5e-3
 #define CHANNEL_LOSS_DROP 0.1
@@ -368,11 +398,20 @@ typedef struct {
     int kink_watching;      /* the last window collapsed: this one counts flips */
     long kink_flip_steps;   /* steps of this window with flips */
     int kink_windows;       /* windows in a row that chattered */
+    double *yacc, *gacc;    /* (p each) the last accepted state and its gradient */
+    double facc;            /* ... and its loss */
+    int guard_tries;        /* retakes of the current step (see GUARD_TRIES) */
+    int capped;             /* the solver runs with a maximum step */
+    long guarded;           /* steps retaken because the loss rose */
+    long nls_it, nls_fails; /* BDF: step count and convergence failures at the window's start */
+    int fresh_jac;          /* BDF: a new Jacobian at every step (see NLS_WINDOW) */
 } flow_state;
 
 /* The channel watch over the basin checks (see CHANNEL_CHECKS). */
 typedef struct {
-    double ymax, loss0;     /* largest |y_i| at the last check; loss when growth began */
+    double ymax;            /* largest |y_i| at the last check */
+    double loss[CHANNEL_CHECKS]; /* losses at the last checks (a ring) */
+    long checks;            /* checks so far */
     double lossprev;        /* loss at the last check (the basin's loss test) */
     int growing;            /* checks in a row with PSD Hessian and growing weights */
 } channel_watch;
@@ -380,6 +419,8 @@ typedef struct {
 static void flow_free(flow_state *fs) {
     dyn_kinks_free(fs->kinks);
     free(fs->yprev);
+    free(fs->yacc);
+    free(fs->gacc);
     solver_free(&fs->main);
     solver_free(&fs->bdf);
     if (fs->y) N_VDestroy(fs->y);
@@ -417,6 +458,9 @@ static int flow_alloc(flow_state *fs, dyn_problem *pb, const char *alg, mlpf_err
     int st = dyn_kinks_create(pb, &fs->kinks, err);
     if (st) return st;
     if (fs->kinks && !(fs->yprev = mlpf_malloc(p * sizeof(double), err))) return MLPF_ENOMEM;
+    fs->yacc = mlpf_malloc(p * sizeof(double), err);
+    fs->gacc = mlpf_malloc(p * sizeof(double), err);
+    if (!fs->yacc || !fs->gacc) return MLPF_ENOMEM;
     if (pb->scale) {
         /* error control in x: |dx_i| = scale_i |dy_i| */
         double *a = N_VGetArrayPointer(fs->atol);
@@ -546,12 +590,16 @@ static int flow_basin_check(dyn_problem *pb, const double *y, const dyn_state *s
     for (size_t i = 0; i < pb->p; i++) ymax = fmax(ymax, fabs(y[i]));
     int grew = cw->ymax > 0 && ymax >= cw->ymax * (1 + CHANNEL_GROWTH);
     cw->ymax = ymax;
-    if (psd && grew) {
-        if (cw->growing++ == 0) cw->loss0 = s->f;
-    } else {
-        cw->growing = 0;
-    }
-    if (cw->growing >= CHANNEL_CHECKS && s->f >= (1 - CHANNEL_LOSS_DROP) * cw->loss0)
+    cw->growing = psd && grew ? cw->growing + 1 : 0;
+    /* the loss CHANNEL_CHECKS checks ago sits where this one goes: the
+       window slides, so a fast fall while the growth began (README
+       problem, seed 10: 1.4e-5 -> 1.2e-5, then 1.0364e-5 for decades)
+       does not hide the channel that follows */
+    int slot = (int)(cw->checks % CHANNEL_CHECKS), full = cw->checks >= CHANNEL_CHECKS;
+    double then = cw->loss[slot];
+    cw->loss[slot] = s->f;
+    cw->checks++;
+    if (full && cw->growing >= CHANNEL_CHECKS && s->f >= (1 - CHANNEL_LOSS_DROP) * then)
         *why = DYN_CHANNEL;
     else if (basin && !grew && (newton || fell))
         *why = DYN_BASIN;
@@ -622,6 +670,112 @@ static int flow_kink_failure(flow_state *fs, dyn_stop *why, mlpf_error *err) {
     return st;
 }
 
+/* BDF's Jacobian policy. CVODE keeps a Jacobian (the Hessian) for up to 51
+   steps and its iteration matrix for 20; near channels and in the curved
+   valleys around degenerate minima almost every step then fails to
+   converge once (see CHANNEL_WHY), is cut 4x and restarts at order 1. A
+   window of NLS_WINDOW steps with at least NLS_FAIL_ON convergence
+   failures switches to a new Jacobian and iteration matrix at every step;
+   a window with at most NLS_FAIL_OFF switches back (a Hessian costs 3x a
+   gradient at P = 15, N = 1e4, and more at larger P). Measured with a new
+   Jacobian at every step throughout (bench/README.md): README problem seed
+   9, 14 014 -> 8 985 BDF steps (20 s -> 8 s with the minimiser), the erf
+   channel to 1e12 3 257 -> 1 364 steps, but cheap smooth flows 1.2-3x
+   slower (nearmin 0.027 -> 0.087 s at the same step count): hence the
+   switch. Not for networks with kinks: there the failures come from the
+   kinks, and fresh Jacobians across them cost steps (a ReLU flow that
+   crosses kinks: 2 878 -> 4 983 steps). */
+#define NLS_WINDOW 100
+#define NLS_FAIL_ON 20
+#define NLS_FAIL_OFF 2
+
+static void flow_jacobian_policy(flow_state *fs, long it) {
+    solver *sv = fs->cur;
+    if (sv->kind != S_CV || !fs->u.hess || fs->kinks || it - fs->nls_it < NLS_WINDOW) return;
+    long fails = 0;
+    CVodeGetNumNonlinSolvConvFails(sv->mem, &fails);
+    long d = fails >= fs->nls_fails ? fails - fs->nls_fails : fails; /* a restart zeroes it */
+    fs->nls_it = it;
+    fs->nls_fails = fails;
+    int want = fs->fresh_jac ? d > NLS_FAIL_OFF : d >= NLS_FAIL_ON;
+    if (want == fs->fresh_jac) return;
+    fs->fresh_jac = want;
+    CVodeSetLSetupFrequency(sv->mem, want ? 1 : 0); /* 0: CVODE's defaults */
+    CVodeSetJacEvalFrequency(sv->mem, want ? 1 : 0);
+}
+
+/* The step guard: gradient flow never raises the loss, so a step whose end
+   has a loss above the last accepted one by more than its rounding is
+   taken again from that point with the solver's step bounded by a quarter
+   of the rejected one, up to GUARD_TRIES times (then the rise is kept);
+   the bound is lifted once a step is accepted. Each retake restarts the
+   method (order 1 for BDF). */
+#define GUARD_TRIES 6
+
+/* 1 when the loss f at the state y (the solver's) rose above the last
+   accepted loss by more than the rounding of both: 1024 eps relative, the
+   residuals' rounding (~eps sqrt(L) for O(1) targets) and the objective's
+   own bounds at both points (exact Gaussian data: a difference of O(1)
+   terms that grows like |a|^2 eps), asked for only when the cheap test
+   fails. */
+static int flow_rose(flow_state *fs, double f, int *rose, mlpf_error *err) {
+    double noise = DYN_LOSS_NOISE * fabs(fs->facc) + 8 * DBL_EPSILON * sqrt(fabs(fs->facc));
+    *rose = f > fs->facc + noise;
+    if (!*rose) return MLPF_OK;
+    double e0, e1;
+    const mlpf_objective *obj = fs->u.pb->obj;
+    int st = mlpf_objective_loss_error(obj, fs->yacc, &e0, err);
+    if (!st) st = mlpf_objective_loss_error(obj, N_VGetArrayPointer(fs->y), &e1, err);
+    if (st) return st;
+    *rose = f > fs->facc + noise + (isfinite(e0) ? e0 : 0) + (isfinite(e1) ? e1 : 0);
+    return MLPF_OK;
+}
+
+static int solver_restart(solver *s, double t, N_Vector y, double hmax) {
+    if (s->kind == S_ERK) return ERKStepReInit(s->mem, rhs, t, y) || ERKStepSetMaxStep(s->mem, hmax);
+    if (s->kind == S_ARK) return ARKStepReInit(s->mem, NULL, rhs, t, y) || ARKStepSetMaxStep(s->mem, hmax);
+    return CVodeReInit(s->mem, t, y) || CVodeSetMaxStep(s->mem, hmax);
+}
+
+static void solver_uncap(solver *s) {
+    if (s->kind == S_ERK) ERKStepSetMaxStep(s->mem, 0.0);
+    else if (s->kind == S_ARK) ARKStepSetMaxStep(s->mem, 0.0);
+    else CVodeSetMaxStep(s->mem, 0.0);
+}
+
+/* After an accepted step with loss f: *undone = 1 when the step was undone
+   (the state is the last accepted one again, the solver restarted there
+   with a bounded step), 0 when it stands. */
+static int flow_guard(flow_state *fs, double f, int *undone, mlpf_error *err) {
+    *undone = 0;
+    int fixed = !strcmp(fs->alg, "rk4") && fs->cur == &fs->main, rose = 0;
+    if (!fixed && fs->guard_tries < GUARD_TRIES) {
+        int st = flow_rose(fs, f, &rose, err);
+        if (st) return st;
+    }
+    if (rose) {
+        double hmax = 0.25 * (fs->t - fs->tprev);
+        size_t p = fs->u.p;
+        memcpy(N_VGetArrayPointer(fs->y), fs->yacc, p * sizeof(double));
+        memcpy(fs->u.cy, fs->yacc, p * sizeof(double));
+        memcpy(fs->u.cg, fs->gacc, p * sizeof(double));
+        fs->u.closs = fs->facc;
+        fs->u.cvalid = 1;
+        fs->t = fs->tprev;
+        if (!(hmax > 0) || solver_restart(fs->cur, fs->t, fs->y, hmax))
+            return mlpf_fail(err, MLPF_ENUMERIC, "gradient flow: restart at t = %g failed", fs->t);
+        fs->guard_tries++;
+        fs->capped = 1;
+        fs->guarded++;
+        *undone = 1;
+        return MLPF_OK;
+    }
+    fs->guard_tries = 0;
+    if (fs->capped) solver_uncap(fs->cur);
+    fs->capped = 0;
+    return MLPF_OK;
+}
+
 int dyn_flow_ex(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr,
                 dyn_outcome *out, int force_fallback, mlpf_error *err) {
     const mlpf_train_options *o = pb->opt;
@@ -648,7 +802,8 @@ int dyn_flow_ex(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr
     long next_basin_step = BASIN_CHECK_STEPS; /* ... or step count, whichever comes first */
     /* only an open-ended flow that a minimiser will finish hands over early */
     int handover = !isfinite(o->maxT) && strcmp(o->optim_solver, "none") != 0;
-    channel_watch cw = {0, 0, 0, 0};
+    channel_watch cw;
+    memset(&cw, 0, sizeof cw);
     dyn_state s = {fs.u.closs, dyn_gnorm(pb, fs.u.cg), 0, 0, 0};
     dyn_stop why = dyn_stop_test(pb, &lim, &s);
     while (!why) {
@@ -659,6 +814,9 @@ int dyn_flow_ex(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr
         if (why) break;
         s.it++;
         if (fs.yprev) memcpy(fs.yprev, fs.u.cy, p * sizeof *yv); /* the state before this step */
+        memcpy(fs.yacc, fs.u.cy, p * sizeof *yv);
+        memcpy(fs.gacc, fs.u.cg, p * sizeof *yv);
+        fs.facc = fs.u.closs;
         if ((st = flow_eval(&fs, &bad, err))) goto done;
         if (bad) { /* a non-finite step: BDF goes on from the last good point */
             int ok;
@@ -667,6 +825,9 @@ int dyn_flow_ex(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr
             why = DYN_SOLVER_FAILURE;
             break;
         }
+        int undone;
+        if ((st = flow_guard(&fs, fs.u.closs, &undone, err))) goto done;
+        if (undone) continue;
         s.f = fs.u.closs;
         s.gnorm = dyn_gnorm(pb, fs.u.cg);
         if ((st = flow_record(&fs, tr, &lim, err))) goto done;
@@ -686,6 +847,7 @@ int dyn_flow_ex(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr
             if ((st = flow_basin_check(pb, yv, &s, fs.u.cg, &cw, &why, err))) goto done;
         }
         if (!why && fs.kinks && (st = flow_kink_watch(&fs, yv, s.it, &why, err))) goto done;
+        if (!why) flow_jacobian_policy(&fs, s.it);
         if (!why && pb->auto_alg && flow_stalled(&fs, s.it)) {
             int ok;
             if ((st = flow_switch(&fs, fs.t, "stall", &ok, err))) goto done;
@@ -697,6 +859,7 @@ int dyn_flow_ex(dyn_problem *pb, const char *alg, const double *y0, dyn_traj *tr
     out->iterations = s.it;
     out->t = fs.t;
     if (fs.switched) snprintf(out->alg, sizeof out->alg, "%s>bdf(%s)", alg, fs.switched);
+    out->retaken = fs.guarded;
     /* the end of the flow closes the trajectory */
     st = dyn_traj_add(tr, pb, fs.t, yv, fs.u.closs, err);
 

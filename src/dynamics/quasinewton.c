@@ -306,7 +306,7 @@ int dyn_quasinewton(dyn_problem *pb, int limited, const double *y0, dyn_outcome 
         dyn_progress(pb, "optim", 0, f, gnorm, step, it);
         dyn_state state = {f, gnorm, it, 0, 0};
         if ((why = dyn_stop_test(pb, &lim, &state))) break;
-        if (dyn_watch_channel(&watch, q.x, p, f, gnorm, it)) { why = DYN_CHANNEL; break; }
+        if ((why = dyn_watch_check(&watch, q.x, p, f, gnorm, it))) break;
         if ((st = qn_iterate(&q, pb, &lim, &f, &step, &it, &why, err))) goto done;
     }
     out->stopped_by = why;

@@ -271,6 +271,7 @@ static void result_phases(mlpf_result *r, const dyn_problem *pb, const dyn_metho
     r->ode_wall_time = ode->wall;
     snprintf(r->ode_stopped_by, sizeof r->ode_stopped_by, "%s", dyn_stop_name(ode->stopped_by));
     snprintf(r->ode_kinks, sizeof r->ode_kinks, "%s", ode->kinks);
+    r->ode_retaken = ode->retaken;
     r->optim_iterations = opt->iterations;
     r->optim_time_run = opt->wall;
     snprintf(r->optim_stopped_by, sizeof r->optim_stopped_by, "%s",

@@ -37,7 +37,8 @@ cJSON *mlpf_result_json(const mlpf_result *res, const mlpf_train_options *opt) {
              add(o, "total_time", mlpf_json_number(res->total_time)) &&
              add(o, "ntrajectory", cJSON_CreateNumber((double)res->ntrajectory)) &&
              add(o, "ode_kinks", cJSON_CreateString(res->ode_kinks)) &&
-             add(o, "loss_error", mlpf_json_number(res->loss_error));
+             add(o, "loss_error", mlpf_json_number(res->loss_error)) &&
+             add(o, "ode_retaken", cJSON_CreateNumber((double)res->ode_retaken));
     if (ok && opt) ok = add(o, "options", mlpf_train_options_json(opt));
     if (!ok) {
         cJSON_Delete(o);
