@@ -1,5 +1,6 @@
 #!/bin/sh
-# The default path into a channel, through the CLI (issue 9): the README
+# The default path into a channel and into a degenerate minimum, through the
+# CLI (issue 9): the README
 # problem (`mlpflow example --print-spec` without its maxT, so maxT = inf and
 # no other option) with N = 1000 samples; from seed 10 the flow falls fast to
 # loss ~1.4e-5, then drifts along a channel (output weights growing ~15 % per
@@ -26,6 +27,19 @@ assert r["ode_stopped_by"] == "channel", (r["ode_stopped_by"], r["ode_iterations
 assert r["ode_iterations"] <= 2000, r["ode_iterations"]
 assert r["optim_stopped_by"] == "skipped" and r["converged"] is False, r
 assert 5e-6 < r["loss"] < 2e-5, r["loss"]
+PYEOF
+
+# The same problem from seed 8 ends at a degenerate global minimum: from loss
+# ~2e-22 on the gradient sits at its rounding floor (~1e-16) and Newton TR's
+# model predicts nothing, yet its steps still lower the loss tenfold every
+# ~17 steps; min_gnorm stopped there (loss 1.9e-22) until the minimiser went
+# on past min_gnorm while the loss keeps falling (now ~6e-30).
+check train_min -- "$M" train --spec S.json --seed 8 --threads 1 --quiet -o D
+check result_min -- $PY - <<'PYEOF'
+import json
+r = json.load(open("D.json"))
+assert r["ode_stopped_by"] == "basin" and r["converged"] is True, r
+assert r["loss"] <= 1e-26 and r["gnorm"] <= 1e-15, (r["loss"], r["gnorm"])
 PYEOF
 
 echo "test_channel_default: $passed passed, $failed failed"
