@@ -18,8 +18,8 @@
    new gradient, correct_step), a first trust region of 1e-2 (a unit first
    step jumped from the flow's valley into a channel on seed 2), and
    polishing past min_gnorm while the model predicts the loss to fall by
-   more than 1 % (the gradient of a degenerate minimum vanishes before its
-   loss: gnorm 1e-15 at loss 1e-18). Measured from the hand-over points of
+   more than 1 % or the loss still falls (the gradient of a degenerate
+   minimum vanishes before its loss: gnorm 1e-15 at loss 1e-18). Measured from the hand-over points of
    the README problem (seeds 1-9): 176-1 400 iterations, 0.4-1.5 s; the
    minimiser-phase channel watch (watch.c) ends runs that drift to infinity. */
 #include "dynamics/dynamics.h"
