@@ -45,18 +45,27 @@ static double dot(const double *a, const double *b, size_t n);
 static void dot_rows(const double *V, int j, size_t P, const double *w, double *c);
 static void subtract_rows(const double *V, int j, size_t P, const double *c, double *w);
 
-/* w -= U U^T w: w in the deflated space. One pass, a second only when the
-   first removed more than ~30 % of w (as orthogonalise_step). w (P). */
-static void project_out(const hvp_op *op, double *w) {
-    if (op->nu <= 0) return;
-    double before = dot(w, w, op->P);
+/* w -= V[0..j]^T (V[0..j] w) by classical Gram-Schmidt: one pass, a second
+   only when the first removed more than ~30 % of w (Daniel-Gragg-Kaufman-
+   Stewart; ARPACK's dsaitr uses the same 0.717). The coefficients of both
+   passes are added to h when h is not NULL. c (j + 1) scratch, w (P). */
+static void gram_schmidt_passes(const double *V, int j, size_t P, double *w, double *c, double *h) {
+    double before = dot(w, w, P);
     for (int pass = 0; pass < 2; pass++) {
-        dot_rows(op->U, op->nu - 1, op->P, w, op->uh);
-        subtract_rows(op->U, op->nu - 1, op->P, op->uh, w);
-        double after = dot(w, w, op->P);
+        dot_rows(V, j, P, w, c);
+        subtract_rows(V, j, P, c, w);
+        if (h)
+            for (int i = 0; i <= j; i++) h[i] += c[i];
+        double after = dot(w, w, P);
         if (after > 0.717 * 0.717 * before) break;
         before = after;
     }
+}
+
+/* w -= U U^T w: w in the deflated space (gram_schmidt_passes). w (P). */
+static void project_out(const hvp_op *op, double *w) {
+    if (op->nu <= 0) return;
+    gram_schmidt_passes(op->U, op->nu - 1, op->P, w, op->uh, NULL);
 }
 
 /* hv = H v. Projected (P H v) by the caller after its Gram-Schmidt: the basis
@@ -150,15 +159,7 @@ static void orthogonalise_step(const double *V, const double *T, int m, int j, s
     }
     h[j] = dot(vj, w, P);
     for (size_t q = 0; q < P; q++) w[q] -= h[j] * vj[q];
-    double before = dot(w, w, P);
-    for (int pass = 0; pass < 2; pass++) {
-        dot_rows(V, j, P, w, c);
-        subtract_rows(V, j, P, c, w);
-        for (int i = 0; i <= j; i++) h[i] += c[i];
-        double after = dot(w, w, P);
-        if (after > 0.717 * 0.717 * before) break;
-        before = after;
-    }
+    gram_schmidt_passes(V, j, P, w, c, h);
 }
 
 /* A seeded random unit vector orthogonal to op's U and to V[0..j-1] (j may be 0): v (P). */

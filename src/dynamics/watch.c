@@ -32,8 +32,9 @@
    iterations) the loss fell by less than WATCH_CRAWL_DROP and the gradient
    did not fall tenfold, at a gradient below the channel test's bound (a
    permutation point of examples/10 lowers its loss by 15 % after a
-   5 000-iteration stretch at gradient 4e-6 that fell by < 0.1 %). README problem, seed 10 (flow handed over at t =
-   2.8e14 by the build of commit 71bb41e): Newton TR crept along a flat
+   5 000-iteration stretch at gradient 4e-6 that fell by < 0.1 %). README
+   problem, seed 10 (flow handed over at t = 2.8e14 by the build of commit
+   71bb41e): Newton TR crept along a flat
    valley at loss 3.1189e-9 with output weights ~200 shrinking by ~1 % per
    2 000 iterations (so not a channel by the test above), the loss falling
    6e-7 relative over 5 000 iterations and the gradient wandering between
